@@ -1,0 +1,76 @@
+package schemas
+
+import "time"
+
+// Target is one endpoint an event is delivered to, fixed at acceptance (or
+// at replay). Seq is the endpoint's acceptance sequence number for ordered
+// endpoints (deliveries to it go in Seq order); 0 for unordered endpoints.
+type Target struct {
+	EndpointID string `json:"endpoint_id"`
+	Ordered    bool   `json:"ordered"`
+	Seq        int64  `json:"seq,omitempty"`
+}
+
+// EventWorkflowInput starts an event workflow. Payloads are not in it: the
+// delivery activity reads them from the store, which keeps histories small.
+type EventWorkflowInput struct {
+	AppID         string          `json:"app_id"`
+	EventID       string          `json:"event_id"`
+	EventType     string          `json:"event_type"`
+	CreatedAt     time.Time       `json:"created_at"`
+	Targets       []Target        `json:"targets"`
+	RetrySchedule []time.Duration `json:"retry_schedule"` // delays before attempts 2, 3, ...
+	// DeliveryTimeout bounds one attempt; the activity timeout is derived from it.
+	DeliveryTimeout time.Duration `json:"delivery_timeout"`
+}
+
+// ReplaySignal is the argument of the replay signal. EndpointID empty means
+// every endpoint the event was for. Targets is filled by the API, which has
+// already re-queued the deliveries; an operator's signal leaves it empty and
+// the workflow prepares the replay itself.
+type ReplaySignal struct {
+	EndpointID string   `json:"endpoint_id,omitempty"`
+	Targets    []Target `json:"targets,omitempty"`
+}
+
+// TurnSignal tells an event workflow waiting on an ordered endpoint to check
+// whether its turn has come.
+type TurnSignal struct {
+	EndpointID string `json:"endpoint_id"`
+}
+
+// EventStatusView answers the status query.
+type EventStatusView struct {
+	Status     string            `json:"status"`
+	Deliveries map[string]string `json:"deliveries"` // endpoint id -> delivery status
+}
+
+// Outcomes of one call of the delivery activity.
+const (
+	OutcomeSucceeded = "succeeded" // 2xx: the delivery is done
+	OutcomeRetry     = "retry"     // failed attempt, another is scheduled after RetryIn
+	OutcomeFailed    = "failed"    // failed attempt and no more: the delivery is failed
+	OutcomeCancelled = "cancelled" // no attempt made: the endpoint is disabled or gone
+	OutcomeThrottled = "throttled" // no attempt made: the rate limit says wait RetryIn
+)
+
+// DeliverRequest asks the delivery activity for one attempt.
+type DeliverRequest struct {
+	AppID      string `json:"app_id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id"`
+	// NextDelay is the scheduled delay before the next attempt; 0 means this
+	// is the last attempt, so a failure makes the delivery failed.
+	NextDelay time.Duration `json:"next_delay"`
+}
+
+// DeliverResult is what one call of the delivery activity did. It is recorded
+// in the workflow history, so it carries what an operator needs to see.
+type DeliverResult struct {
+	Outcome     string        `json:"outcome"`
+	EndpointID  string        `json:"endpoint_id"`
+	Attempt     *Attempt      `json:"attempt,omitempty"` // nil when no attempt was made
+	RetryIn     time.Duration `json:"retry_in,omitempty"`
+	Reason      string        `json:"reason,omitempty"`
+	EventStatus string        `json:"event_status,omitempty"`
+}
