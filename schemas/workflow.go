@@ -74,3 +74,56 @@ type DeliverResult struct {
 	Reason      string        `json:"reason,omitempty"`
 	EventStatus string        `json:"event_status,omitempty"`
 }
+
+// Activity names: workflows call activities by these names, so the workflow
+// package needs nothing of the activities package.
+const (
+	ActivityDeliver          = "Deliver"
+	ActivityAcquireTurn      = "AcquireTurn"
+	ActivityPassTurn         = "PassTurn"
+	ActivityCancelDeliveries = "CancelDeliveries"
+	ActivityPrepareReplay    = "PrepareReplay"
+)
+
+// TurnRequest asks whether an ordered delivery may go: every delivery to the
+// endpoint with a lower Seq is final.
+type TurnRequest struct {
+	AppID      string `json:"app_id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id"`
+	Seq        int64  `json:"seq"`
+}
+
+// TurnResult answers a TurnRequest. DeliveryStatus is the delivery's own
+// status: when it is already final (cancelled meanwhile), it must not go.
+type TurnResult struct {
+	Go             bool   `json:"go"`
+	DeliveryStatus string `json:"delivery_status"`
+}
+
+// PassTurnRequest wakes the event workflow whose delivery is now first in
+// line at the endpoint.
+type PassTurnRequest struct {
+	EndpointID string `json:"endpoint_id"`
+}
+
+// CancelRequest makes the event's non-final deliveries cancelled; no
+// EndpointIDs means all of them.
+type CancelRequest struct {
+	AppID       string   `json:"app_id"`
+	EventID     string   `json:"event_id"`
+	EndpointIDs []string `json:"endpoint_ids,omitempty"`
+}
+
+// CancelResult is the event's status after a cancel.
+type CancelResult struct {
+	EventStatus string `json:"event_status"`
+}
+
+// PrepareReplayRequest re-queues an event's deliveries (or one of them) for
+// an operator's replay signal; the API does the same before signalling.
+type PrepareReplayRequest struct {
+	AppID      string `json:"app_id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id,omitempty"`
+}
