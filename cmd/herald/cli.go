@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/alecthomas/kong"
+)
+
+type cli struct {
+	Dev     devCmd     `cmd:"" help:"Run everything in one process: embedded Temporal server and Web UI, a worker and the API, state in HERALD_DATA_DIR."`
+	API     apiCmd     `cmd:"" name:"api" help:"Run the HTTP API against an external Temporal (HERALD_TEMPORAL_ADDRESS) and Postgres (HERALD_DATABASE_URL)."`
+	Worker  workerCmd  `cmd:"" help:"Run a delivery worker against an external Temporal and Postgres."`
+	Migrate migrateCmd `cmd:"" help:"Apply the database migrations to HERALD_DATABASE_URL."`
+	Bench   benchCmd   `cmd:"" help:"Measure Herald against local receivers, beside a plain sign+POST loop and a bare Temporal workflow."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+// helpExit is how kong's exit after --help reaches run without leaving the process.
+type helpExit int
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("herald"),
+		kong.Description("Herald delivers webhooks durably, on Temporal. Configuration is read from HERALD_* environment variables (see README)."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(helpExit(code)) }),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		return fmt.Errorf("build command line: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(helpExit)
+			if !ok {
+				panic(r)
+			}
+			if code != 0 {
+				err = fmt.Errorf("exit status %d", code)
+			}
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return err
+	}
+	return kctx.Run(&env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr})
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run(e *env) error {
+	_, err := fmt.Fprintln(e.stdout, "herald", version)
+	return err
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/herald-hq/herald/devserver"
+)
+
+type devCmd struct{}
+
+// Run starts the embedded Temporal server and its Web UI, the store, a
+// worker and the API, and stops them in reverse order when the context ends.
+func (devCmd) Run(e *env) error {
+	start := time.Now()
+	cfg, err := loadConfig(e.getenv, modeDev)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(e.stderr, cfg.LogLevel)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	if cfg.APIToken == "" {
+		if cfg.APIToken, err = devToken(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	// Bind the API's port first: a taken port should fail before the
+	// Temporal server spends seconds starting.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HERALD_HTTP_ADDR: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+
+	srv, err := devserver.Start(e.ctx, devserver.Config{
+		DataDir:      cfg.DataDir,
+		FrontendAddr: cfg.DevTemporalAddr,
+		UIAddr:       cfg.DevUIAddr,
+		Namespace:    cfg.TemporalNamespace,
+		Logger:       logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start embedded Temporal: %w", err)
+	}
+	defer srv.Stop()
+
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(cfg.DataDir, "herald.db")
+	}
+	st, err := openStore(e.ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	tc, err := dialTemporal(e.ctx, srv.FrontendAddr(), cfg.TemporalNamespace, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	s := newStack(cfg, logger, st, tc)
+	w, err := s.startWorker()
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+
+	fmt.Fprintf(e.stdout, "Herald %s is running (ready in %s)\n", version, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "  API:          http://%s   (token: %s)\n", ln.Addr(), cfg.APIToken)
+	fmt.Fprintf(e.stdout, "  API docs:     http://%s/docs\n", ln.Addr())
+	fmt.Fprintf(e.stdout, "  Temporal:     %s   (namespace %s)\n", srv.FrontendAddr(), cfg.TemporalNamespace)
+	if srv.UIAddr() != "" {
+		fmt.Fprintf(e.stdout, "  Temporal UI:  http://%s\n", srv.UIAddr())
+	}
+	fmt.Fprintf(e.stdout, "  Data dir:     %s\n", cfg.DataDir)
+
+	err = serveHTTP(e.ctx, s.apiApp(), ln)
+	logger.Info("shutting down")
+	return err
+}
+
+// devToken returns the API token kept in the data dir, making it on first use.
+func devToken(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "api-token")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read API token %s: %w", path, err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("make API token: %w", err)
+	}
+	token := "hrld_" + hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write API token %s: %w", path, err)
+	}
+	return token, nil
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/herald-hq/herald/activities"
+	"github.com/herald-hq/herald/api"
+	"github.com/herald-hq/herald/dispatch"
+	"github.com/herald-hq/herald/metrics"
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+	"github.com/herald-hq/herald/worker"
+)
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // loadConfig has checked it
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// openStore opens the database and brings its schema up to date.
+func openStore(ctx context.Context, dsn string) (*store.Store, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return st, nil
+}
+
+// dialTemporal connects to a Temporal frontend. The SDK's own logs go to
+// the same logger, from warnings up: at info it logs every poll.
+func dialTemporal(ctx context.Context, addr, namespace string, logger *slog.Logger) (client.Client, error) {
+	sdkLogger := slog.New(levelFloor{logger.Handler(), slog.LevelWarn})
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  addr,
+		Namespace: namespace,
+		Logger:    sdklog.NewStructuredLogger(sdkLogger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// levelFloor drops records below a level, whatever the wrapped handler allows.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFloor{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{h.Handler.WithGroup(name), h.min}
+}
+
+// stack is the part of Herald shared by `dev`, `api` and `worker`: the store,
+// a Temporal client, the dispatcher and the metrics.
+type stack struct {
+	cfg        Config
+	logger     *slog.Logger
+	store      *store.Store
+	temporal   client.Client
+	dispatcher *dispatch.Dispatcher
+	metrics    *metrics.Metrics
+}
+
+func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client) *stack {
+	return &stack{
+		cfg:      cfg,
+		logger:   logger,
+		store:    st,
+		temporal: tc,
+		dispatcher: dispatch.New(tc, st, dispatch.Config{
+			TaskQueue:       schemas.TaskQueue,
+			RetrySchedule:   cfg.RetrySchedule,
+			DeliveryTimeout: cfg.DeliveryTimeout,
+		}),
+		metrics: metrics.New(st.Backlog, logger),
+	}
+}
+
+// startWorker starts a worker on Herald's task queue in this process. In
+// `herald dev` it shares the API's client, which lets starts be eager.
+func (s *stack) startWorker() (sdkworker.Worker, error) {
+	acts := activities.New(activities.Deps{
+		Store:   s.store,
+		Waker:   s.dispatcher,
+		Metrics: s.metrics,
+		Logger:  s.logger,
+		Now:     time.Now,
+		Config: activities.Config{
+			DeliveryTimeout:      s.cfg.DeliveryTimeout,
+			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
+			DisableAfter:         s.cfg.DisableAfter,
+			UserAgent:            "Herald/" + version,
+		},
+	})
+	w := worker.New(s.temporal, acts, worker.Options{})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	return w, nil
+}
+
+func (s *stack) apiApp() *fiber.App {
+	return api.New(api.Deps{
+		Store:      s.store,
+		Dispatcher: s.dispatcher,
+		Metrics:    s.metrics,
+		Logger:     s.logger,
+		Now:        time.Now,
+		Ready: func(ctx context.Context) error {
+			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+		Config: api.Config{
+			Token:                s.cfg.APIToken,
+			MaxPayloadBytes:      s.cfg.MaxPayloadBytes,
+			SecretOverlap:        s.cfg.SecretOverlap,
+			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
+			Version:              version,
+		},
+	})
+}
+
+// serveHTTP serves app on ln until ctx ends, then shuts it down gracefully.
+func serveHTTP(ctx context.Context, app *fiber.App, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.ShutdownWithContext(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down HTTP: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "closed") {
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
+	return nil
+}
