@@ -1,0 +1,220 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+func deliveryNotFound(appID, eventID, endpointID string) error {
+	return schemas.Errorf(schemas.KindNotFound, "delivery_not_found",
+		"event %q of app %q has no delivery to endpoint %q", eventID, appID, endpointID)
+}
+
+// DeliveryJob is what one delivery attempt needs.
+type DeliveryJob struct {
+	Event    NewEvent
+	Endpoint schemas.Endpoint
+	Secrets  schemas.EndpointSecrets
+	Status   string // the delivery's status
+	// EndpointGone is true when the endpoint was deleted; Endpoint and
+	// Secrets are then zero.
+	EndpointGone bool
+}
+
+// LoadDelivery loads, in one query, an event, its payload, the endpoint of
+// one of its deliveries with its secrets, and that delivery's status.
+func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (DeliveryJob, error) {
+	var r struct {
+		EventType string `db:"event_type"`
+		Payload   string `db:"payload"`
+		EventAt   dbTime `db:"event_created_at"`
+		Status    string `db:"delivery_status"`
+		endpointRow
+	}
+	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
+	err := s.get(ctx, s.db, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status,
+		COALESCE(ep.id, '') AS id, COALESCE(ep.app_id, '') AS app_id, COALESCE(ep.url, '') AS url,
+		COALESCE(ep.description, '') AS description, COALESCE(ep.event_types, '[]') AS event_types,
+		COALESCE(ep.ordered, 0 = 1) AS ordered, COALESCE(ep.rate_limit_per_second, 0) AS rate_limit_per_second,
+		COALESCE(ep.headers, '{}') AS headers, COALESCE(ep.disabled, 0 = 1) AS disabled,
+		COALESCE(ep.disabled_reason, '') AS disabled_reason, ep.disabled_at,
+		COALESCE(ep.signature_type, '') AS signature_type, COALESCE(ep.secret_key, '') AS secret_key,
+		COALESCE(ep.previous_key, '') AS previous_key, ep.previous_expires_at,
+		COALESCE(ep.created_at, e.created_at) AS created_at, COALESCE(ep.updated_at, e.created_at) AS updated_at
+		FROM deliveries d
+		JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
+		LEFT JOIN endpoints ep ON ep.id = d.endpoint_id AND ep.app_id = d.app_id
+		WHERE d.app_id = ? AND d.event_id = ? AND d.endpoint_id = ?`, appID, eventID, endpointID)
+	if isNoRows(err) {
+		return DeliveryJob{}, deliveryNotFound(appID, eventID, endpointID)
+	}
+	if err != nil {
+		return DeliveryJob{}, fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
+	}
+	job := DeliveryJob{
+		Event: NewEvent{AppID: appID, ID: eventID, EventType: r.EventType, Payload: []byte(r.Payload),
+			CreatedAt: r.EventAt.T()},
+		Status:       r.Status,
+		EndpointGone: r.ID == "",
+	}
+	if !job.EndpointGone {
+		if job.Endpoint, err = r.endpoint(); err != nil {
+			return DeliveryJob{}, err
+		}
+		job.Secrets = r.secrets()
+	}
+	return job, nil
+}
+
+// MarkDelivering moves a delivery from pending to delivering; from any other
+// status it changes nothing.
+func (s *Store) MarkDelivering(ctx context.Context, appID, eventID, endpointID string) error {
+	n, err := s.exec(ctx, s.db, `UPDATE deliveries SET status = ?, updated_at = ?
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND status = ?`,
+		schemas.DeliveryDelivering, ts(time.Now()), appID, eventID, endpointID, schemas.DeliveryPending)
+	if err != nil {
+		return fmt.Errorf("mark delivery of event %s to %s delivering: %w", eventID, endpointID, err)
+	}
+	if n == 0 {
+		_, err := s.DeliveryStatus(ctx, appID, eventID, endpointID)
+		return err
+	}
+	return nil
+}
+
+// AttemptRecord is one attempt to record and the delivery's state after it.
+type AttemptRecord struct {
+	AppID, EventID, EndpointID string
+	StartedAt                  time.Time
+	DurationMS                 int64
+	ResponseStatus             int
+	Error, ResponseBody        string
+	Status                     string     // the delivery's status after this attempt
+	NextAttemptAt              *time.Time // when the next attempt is due, if any
+	FinishedAt                 *time.Time // when the delivery ended, if Status is final (now when nil)
+}
+
+// RecordAttempt stores an attempt numbered after the delivery's last one,
+// sets the delivery's status and next_attempt_at (but a final delivery only
+// changes to succeeded: an attempt under way when a cancel came may still
+// succeed) and stores the event's recomputed status, in one transaction.
+func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int, eventStatus string, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var cur string
+		err := s.get(ctx, tx, &cur, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
+			s.forUpdate(), r.AppID, r.EventID, r.EndpointID)
+		if isNoRows(err) {
+			return deliveryNotFound(r.AppID, r.EventID, r.EndpointID)
+		}
+		if err != nil {
+			return err
+		}
+		err = s.get(ctx, tx, &attempt, `SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
+			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.AppID, r.EventID, r.EndpointID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
+			duration_ms, response_status, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.AppID, r.EventID, r.EndpointID, attempt, ts(r.StartedAt), r.DurationMS, r.ResponseStatus,
+			cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody)); err != nil {
+			return err
+		}
+		if !schemas.DeliveryFinal(cur) || (r.Status == schemas.DeliverySucceeded && cur != schemas.DeliverySucceeded) {
+			now := time.Now()
+			var finished any
+			if schemas.DeliveryFinal(r.Status) {
+				if r.FinishedAt != nil {
+					finished = ts(*r.FinishedAt)
+				} else {
+					finished = ts(now)
+				}
+			}
+			if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, updated_at = ?
+				WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.Status, nts(r.NextAttemptAt), finished, ts(now),
+				r.AppID, r.EventID, r.EndpointID); err != nil {
+				return err
+			}
+		}
+		eventStatus, err = s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
+		return err
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
+	}
+	return attempt, eventStatus, nil
+}
+
+// cleanText makes s storable as text: valid UTF-8 without NUL bytes, cut to
+// at most max bytes (0: no limit) on a rune boundary.
+func cleanText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = strings.ReplaceAll(s, "\x00", "")
+	if max > 0 && len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+// SetDeliveryStatus sets the status of an event's non-final deliveries to
+// the given endpoints (nil: all of them), e.g. cancelled, and returns the
+// event's recomputed status.
+func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (eventStatus string, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var finished any
+		if schemas.DeliveryFinal(status) {
+			finished = ts(now)
+		}
+		q := `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
+			WHERE app_id = ? AND event_id = ? AND status IN (?, ?)`
+		args := []any{status, finished, ts(now), appID, eventID, schemas.DeliveryPending, schemas.DeliveryDelivering}
+		if endpointIDs != nil {
+			if len(endpointIDs) == 0 {
+				q += ` AND 1 = 0`
+			} else {
+				q += ` AND endpoint_id IN (?)`
+				args = append(args, endpointIDs)
+			}
+		}
+		q, args, err := sqlx.In(q, args...)
+		if err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
+			return err
+		}
+		eventStatus, err = s.recomputeEvent(ctx, tx, appID, eventID)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("set deliveries of event %s %s: %w", eventID, status, err)
+	}
+	return eventStatus, nil
+}
+
+// DeliveryStatus is the status of one delivery.
+func (s *Store) DeliveryStatus(ctx context.Context, appID, eventID, endpointID string) (string, error) {
+	var status string
+	err := s.get(ctx, s.db, &status, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+		appID, eventID, endpointID)
+	if isNoRows(err) {
+		return "", deliveryNotFound(appID, eventID, endpointID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
+	}
+	return status, nil
+}

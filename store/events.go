@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// NewEvent is an event as accepted by the API.
+type NewEvent struct {
+	AppID     string
+	ID        string
+	EventType string
+	Payload   json.RawMessage
+	CreatedAt time.Time
+}
+
+// EventFilter narrows ListEvents. Since is inclusive, Until exclusive, both
+// on created_at; EndpointID keeps events having a delivery to it.
+type EventFilter struct {
+	Status, EventType, EndpointID string
+	Since, Until                  *time.Time
+}
+
+// eventStatusExpr computes an events row's status from its deliveries, as
+// schemas.EventStatus does.
+const eventStatusExpr = `(CASE
+	WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = events.app_id AND d.event_id = events.id
+		AND d.status IN ('` + schemas.DeliveryPending + `', '` + schemas.DeliveryDelivering + `')) THEN '` + schemas.EventPending + `'
+	WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = events.app_id AND d.event_id = events.id
+		AND d.status = '` + schemas.DeliveryFailed + `') THEN '` + schemas.EventFailed + `'
+	WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = events.app_id AND d.event_id = events.id
+		AND d.status = '` + schemas.DeliveryCancelled + `') THEN '` + schemas.EventCancelled + `'
+	ELSE '` + schemas.EventDelivered + `' END)`
+
+// recomputeEvent stores and returns an event's status derived from its deliveries.
+func (s *Store) recomputeEvent(ctx context.Context, tx *sqlx.Tx, appID, eventID string) (string, error) {
+	var status string
+	err := s.get(ctx, tx, &status, `UPDATE events SET status = `+eventStatusExpr+`
+		WHERE app_id = ? AND id = ? RETURNING status`, appID, eventID)
+	if isNoRows(err) {
+		return "", eventNotFound(appID, eventID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("event %s status: %w", eventID, err)
+	}
+	return status, nil
+}
+
+func eventNotFound(appID, id string) error {
+	return schemas.Errorf(schemas.KindNotFound, "event_not_found", "event %q of app %q does not exist", id, appID)
+}
+
+type eventRow struct {
+	AppID     string `db:"app_id"`
+	ID        string `db:"id"`
+	EventType string `db:"event_type"`
+	Payload   string `db:"payload"`
+	Status    string `db:"status"`
+	CreatedAt dbTime `db:"created_at"`
+}
+
+const eventCols = `app_id, id, event_type, payload, status, created_at`
+
+func (r eventRow) event() schemas.Event {
+	return schemas.Event{ID: r.ID, AppID: r.AppID, EventType: r.EventType, Payload: json.RawMessage(r.Payload),
+		CreatedAt: r.CreatedAt.T(), Status: r.Status, Deliveries: []schemas.Delivery{}}
+}
+
+func (r eventRow) newEvent() NewEvent {
+	return NewEvent{AppID: r.AppID, ID: r.ID, EventType: r.EventType, Payload: json.RawMessage(r.Payload),
+		CreatedAt: r.CreatedAt.T()}
+}
+
+// subscriber is an endpoint an accepted event goes to.
+type subscriber struct {
+	ID         string `db:"id"`
+	EventTypes string `db:"event_types"`
+	Ordered    bool   `db:"ordered"`
+}
+
+func (sub subscriber) wants(eventType string) (bool, error) {
+	var types []string
+	if err := json.Unmarshal([]byte(sub.EventTypes), &types); err != nil {
+		return false, fmt.Errorf("endpoint %s event_types: %w", sub.ID, err)
+	}
+	return len(types) == 0 || slices.Contains(types, eventType), nil
+}
+
+// AcceptEvent records an event and its deliveries in one transaction. If the
+// app already has an event with that id, nothing changes and it returns
+// created=false with the existing event. Otherwise the deliveries go to a
+// snapshot of the app's enabled endpoints subscribed to the event type; an
+// ordered endpoint's delivery takes the endpoint's next sequence number
+// (the counter's row lock orders concurrent accepts on Postgres). targets
+// are ordered by endpoint id.
+func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, event schemas.Event, targets []schemas.Target, err error) {
+	errRaced := errors.New("a concurrent accept of the same event won")
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var r eventRow
+		err := s.get(ctx, tx, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, ev.AppID, ev.ID)
+		if err == nil {
+			event = r.event()
+			return s.withDeliveries(ctx, tx, []*schemas.Event{&event})
+		}
+		if !isNoRows(err) {
+			return fmt.Errorf("accept event %s: %w", ev.ID, err)
+		}
+		var one int
+		err = s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`, ev.AppID)
+		if isNoRows(err) {
+			return appNotFound(ev.AppID)
+		}
+		if err != nil {
+			return fmt.Errorf("accept event %s: %w", ev.ID, err)
+		}
+		var subs []subscriber
+		err = s.sel(ctx, tx, &subs, `SELECT id, event_types, ordered FROM endpoints
+			WHERE app_id = ? AND disabled = ? ORDER BY id`, ev.AppID, false)
+		if err != nil {
+			return fmt.Errorf("accept event %s: endpoints: %w", ev.ID, err)
+		}
+		subs = slices.DeleteFunc(subs, func(sub subscriber) bool {
+			ok, e := sub.wants(ev.EventType)
+			if e != nil && err == nil {
+				err = e
+			}
+			return !ok
+		})
+		if err != nil {
+			return err
+		}
+		status := schemas.EventPending
+		if len(subs) == 0 {
+			status = schemas.EventDelivered
+		}
+		n, err := s.exec(ctx, tx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (app_id, id) DO NOTHING`, ev.AppID, ev.ID, ev.EventType, string(ev.Payload), status, ts(ev.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("accept event %s: %w", ev.ID, err)
+		}
+		if n == 0 {
+			return errRaced
+		}
+		created = true
+		event = schemas.Event{ID: ev.ID, AppID: ev.AppID, EventType: ev.EventType, Payload: ev.Payload,
+			CreatedAt: ts(ev.CreatedAt).T(), Status: status, Deliveries: []schemas.Delivery{}}
+		targets = make([]schemas.Target, 0, len(subs))
+		for _, sub := range subs {
+			t := schemas.Target{EndpointID: sub.ID, Ordered: sub.Ordered}
+			if sub.Ordered {
+				if t.Seq, err = s.nextSeq(ctx, tx, sub.ID); err != nil {
+					return err
+				}
+			}
+			if _, err := s.exec(ctx, tx, `INSERT INTO deliveries (app_id, event_id, endpoint_id, status, seq, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, ev.AppID, ev.ID, sub.ID, schemas.DeliveryPending, t.Seq, ts(ev.CreatedAt)); err != nil {
+				return fmt.Errorf("accept event %s: delivery to %s: %w", ev.ID, sub.ID, err)
+			}
+			targets = append(targets, t)
+			event.Deliveries = append(event.Deliveries, schemas.Delivery{EndpointID: sub.ID,
+				Status: schemas.DeliveryPending, Attempts: []schemas.Attempt{}})
+		}
+		return nil
+	})
+	if errors.Is(err, errRaced) {
+		// A concurrent accept of the same id committed first.
+		event, err = s.GetEvent(ctx, ev.AppID, ev.ID)
+		return false, event, nil, err
+	}
+	if err != nil {
+		return false, schemas.Event{}, nil, err
+	}
+	return created, event, targets, nil
+}
+
+// nextSeq takes an endpoint's next sequence number.
+func (s *Store) nextSeq(ctx context.Context, tx *sqlx.Tx, endpointID string) (int64, error) {
+	var seq int64
+	err := s.get(ctx, tx, &seq, `UPDATE endpoints SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq`, endpointID)
+	if err != nil {
+		return 0, fmt.Errorf("next seq of endpoint %s: %w", endpointID, err)
+	}
+	return seq, nil
+}
+
+// GetEvent loads an event with its deliveries (by endpoint id) and their
+// attempts (by number).
+func (s *Store) GetEvent(ctx context.Context, appID, id string) (schemas.Event, error) {
+	var r eventRow
+	err := s.get(ctx, s.db, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, appID, id)
+	if isNoRows(err) {
+		return schemas.Event{}, eventNotFound(appID, id)
+	}
+	if err != nil {
+		return schemas.Event{}, fmt.Errorf("load event %s: %w", id, err)
+	}
+	ev := r.event()
+	if err := s.withDeliveries(ctx, s.db, []*schemas.Event{&ev}); err != nil {
+		return schemas.Event{}, err
+	}
+	return ev, nil
+}
+
+// ListEvents lists an app's events, newest first, with deliveries and attempts.
+func (s *Store) ListEvents(ctx context.Context, appID string, f EventFilter, p Page) ([]schemas.Event, string, error) {
+	c, err := decodeCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	where, args := []string{"app_id = ?"}, []any{appID}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.EventType != "" {
+		where, args = append(where, "event_type = ?"), append(args, f.EventType)
+	}
+	if f.EndpointID != "" {
+		where = append(where, `EXISTS (SELECT 1 FROM deliveries d
+			WHERE d.app_id = events.app_id AND d.event_id = events.id AND d.endpoint_id = ?)`)
+		args = append(args, f.EndpointID)
+	}
+	if f.Since != nil {
+		where, args = append(where, "created_at >= ?"), append(args, ts(*f.Since))
+	}
+	if f.Until != nil {
+		where, args = append(where, "created_at < ?"), append(args, ts(*f.Until))
+	}
+	where, args = c.after("created_at", "id", where, args)
+	var rows []eventRow
+	err = s.sel(ctx, s.db, &rows, `SELECT `+eventCols+` FROM events`+whereClause(where)+
+		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, p.limit()+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list events of %s: %w", appID, err)
+	}
+	rows, next := pageOf(rows, p.limit(), func(r eventRow) (time.Time, string) { return r.CreatedAt.T(), r.ID })
+	events := make([]schemas.Event, len(rows))
+	ptrs := make([]*schemas.Event, len(rows))
+	for i, r := range rows {
+		events[i] = r.event()
+		ptrs[i] = &events[i]
+	}
+	if err := s.withDeliveries(ctx, s.db, ptrs); err != nil {
+		return nil, "", err
+	}
+	return events, next, nil
+}
+
+type deliveryRow struct {
+	AppID         string  `db:"app_id"`
+	EventID       string  `db:"event_id"`
+	EndpointID    string  `db:"endpoint_id"`
+	Status        string  `db:"status"`
+	Seq           int64   `db:"seq"`
+	NextAttemptAt *dbTime `db:"next_attempt_at"`
+	FinishedAt    *dbTime `db:"finished_at"`
+}
+
+type attemptRow struct {
+	EventID        string `db:"event_id"`
+	EndpointID     string `db:"endpoint_id"`
+	Attempt        int    `db:"attempt"`
+	StartedAt      dbTime `db:"started_at"`
+	DurationMS     int64  `db:"duration_ms"`
+	ResponseStatus int    `db:"response_status"`
+	Error          string `db:"error"`
+	ResponseBody   string `db:"response_body"`
+}
+
+// withDeliveries fills in the deliveries and attempts of events of one app.
+func (s *Store) withDeliveries(ctx context.Context, db querier, events []*schemas.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	appID := events[0].AppID
+	ids := make([]string, len(events))
+	byID := make(map[string]*schemas.Event, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+		byID[e.ID] = e
+		e.Deliveries = []schemas.Delivery{}
+	}
+	q, args, err := sqlx.In(`SELECT app_id, event_id, endpoint_id, status, seq, next_attempt_at, finished_at
+		FROM deliveries WHERE app_id = ? AND event_id IN (?) ORDER BY event_id, endpoint_id`, appID, ids)
+	if err != nil {
+		return err
+	}
+	var ds []deliveryRow
+	if err := s.sel(ctx, db, &ds, q, args...); err != nil {
+		return fmt.Errorf("load deliveries: %w", err)
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	q, args, err = sqlx.In(`SELECT event_id, endpoint_id, attempt, started_at, duration_ms, response_status, error, response_body
+		FROM attempts WHERE app_id = ? AND event_id IN (?) ORDER BY event_id, endpoint_id, attempt`, appID, ids)
+	if err != nil {
+		return err
+	}
+	var as []attemptRow
+	if err := s.sel(ctx, db, &as, q, args...); err != nil {
+		return fmt.Errorf("load attempts: %w", err)
+	}
+	attempts := map[[2]string][]schemas.Attempt{}
+	for _, a := range as {
+		k := [2]string{a.EventID, a.EndpointID}
+		attempts[k] = append(attempts[k], schemas.Attempt{Attempt: a.Attempt, StartedAt: a.StartedAt.T(),
+			DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus, Error: a.Error, ResponseBody: a.ResponseBody})
+	}
+	for _, d := range ds {
+		e := byID[d.EventID]
+		at := attempts[[2]string{d.EventID, d.EndpointID}]
+		if at == nil {
+			at = []schemas.Attempt{}
+		}
+		e.Deliveries = append(e.Deliveries, schemas.Delivery{EndpointID: d.EndpointID, Status: d.Status,
+			Attempts: at, NextAttemptAt: ptr(d.NextAttemptAt)})
+	}
+	return nil
+}
+
+// EventInput is what (re)starting an event's workflow needs: the event and
+// its non-final deliveries as targets (by endpoint id).
+func (s *Store) EventInput(ctx context.Context, appID, id string) (NewEvent, []schemas.Target, error) {
+	var r eventRow
+	err := s.get(ctx, s.db, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, appID, id)
+	if isNoRows(err) {
+		return NewEvent{}, nil, eventNotFound(appID, id)
+	}
+	if err != nil {
+		return NewEvent{}, nil, fmt.Errorf("load event %s: %w", id, err)
+	}
+	var ds []deliveryRow
+	err = s.sel(ctx, s.db, &ds, `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries
+		WHERE app_id = ? AND event_id = ? AND status IN (?, ?) ORDER BY endpoint_id`,
+		appID, id, schemas.DeliveryPending, schemas.DeliveryDelivering)
+	if err != nil {
+		return NewEvent{}, nil, fmt.Errorf("load deliveries of event %s: %w", id, err)
+	}
+	targets := make([]schemas.Target, len(ds))
+	for i, d := range ds {
+		targets[i] = d.target()
+	}
+	return r.newEvent(), targets, nil
+}
+
+// target is a delivery as a workflow target: ordered deliveries have a seq.
+func (d deliveryRow) target() schemas.Target {
+	return schemas.Target{EndpointID: d.EndpointID, Ordered: d.Seq > 0, Seq: d.Seq}
+}
+

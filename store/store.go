@@ -1,0 +1,216 @@
+// Package store keeps Herald's configuration (apps, event types, endpoints)
+// and its queryable record (events, deliveries, attempts) in Postgres or, for
+// `herald dev`, in a SQLite file. One implementation serves both: queries are
+// written with '?' placeholders and rebound, and the few places where the SQL
+// differs switch on the dialect.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"   // Postgres driver "postgres"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// Dialects.
+const (
+	DialectPostgres = "postgres"
+	DialectSQLite   = "sqlite"
+)
+
+// Store is Herald's database. It is safe for concurrent use.
+type Store struct {
+	db      *sqlx.DB
+	dialect string
+}
+
+// Open connects to the database named by dsn: "postgres://..." or
+// "postgresql://..." for Postgres; "sqlite:<path>" or a plain file path for
+// SQLite. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var (
+		s   = &Store{}
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect = DialectPostgres
+		s.db, err = sqlx.Open("postgres", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		s.db.SetMaxOpenConns(32)
+		s.db.SetMaxIdleConns(32)
+		s.db.SetConnMaxIdleTime(5 * time.Minute)
+	default:
+		s.dialect = DialectSQLite
+		s.db, err = sqlx.Open("sqlite", sqliteDSN(dsn))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// SQLite has one writer. One connection serializes every
+		// transaction in the pool instead of failing with SQLITE_BUSY, and
+		// keeps the per-connection pragmas in force for good.
+		s.db.SetMaxOpenConns(1)
+		s.db.SetMaxIdleConns(1)
+		s.db.SetConnMaxLifetime(0)
+		s.db.SetConnMaxIdleTime(0)
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns "sqlite:<path>" or "<path>" into a modernc DSN with WAL,
+// synchronous=NORMAL, a busy timeout and foreign keys on.
+func sqliteDSN(dsn string) string {
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	path = strings.TrimPrefix(path, "//")
+	q := url.Values{}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		q, _ = url.ParseQuery(path[i+1:])
+		path = path[:i]
+	}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	if !strings.HasPrefix(path, "file:") {
+		path = "file:" + path
+	}
+	return path + "?" + q.Encode()
+}
+
+// Dialect is "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.dialect }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return &schemas.Error{Kind: schemas.KindUnavailable, Code: "database_unavailable",
+			Message: "the database is unreachable", Err: err}
+	}
+	return nil
+}
+
+// Migrate applies the embedded migrations that are not applied yet. On
+// Postgres concurrent callers serialize on an advisory lock (one per schema).
+func (s *Store) Migrate(ctx context.Context) error {
+	fsys, err := schemas.Migrations(s.dialect)
+	if err != nil {
+		return err
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if s.dialect == DialectPostgres {
+		dialect = goose.DialectPostgres
+		var schema string
+		if err := s.db.GetContext(ctx, &schema, "SELECT current_schema()"); err != nil {
+			return fmt.Errorf("migrate: current schema: %w", err)
+		}
+		h := fnv.New64a()
+		h.Write([]byte("herald/" + schema))
+		locker, err := lock.NewPostgresSessionLocker(
+			lock.WithLockID(int64(h.Sum64()>>1)),
+			lock.WithLockTimeout(1, 600),
+		)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	opts = append(opts, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, s.db.DB, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sqlx.DB and *sqlx.Tx have in common.
+type querier interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// q rebinds a query written with '?' placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if s.dialect == DialectPostgres {
+		return sqlx.Rebind(sqlx.DOLLAR, query)
+	}
+	return query
+}
+
+// forUpdate locks the selected rows on Postgres; SQLite transactions
+// (BEGIN IMMEDIATE) already hold the one write lock.
+func (s *Store) forUpdate() string {
+	if s.dialect == DialectPostgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func (s *Store) get(ctx context.Context, db querier, dest any, query string, args ...any) error {
+	return db.GetContext(ctx, dest, s.q(query), args...)
+}
+
+func (s *Store) sel(ctx context.Context, db querier, dest any, query string, args ...any) error {
+	return db.SelectContext(ctx, dest, s.q(query), args...)
+}
+
+func (s *Store) exec(ctx context.Context, db querier, query string, args ...any) (int64, error) {
+	res, err := db.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// in expands "IN (?)" for a slice argument and rebinds.
+func (s *Store) in(query string, args ...any) (string, []any, error) {
+	query, args, err := sqlx.In(query, args...)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.q(query), args, nil
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
