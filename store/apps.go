@@ -104,7 +104,7 @@ func (s *Store) DeleteApp(ctx context.Context, id string, now time.Time) error {
 			return fmt.Errorf("delete app %s: %w", id, err)
 		}
 		for _, q := range []string{
-			`DELETE FROM events WHERE app_id = ?`, // cascades to deliveries and attempts
+			`DELETE FROM events WHERE app_id = ?`,    // cascades to deliveries and attempts
 			`DELETE FROM endpoints WHERE app_id = ?`, // cascades to rate buckets
 			`DELETE FROM apps WHERE id = ?`,
 		} {

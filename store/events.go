@@ -355,4 +355,3 @@ func (s *Store) EventInput(ctx context.Context, appID, id string) (NewEvent, []s
 func (d deliveryRow) target() schemas.Target {
 	return schemas.Target{EndpointID: d.EndpointID, Ordered: d.Seq > 0, Seq: d.Seq}
 }
-

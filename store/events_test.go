@@ -676,4 +676,3 @@ func testDeleteApp(t *testing.T, s *store.Store) {
 		t.Fatalf("targets %+v", targets)
 	}
 }
-

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"   // Postgres driver "postgres"
-	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+	_ "github.com/lib/pq" // Postgres driver "postgres"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite"
 
 	"github.com/herald-hq/herald/schemas"
 )
