@@ -1,0 +1,178 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// deliver waits for an ordered target's turn, then makes attempts by the
+// retry schedule until one is final, and returns the delivery's final status.
+// A cancelled ctx stops it between attempts: the delivery is cancelled.
+func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
+	id := d.target.EndpointID
+	if d.target.Ordered {
+		status, ok := r.awaitTurn(ctx, d.target)
+		if !ok {
+			return schemas.DeliveryCancelled
+		}
+		if status != "" {
+			return status // already final: it must not go
+		}
+	}
+	for i := 0; ; {
+		if ctx.Err() != nil {
+			return schemas.DeliveryCancelled
+		}
+		var next time.Duration // 0: the last attempt
+		if i < len(r.in.RetrySchedule) {
+			next = r.in.RetrySchedule[i]
+		}
+		if r.current[id] == d {
+			r.status[id] = schemas.DeliveryDelivering
+		}
+		res, err := r.attempt(ctx, id, next)
+		if err != nil {
+			if ctx.Err() != nil {
+				return schemas.DeliveryCancelled
+			}
+			r.logger.Error("delivery ended by an error", "endpoint", id, "error", err)
+			return schemas.DeliveryFailed
+		}
+		var wait time.Duration
+		switch res.Outcome {
+		case schemas.OutcomeSucceeded:
+			return schemas.DeliverySucceeded
+		case schemas.OutcomeFailed:
+			return schemas.DeliveryFailed
+		case schemas.OutcomeCancelled:
+			return schemas.DeliveryCancelled
+		case schemas.OutcomeRetry:
+			wait = res.RetryIn
+			if wait <= 0 {
+				wait = next
+			}
+			i++
+		case schemas.OutcomeThrottled: // no attempt was made: same i
+			wait = res.RetryIn
+		default:
+			r.logger.Error("unknown delivery outcome", "endpoint", id, "outcome", res.Outcome)
+			return schemas.DeliveryFailed
+		}
+		if ctx.Err() != nil {
+			return schemas.DeliveryCancelled
+		}
+		wait = max(wait, minWait)
+		timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: res.Outcome + " " + id})
+		if err := timer.Get(ctx, nil); err != nil {
+			return schemas.DeliveryCancelled
+		}
+	}
+}
+
+// attempt runs the Deliver local activity once (its retries aside). It runs
+// on a context the cancel signal does not reach, so an attempt under way
+// finishes and its result is recorded, as the contract asks.
+func (r *eventRun) attempt(ctx workflow.Context, endpointID string, next time.Duration) (schemas.DeliverResult, error) {
+	req := schemas.DeliverRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: endpointID, NextDelay: next}
+	actx, _ := workflow.NewDisconnectedContext(ctx)
+	var res schemas.DeliverResult
+	err := r.call(ctx, actx, deliverOptions(r.in.DeliveryTimeout, endpointID), schemas.ActivityDeliver, req, &res)
+	if err != nil {
+		return res, err
+	}
+	kv := []any{"endpoint", endpointID, "outcome", res.Outcome}
+	if a := res.Attempt; a != nil {
+		kv = append(kv, "attempt", a.Attempt, "response_status", a.ResponseStatus, "duration_ms", a.DurationMS)
+		if a.Error != "" {
+			kv = append(kv, "error", a.Error)
+		}
+	}
+	if res.RetryIn > 0 {
+		kv = append(kv, "retry_in", res.RetryIn)
+	}
+	if res.Reason != "" {
+		kv = append(kv, "reason", res.Reason)
+	}
+	r.logger.Info("delivery attempt", kv...)
+	return res, nil
+}
+
+// awaitTurn returns when an ordered target may go (ok, status ""), or when
+// its delivery is already final (ok, that status); ok is false when ctx was
+// cancelled. Between checks it waits for a turn signal or, in case one was
+// lost, a timer with backoff that also nudges the endpoint's head.
+func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status string, ok bool) {
+	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Seq: t.Seq}
+	wait := turnRecheckMin
+	for {
+		seen := r.turns // before asking, so a signal during the call is not missed
+		var res schemas.TurnResult
+		if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
+			if ctx.Err() != nil {
+				return "", false
+			}
+			r.logger.Error("acquire turn", "endpoint", t.EndpointID, "error", err)
+			return schemas.DeliveryFailed, true
+		}
+		if res.Go {
+			return "", true
+		}
+		if schemas.DeliveryFinal(res.DeliveryStatus) {
+			return res.DeliveryStatus, true
+		}
+		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns != seen })
+		if err != nil {
+			return "", false
+		}
+		if !woke {
+			r.passTurn(ctx, t.EndpointID)
+			wait = min(2*wait, turnRecheckMax)
+		}
+	}
+}
+
+// passTurn wakes the event workflow whose delivery is now first in line at
+// the endpoint. A failure is only logged: waiting deliveries re-check on
+// their own.
+func (r *eventRun) passTurn(ctx workflow.Context, endpointID string) {
+	req := schemas.PassTurnRequest{EndpointID: endpointID}
+	if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityPassTurn, req, nil); err != nil && ctx.Err() == nil {
+		r.logger.Error("pass turn", "endpoint", endpointID, "error", err)
+	}
+}
+
+// call runs a local activity by name on actx. An error the SDK's retries did
+// not cure within infraWindow is an infrastructure error: call waits
+// infraPause (on ctx, so a cancel ends the wait) and calls again, without
+// limit. Only a non-retryable error or a cancellation returns.
+func (r *eventRun) call(ctx, actx workflow.Context, opts workflow.LocalActivityOptions, name string, arg, res any) error {
+	for {
+		actx := workflow.WithLocalActivityOptions(actx, opts)
+		err := workflow.ExecuteLocalActivity(actx, name, arg).Get(actx, res)
+		if err == nil || permanent(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.logger.Warn("activity failed, calling again", "activity", name, "in", infraPause, "error", err)
+		if err := workflow.Sleep(ctx, infraPause); err != nil {
+			return err
+		}
+	}
+}
+
+// permanent reports whether an activity error must not be retried: a
+// cancellation, or an application error marked non-retryable.
+func permanent(err error) bool {
+	if temporal.IsCanceledError(err) {
+		return true
+	}
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}

@@ -1,0 +1,218 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// EventWorkflow delivers one event to each of its targets, one coroutine per
+// target, every attempt a local activity and every wait a durable timer, so
+// the event's whole delivery story is in its own history. It answers the
+// status query and the cancel, replay and turn signals, and ends when every
+// delivery is final and no signal is waiting. Registered as
+// schemas.EventWorkflowName.
+//
+// A run may start with no targets: replay's SignalWithStart starts a new run
+// whose targets come in the replay signal, handled in the first task.
+func EventWorkflow(ctx workflow.Context, in schemas.EventWorkflowInput) error {
+	r := &eventRun{
+		in:           in,
+		root:         ctx,
+		logger:       workflow.GetLogger(ctx),
+		status:       map[string]string{},
+		current:      map[string]*delivery{},
+		searchStatus: schemas.EventPending, // set by the starter
+	}
+	if err := workflow.SetQueryHandler(ctx, schemas.QueryStatus, r.view); err != nil {
+		return err
+	}
+	cancelCh := workflow.GetSignalChannel(ctx, schemas.SignalCancel)
+	replayCh := workflow.GetSignalChannel(ctx, schemas.SignalReplay)
+	turnCh := workflow.GetSignalChannel(ctx, schemas.SignalTurn)
+
+	for _, t := range in.Targets {
+		r.start(ctx, t)
+	}
+	for {
+		err := workflow.Await(ctx, func() bool {
+			return r.live == 0 || cancelCh.Len() > 0 || replayCh.Len() > 0 || turnCh.Len() > 0
+		})
+		if err != nil {
+			return err // the run itself was cancelled through Temporal
+		}
+		// Draining here, before the run may end, is what keeps a signal
+		// that came with the last result from being lost.
+		handled := false
+		for {
+			var turn schemas.TurnSignal
+			var replay schemas.ReplaySignal
+			if turnCh.ReceiveAsync(&turn) {
+				r.turns++ // wakes every ordered delivery waiting for its turn
+			} else if cancelCh.ReceiveAsync(nil) {
+				r.cancel(ctx)
+			} else if replayCh.ReceiveAsync(&replay) {
+				r.replay(ctx, replay)
+			} else {
+				break
+			}
+			handled = true
+		}
+		if !handled && r.live == 0 {
+			break
+		}
+	}
+	r.setSearchStatus(ctx, r.eventStatus())
+	return nil
+}
+
+// eventRun is the state of one run of the event workflow. Coroutines share it
+// safely: workflow coroutines never run at the same time.
+type eventRun struct {
+	in     schemas.EventWorkflowInput
+	root   workflow.Context
+	logger log.Logger
+
+	order   []string             // endpoint ids in the order first seen: deterministic iteration
+	status  map[string]string    // endpoint id -> delivery status as this run knows it
+	current map[string]*delivery // endpoint id -> its latest delivery coroutine
+	all     []*delivery          // every coroutine started, in start order
+	live    int                  // coroutines not done
+
+	turns         int // turn signals received; a change wakes waiting ordered deliveries
+	cancelGen     int // cancel signals received
+	cancelApplied int // cancel signals whose CancelDeliveries has returned
+
+	searchStatus string // HeraldStatus as last set
+}
+
+// Why a delivery coroutine was stopped.
+const (
+	running = iota
+	stoppedByCancel
+	stoppedByReplay
+)
+
+// delivery is one coroutine delivering the event to one target.
+type delivery struct {
+	target    schemas.Target
+	cancel    workflow.CancelFunc
+	prev      *delivery // the coroutine it replaces, which must end first
+	stopped   int
+	cancelGen int // the cancel signal that stopped it
+	done      bool
+}
+
+// start begins delivering to t, after the coroutine it replaces (if any) ends.
+func (r *eventRun) start(ctx workflow.Context, t schemas.Target) {
+	id := t.EndpointID
+	if _, seen := r.status[id]; !seen {
+		r.order = append(r.order, id)
+	}
+	r.status[id] = schemas.DeliveryPending
+	r.setSearchStatus(ctx, schemas.EventPending)
+
+	dctx, cancel := workflow.WithCancel(r.root)
+	d := &delivery{target: t, cancel: cancel, prev: r.current[id]}
+	if d.prev != nil && !d.prev.done && d.prev.stopped == running {
+		d.prev.stopped = stoppedByReplay
+		d.prev.cancel()
+	}
+	r.current[id] = d
+	r.all = append(r.all, d)
+	r.live++
+	workflow.Go(dctx, func(ctx workflow.Context) { r.run(ctx, d) })
+}
+
+// run is the body of a delivery coroutine.
+func (r *eventRun) run(ctx workflow.Context, d *delivery) {
+	id := d.target.EndpointID
+	if d.prev != nil {
+		_ = workflow.Await(ctx, func() bool { return d.prev.done })
+	}
+	status := schemas.DeliveryCancelled
+	if ctx.Err() == nil {
+		status = r.deliver(ctx, d)
+	}
+	if r.current[id] == d {
+		r.status[id] = status
+	}
+	if d.target.Ordered {
+		// The turn passes whatever the end; the context may be cancelled.
+		pctx, _ := workflow.NewDisconnectedContext(ctx)
+		if d.stopped == stoppedByCancel {
+			// The store must see this delivery cancelled before the head moves.
+			_ = workflow.Await(pctx, func() bool { return r.cancelApplied >= d.cancelGen })
+		}
+		r.passTurn(pctx, id)
+	}
+	d.done = true
+	r.live--
+}
+
+// cancel stops every running delivery (no new attempt starts; an attempt
+// already under way finishes, and a success stays a success), then marks the
+// event's non-final deliveries cancelled in the store.
+func (r *eventRun) cancel(ctx workflow.Context) {
+	r.cancelGen++
+	for _, d := range r.all {
+		if !d.done && d.stopped == running {
+			d.stopped, d.cancelGen = stoppedByCancel, r.cancelGen
+			d.cancel()
+		}
+	}
+	req := schemas.CancelRequest{AppID: r.in.AppID, EventID: r.in.EventID}
+	var res schemas.CancelResult
+	if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityCancelDeliveries, req, &res); err != nil {
+		r.logger.Error("cancel deliveries", "error", err)
+	}
+	r.cancelApplied = r.cancelGen
+}
+
+// replay delivers again to the signal's targets, or to those PrepareReplay
+// re-queues when the signal carries none (an operator's signal). A replayed
+// delivery starts afresh, whatever a cancel did before.
+func (r *eventRun) replay(ctx workflow.Context, sig schemas.ReplaySignal) {
+	targets := sig.Targets
+	if len(targets) == 0 {
+		req := schemas.PrepareReplayRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: sig.EndpointID}
+		if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityPrepareReplay, req, &targets); err != nil {
+			r.logger.Error("prepare replay", "endpoint", sig.EndpointID, "error", err)
+			return
+		}
+	}
+	r.logger.Info("replay", "endpoint", sig.EndpointID, "targets", len(targets))
+	for _, t := range targets {
+		r.start(ctx, t)
+	}
+}
+
+// view answers the status query.
+func (r *eventRun) view() (schemas.EventStatusView, error) {
+	v := schemas.EventStatusView{Status: r.eventStatus(), Deliveries: make(map[string]string, len(r.status))}
+	for id, s := range r.status {
+		v.Deliveries[id] = s
+	}
+	return v, nil
+}
+
+func (r *eventRun) eventStatus() string {
+	statuses := make([]string, len(r.order))
+	for i, id := range r.order {
+		statuses[i] = r.status[id]
+	}
+	return schemas.EventStatus(statuses)
+}
+
+// setSearchStatus upserts HeraldStatus when it changes.
+func (r *eventRun) setSearchStatus(ctx workflow.Context, status string) {
+	if status == r.searchStatus {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(status)); err != nil {
+		r.logger.Error("upsert search attribute", "attribute", statusKey.GetName(), "error", err)
+		return
+	}
+	r.searchStatus = status
+}

@@ -1,0 +1,366 @@
+package workflows
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// fakeActivities are test doubles of the activities, registered under the
+// activity names the workflow calls. Each answer comes from a script.
+type fakeActivities struct {
+	env *testsuite.TestWorkflowEnvironment
+
+	mu       sync.Mutex
+	deliver  func(n int, req schemas.DeliverRequest) schemas.DeliverResult // n counts calls per endpoint from 0
+	turn     func(req schemas.TurnRequest) schemas.TurnResult
+	replay   []schemas.Target // what PrepareReplay answers
+	delivers []deliverCall
+	passes   []string
+	cancels  []schemas.CancelRequest
+	prepares []schemas.PrepareReplayRequest
+}
+
+type deliverCall struct {
+	req schemas.DeliverRequest
+	at  time.Time
+}
+
+func (f *fakeActivities) Deliver(req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.delivers {
+		if c.req.EndpointID == req.EndpointID {
+			n++
+		}
+	}
+	f.delivers = append(f.delivers, deliverCall{req: req, at: f.env.Now()})
+	res := schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded}
+	if f.deliver != nil {
+		res = f.deliver(n, req)
+	}
+	res.EndpointID = req.EndpointID
+	if res.Outcome != schemas.OutcomeThrottled && res.Outcome != schemas.OutcomeCancelled {
+		res.Attempt = &schemas.Attempt{Attempt: n + 1, ResponseStatus: 200}
+	}
+	return res, nil
+}
+
+func (f *fakeActivities) AcquireTurn(req schemas.TurnRequest) (schemas.TurnResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.turn == nil {
+		return schemas.TurnResult{Go: true, DeliveryStatus: schemas.DeliveryPending}, nil
+	}
+	return f.turn(req), nil
+}
+
+func (f *fakeActivities) PassTurn(req schemas.PassTurnRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passes = append(f.passes, req.EndpointID)
+	return nil
+}
+
+func (f *fakeActivities) CancelDeliveries(req schemas.CancelRequest) (schemas.CancelResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancels = append(f.cancels, req)
+	return schemas.CancelResult{EventStatus: schemas.EventCancelled}, nil
+}
+
+func (f *fakeActivities) PrepareReplay(req schemas.PrepareReplayRequest) ([]schemas.Target, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prepares = append(f.prepares, req)
+	return f.replay, nil
+}
+
+func (f *fakeActivities) deliverCalls() []deliverCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]deliverCall(nil), f.delivers...)
+}
+
+// harness is a test environment running EventWorkflow against fakes.
+type harness struct {
+	env      *testsuite.TestWorkflowEnvironment
+	acts     *fakeActivities
+	statuses []string // HeraldStatus values upserted, in order
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := s.NewTestWorkflowEnvironment()
+	h := &harness{env: env, acts: &fakeActivities{env: env}}
+	env.RegisterWorkflowWithOptions(EventWorkflow, workflow.RegisterOptions{Name: schemas.EventWorkflowName})
+	for name, fn := range map[string]any{
+		schemas.ActivityDeliver:          h.acts.Deliver,
+		schemas.ActivityAcquireTurn:      h.acts.AcquireTurn,
+		schemas.ActivityPassTurn:         h.acts.PassTurn,
+		schemas.ActivityCancelDeliveries: h.acts.CancelDeliveries,
+		schemas.ActivityPrepareReplay:    h.acts.PrepareReplay,
+	} {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		if v, ok := sa.GetKeyword(statusKey); ok {
+			h.statuses = append(h.statuses, v)
+		}
+	}).Return(nil)
+	return h
+}
+
+var schedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}
+
+func input(targets ...schemas.Target) schemas.EventWorkflowInput {
+	return schemas.EventWorkflowInput{
+		AppID: "app_1", EventID: "evt_1", EventType: "order.created",
+		Targets: targets, RetrySchedule: schedule, DeliveryTimeout: 15 * time.Second,
+	}
+}
+
+func unordered(id string) schemas.Target { return schemas.Target{EndpointID: id} }
+
+// run executes the workflow and checks it completed without error.
+func (h *harness) run(t *testing.T, in schemas.EventWorkflowInput) {
+	t.Helper()
+	h.env.ExecuteWorkflow(schemas.EventWorkflowName, in)
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.NoError(t, h.env.GetWorkflowError())
+}
+
+func (h *harness) signal(after time.Duration, name string, arg any) {
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(name, arg) }, after)
+}
+
+func (h *harness) query(t *testing.T) schemas.EventStatusView {
+	t.Helper()
+	v, err := h.env.QueryWorkflow(schemas.QueryStatus)
+	require.NoError(t, err)
+	var view schemas.EventStatusView
+	require.NoError(t, v.Get(&view))
+	return view
+}
+
+func nextDelays(calls []deliverCall) []time.Duration {
+	out := make([]time.Duration, len(calls))
+	for i, c := range calls {
+		out[i] = c.req.NextDelay
+	}
+	return out
+}
+
+func TestSuccessFirstTry(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, input(unordered("ep_a"), unordered("ep_b")))
+	calls := h.acts.deliverCalls()
+	require.Len(t, calls, 2)
+	require.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second}, nextDelays(calls))
+	require.Equal(t, []string{schemas.EventDelivered}, h.statuses)
+	require.Empty(t, h.acts.passes, "unordered deliveries pass no turn")
+	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered,
+		Deliveries: map[string]string{"ep_a": "succeeded", "ep_b": "succeeded"}}, h.query(t))
+}
+
+// retryThen answers retry (500) for the first n calls, then outcome.
+func retryThen(n int, outcome string) func(int, schemas.DeliverRequest) schemas.DeliverResult {
+	return func(i int, req schemas.DeliverRequest) schemas.DeliverResult {
+		if i < n {
+			if req.NextDelay == 0 {
+				return schemas.DeliverResult{Outcome: schemas.OutcomeFailed}
+			}
+			return schemas.DeliverResult{Outcome: schemas.OutcomeRetry, RetryIn: req.NextDelay}
+		}
+		return schemas.DeliverResult{Outcome: outcome}
+	}
+}
+
+func TestRetriesFollowSchedule(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(2, schemas.OutcomeSucceeded)
+	h.run(t, input(unordered("ep_a")))
+	calls := h.acts.deliverCalls()
+	require.Equal(t, []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}, nextDelays(calls))
+	require.Equal(t, 5*time.Second, calls[1].at.Sub(calls[0].at))
+	require.Equal(t, 5*time.Minute, calls[2].at.Sub(calls[1].at))
+	require.Equal(t, schemas.DeliverySucceeded, h.query(t).Deliveries["ep_a"])
+}
+
+func TestExhaustionFails(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(100, schemas.OutcomeSucceeded)
+	h.run(t, input(unordered("ep_a")))
+	calls := h.acts.deliverCalls()
+	want := append(append([]time.Duration(nil), schedule...), 0)
+	require.Equal(t, want, nextDelays(calls), "the last attempt is told it is the last")
+	require.Equal(t, schemas.EventStatusView{Status: schemas.EventFailed,
+		Deliveries: map[string]string{"ep_a": "failed"}}, h.query(t))
+	require.Equal(t, []string{schemas.EventFailed}, h.statuses)
+}
+
+func TestThrottledDoesNotUseAnAttempt(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = func(i int, req schemas.DeliverRequest) schemas.DeliverResult {
+		if i < 2 {
+			return schemas.DeliverResult{Outcome: schemas.OutcomeThrottled, RetryIn: 3 * time.Second}
+		}
+		return schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded}
+	}
+	h.run(t, input(unordered("ep_a")))
+	calls := h.acts.deliverCalls()
+	require.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second}, nextDelays(calls))
+	require.Equal(t, 3*time.Second, calls[1].at.Sub(calls[0].at))
+	require.Equal(t, schemas.DeliverySucceeded, h.query(t).Deliveries["ep_a"])
+}
+
+func TestOrderedWaitsForTurnSignal(t *testing.T) {
+	h := newHarness(t)
+	signalled := false
+	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
+		require.Equal(t, int64(7), req.Seq)
+		return schemas.TurnResult{Go: signalled, DeliveryStatus: schemas.DeliveryPending}
+	}
+	start := h.env.Now()
+	h.env.RegisterDelayedCallback(func() {
+		require.Empty(t, h.acts.deliverCalls(), "no delivery before the turn")
+		view := h.query(t)
+		require.Equal(t, schemas.EventPending, view.Status)
+		require.Equal(t, schemas.DeliveryPending, view.Deliveries["ep_o"])
+		h.acts.mu.Lock()
+		signalled = true
+		h.acts.mu.Unlock()
+		h.env.SignalWorkflow(schemas.SignalTurn, schemas.TurnSignal{EndpointID: "ep_o"})
+	}, 4*time.Second)
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 7}))
+	calls := h.acts.deliverCalls()
+	require.Len(t, calls, 1)
+	require.Equal(t, 4*time.Second, calls[0].at.Sub(start))
+	require.Equal(t, []string{"ep_o"}, h.acts.passes, "the turn passes after the delivery, not before")
+}
+
+func TestOrderedRechecksOnTimer(t *testing.T) {
+	h := newHarness(t)
+	checks := 0
+	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
+		checks++
+		return schemas.TurnResult{Go: checks > 3, DeliveryStatus: schemas.DeliveryPending}
+	}
+	start := h.env.Now()
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
+	calls := h.acts.deliverCalls()
+	require.Len(t, calls, 1)
+	require.Equal(t, (10+20+40)*time.Second, calls[0].at.Sub(start), "re-checks back off from 10s")
+	require.Equal(t, []string{"ep_o", "ep_o", "ep_o", "ep_o"}, h.acts.passes, "each re-check nudges the head")
+}
+
+func TestOrderedAlreadyFinal(t *testing.T) {
+	h := newHarness(t)
+	h.acts.turn = func(schemas.TurnRequest) schemas.TurnResult {
+		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryCancelled}
+	}
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
+	require.Empty(t, h.acts.deliverCalls())
+	require.Equal(t, schemas.DeliveryCancelled, h.query(t).Deliveries["ep_o"])
+	require.Equal(t, []string{"ep_o"}, h.acts.passes)
+}
+
+func TestCancelDuringRetryWait(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(100, schemas.OutcomeSucceeded)
+	h.signal(time.Minute, schemas.SignalCancel, nil) // during the 5m wait after attempt 2
+	h.run(t, input(unordered("ep_a"), schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 3}))
+	calls := h.acts.deliverCalls()
+	require.Len(t, calls, 4, "two attempts per endpoint, none after the cancel")
+	require.Equal(t, []schemas.CancelRequest{{AppID: "app_1", EventID: "evt_1"}}, h.acts.cancels)
+	require.Equal(t, []string{"ep_o"}, h.acts.passes)
+	require.Equal(t, schemas.EventStatusView{Status: schemas.EventCancelled,
+		Deliveries: map[string]string{"ep_a": "cancelled", "ep_o": "cancelled"}}, h.query(t))
+	require.Equal(t, []string{schemas.EventCancelled}, h.statuses)
+}
+
+func TestReplayAfterSuccess(t *testing.T) {
+	h := newHarness(t)
+	// ep_b's retry keeps the run open while ep_a, already succeeded, is replayed.
+	h.acts.deliver = func(i int, req schemas.DeliverRequest) schemas.DeliverResult {
+		if req.EndpointID == "ep_b" && i == 0 {
+			return schemas.DeliverResult{Outcome: schemas.OutcomeRetry, RetryIn: req.NextDelay}
+		}
+		return schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded}
+	}
+	h.acts.replay = []schemas.Target{unordered("ep_a")}
+	h.env.RegisterDelayedCallback(func() {
+		require.Equal(t, schemas.DeliverySucceeded, h.query(t).Deliveries["ep_a"])
+		h.env.SignalWorkflow(schemas.SignalReplay, schemas.ReplaySignal{EndpointID: "ep_a"})
+	}, 2*time.Second)
+	h.run(t, input(unordered("ep_a"), unordered("ep_b")))
+	var toA int
+	for _, c := range h.acts.deliverCalls() {
+		if c.req.EndpointID == "ep_a" {
+			toA++
+		}
+	}
+	require.Equal(t, 2, toA)
+	require.Equal(t, []schemas.PrepareReplayRequest{{AppID: "app_1", EventID: "evt_1", EndpointID: "ep_a"}}, h.acts.prepares)
+	require.Equal(t, schemas.EventDelivered, h.query(t).Status)
+}
+
+func TestReplayOnlyInput(t *testing.T) {
+	h := newHarness(t)
+	// What replay's SignalWithStart does to a closed event: a run with no
+	// targets, the targets in the signal, sent before the first task.
+	h.signal(0, schemas.SignalReplay, schemas.ReplaySignal{EndpointID: "ep_b",
+		Targets: []schemas.Target{{EndpointID: "ep_b", Ordered: true, Seq: 9}}})
+	h.run(t, input())
+	calls := h.acts.deliverCalls()
+	require.Len(t, calls, 1)
+	require.Equal(t, "ep_b", calls[0].req.EndpointID)
+	require.Empty(t, h.acts.prepares, "targets came in the signal")
+	require.Equal(t, []string{"ep_b"}, h.acts.passes)
+	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered,
+		Deliveries: map[string]string{"ep_b": "succeeded"}}, h.query(t))
+}
+
+func TestReplayClearsCancel(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = func(i int, req schemas.DeliverRequest) schemas.DeliverResult {
+		if i == 0 {
+			return schemas.DeliverResult{Outcome: schemas.OutcomeRetry, RetryIn: req.NextDelay}
+		}
+		return schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded}
+	}
+	// Both signals in one task, as when an operator cancels and then replays.
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(schemas.SignalCancel, nil)
+		h.env.SignalWorkflow(schemas.SignalReplay, schemas.ReplaySignal{Targets: []schemas.Target{unordered("ep_a")}})
+	}, time.Second)
+	h.run(t, input(unordered("ep_a")))
+	require.Len(t, h.acts.deliverCalls(), 2)
+	require.Len(t, h.acts.cancels, 1)
+	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered,
+		Deliveries: map[string]string{"ep_a": "succeeded"}}, h.query(t))
+}
+
+func TestEmptyEventIsDelivered(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, input())
+	require.Empty(t, h.acts.deliverCalls())
+	require.Equal(t, schemas.EventDelivered, h.query(t).Status)
+	require.Equal(t, []string{schemas.EventDelivered}, h.statuses)
+}
