@@ -329,4 +329,3 @@ func (rc *receiver) count() int {
 	defer rc.mu.Unlock()
 	return len(rc.got)
 }
-
