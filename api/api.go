@@ -1,0 +1,129 @@
+// Package api is Herald's HTTP API (contract: /work/shared/contract/API.md):
+// a Fiber app with the routes, request decoding and validation, the one
+// table that maps error kinds to HTTP statuses, and the OpenAPI document.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/herald-hq/herald/metrics"
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+// Store is the part of *store.Store the API uses.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	CreateApp(ctx context.Context, a schemas.App) error
+	GetApp(ctx context.Context, id string) (schemas.App, error)
+	ListApps(ctx context.Context, p store.Page) ([]schemas.App, string, error)
+	UpdateApp(ctx context.Context, id, name string, now time.Time) (schemas.App, error)
+	DeleteApp(ctx context.Context, id string, now time.Time) error
+
+	CreateEventType(ctx context.Context, t schemas.EventType) error
+	GetEventType(ctx context.Context, name string) (schemas.EventType, error)
+	ListEventTypes(ctx context.Context, p store.Page) ([]schemas.EventType, string, error)
+	UpdateEventType(ctx context.Context, t schemas.EventType) (schemas.EventType, error)
+	DeleteEventType(ctx context.Context, name string) error
+
+	CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec schemas.EndpointSecrets) error
+	GetEndpoint(ctx context.Context, appID, id string) (schemas.Endpoint, error)
+	ListEndpoints(ctx context.Context, appID string, p store.Page) ([]schemas.Endpoint, string, error)
+	UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas.Endpoint, error)
+	DeleteEndpoint(ctx context.Context, appID, id string, now time.Time) error
+	GetEndpointSecrets(ctx context.Context, appID, id string) (schemas.EndpointSecrets, error)
+	RotateEndpointSecret(ctx context.Context, appID, id, newKey string, overlapUntil time.Time) error
+
+	AcceptEvent(ctx context.Context, ev store.NewEvent) (bool, schemas.Event, []schemas.Target, error)
+	EventInput(ctx context.Context, appID, id string) (store.NewEvent, []schemas.Target, error)
+	GetEvent(ctx context.Context, appID, id string) (schemas.Event, error)
+	ListEvents(ctx context.Context, appID string, f store.EventFilter, p store.Page) ([]schemas.Event, string, error)
+	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (string, error)
+	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
+	RecoverFailed(ctx context.Context, appID, endpointID string, since, until, now time.Time) ([]store.ReplayedDelivery, error)
+}
+
+// Dispatcher starts and steers event workflows (*dispatch.Dispatcher).
+type Dispatcher interface {
+	Start(ctx context.Context, ev store.NewEvent, targets []schemas.Target) error
+	Cancel(ctx context.Context, appID, eventID string) error
+	Replay(ctx context.Context, appID, eventID string, sig schemas.ReplaySignal) error
+}
+
+// Config are the API's settings.
+type Config struct {
+	Token                string        // bearer token of every /v1 route
+	MaxPayloadBytes      int           // largest request body; default 1 MiB
+	SecretOverlap        time.Duration // how long a rotated-out key keeps signing; default 24h
+	AllowPrivateNetworks bool          // endpoint URLs may name private addresses
+	Version              string        // shown in the OpenAPI document
+}
+
+// Deps is what the API needs.
+type Deps struct {
+	Store      Store
+	Dispatcher Dispatcher
+	Metrics    *metrics.Metrics
+	Logger     *slog.Logger
+	// Ready reports whether Temporal is reachable (for /readyz, beside Store.Ping).
+	Ready  func(ctx context.Context) error
+	Now    func() time.Time
+	Config Config
+}
+
+// server holds the dependencies the handlers share.
+type server struct {
+	Deps
+	schemas *schemaCache
+	openapi []byte
+}
+
+// New builds the Fiber app with every route.
+func New(d Deps) *fiber.App {
+	if d.Config.MaxPayloadBytes <= 0 {
+		d.Config.MaxPayloadBytes = 1 << 20
+	}
+	if d.Config.SecretOverlap <= 0 {
+		d.Config.SecretOverlap = 24 * time.Hour
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Ready == nil {
+		d.Ready = func(context.Context) error { return nil }
+	}
+	s := &server{Deps: d, schemas: newSchemaCache()}
+	app := fiber.New(fiber.Config{
+		AppName:               "herald",
+		BodyLimit:             d.Config.MaxPayloadBytes + 64<<10, // our own check answers 413 first
+		Immutable:             true,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		JSONEncoder:           json.Marshal,
+		JSONDecoder:           json.Unmarshal,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	app.Use(s.recoverPanic)
+	s.opsRoutes(app)
+	v1 := app.Group("/v1", s.auth)
+	s.appRoutes(v1)
+	s.eventTypeRoutes(v1)
+	s.endpointRoutes(v1)
+	s.secretRoutes(v1)
+	s.eventRoutes(v1)
+	s.openapi = openAPIDocument(d.Config.Version)
+	return app
+}
+
+// now is the current time in UTC, to the microsecond the store keeps.
+func (s *server) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// Kinds only the API produces.
+const (
+	kindUnauthorized    schemas.Kind = "unauthorized"       // 401
+	kindMethod          schemas.Kind = "method_not_allowed" // 405
+	kindTooManyRequests schemas.Kind = "too_many_requests"  // 429
+)
+
+// statusOf is the one table from error kinds to HTTP statuses.
+var statusOf = map[schemas.Kind]int{
+	schemas.KindBadRequest:  http.StatusBadRequest,
+	kindUnauthorized:        http.StatusUnauthorized,
+	schemas.KindNotFound:    http.StatusNotFound,
+	kindMethod:              http.StatusMethodNotAllowed,
+	schemas.KindConflict:    http.StatusConflict,
+	schemas.KindTooLarge:    http.StatusRequestEntityTooLarge,
+	schemas.KindInvalid:     http.StatusUnprocessableEntity,
+	kindTooManyRequests:     http.StatusTooManyRequests,
+	schemas.KindInternal:    http.StatusInternalServerError,
+	schemas.KindUnavailable: http.StatusServiceUnavailable,
+}
+
+// fiberErrors turns Fiber's own errors (unknown route, wrong method, body
+// over its limit...) into ours, so that they take the contract's shape too.
+var fiberErrors = map[int]func(c *fiber.Ctx) *schemas.Error{
+	http.StatusNotFound: func(c *fiber.Ctx) *schemas.Error {
+		return schemas.Errorf(schemas.KindNotFound, "route_not_found", "no route %s %s", c.Method(), c.Path())
+	},
+	http.StatusMethodNotAllowed: func(c *fiber.Ctx) *schemas.Error {
+		return schemas.Errorf(kindMethod, "method_not_allowed", "%s is not allowed on %s", c.Method(), c.Path())
+	},
+	http.StatusRequestEntityTooLarge: func(*fiber.Ctx) *schemas.Error { return errTooLarge },
+}
+
+var errTooLarge = schemas.E(schemas.KindTooLarge, "payload_too_large", "the request body is larger than the limit")
+
+type errorBody struct {
+	Error errorFields `json:"error"`
+}
+
+type errorFields struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+// handleError is the app's one error handler: every error answer is written here.
+func (s *server) handleError(c *fiber.Ctx, err error) error {
+	var (
+		e  *schemas.Error
+		fe *fiber.Error
+	)
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &fe):
+		if mk, ok := fiberErrors[fe.Code]; ok {
+			e = mk(c)
+		} else if fe.Code >= 400 && fe.Code < 500 {
+			e = schemas.E(schemas.KindBadRequest, "bad_request", fe.Message)
+		} else {
+			e = &schemas.Error{Kind: schemas.KindInternal, Err: fe}
+		}
+	default:
+		e = &schemas.Error{Kind: schemas.KindInternal, Err: err}
+	}
+	status, ok := statusOf[e.Kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	out := errorFields{Code: e.Code, Message: e.Message, Details: e.Details}
+	if status >= 500 {
+		s.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+	}
+	if status == http.StatusInternalServerError {
+		// Never show internals to clients: the log has them.
+		out = errorFields{Code: "internal_error", Message: "internal error"}
+	}
+	if out.Code == "" {
+		out.Code = strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
+	}
+	if out.Message == "" {
+		out.Message = http.StatusText(status)
+	}
+	return c.Status(status).JSON(errorBody{Error: out})
+}
+
+// recoverPanic turns a panic in a handler into a logged 500.
+func (s *server) recoverPanic(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.Logger.Error("panic in handler", "method", c.Method(), "path", c.Path(),
+				"panic", r, "stack", string(debug.Stack()))
+			err = schemas.E(schemas.KindInternal, "internal_error", "internal error")
+		}
+	}()
+	return c.Next()
+}
+
+// auth checks the bearer token in constant time. An empty configured token
+// lets nobody in.
+func (s *server) auth(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || s.Config.Token == "" ||
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.Config.Token)) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="herald"`)
+		if h == "" {
+			return schemas.E(kindUnauthorized, "unauthorized", "missing Authorization: Bearer <token> header")
+		}
+		return schemas.E(kindUnauthorized, "unauthorized", "invalid API token")
+	}
+	return c.Next()
+}

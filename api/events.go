@@ -1,0 +1,246 @@
+package api
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+func (s *server) eventRoutes(r fiber.Router) {
+	r.Post("/apps/:app/events", s.createEvent)
+	r.Get("/apps/:app/events", s.listEvents)
+	r.Get("/apps/:app/events/:id", s.getEvent)
+	r.Post("/apps/:app/events/:id/cancel", s.cancelEvent)
+	r.Post("/apps/:app/events/:id/replay", s.replayEvent)
+}
+
+// unavailable is the answer when Temporal cannot be reached.
+func unavailable(err error) error {
+	return &schemas.Error{Kind: schemas.KindUnavailable, Code: "temporal_unavailable",
+		Message: "the workflow service is unavailable; retry the request", Err: err}
+}
+
+func eventOut(ev schemas.Event) schemas.Event {
+	ev.CreatedAt = ev.CreatedAt.UTC()
+	ds := make([]schemas.Delivery, len(ev.Deliveries))
+	for i, d := range ev.Deliveries {
+		if d.NextAttemptAt != nil {
+			t := d.NextAttemptAt.UTC()
+			d.NextAttemptAt = &t
+		}
+		as := make([]schemas.Attempt, len(d.Attempts))
+		for j, a := range d.Attempts {
+			a.StartedAt = a.StartedAt.UTC()
+			as[j] = a
+		}
+		d.Attempts = as
+		ds[i] = d
+	}
+	ev.Deliveries = ds
+	return ev
+}
+
+type eventRequest struct {
+	ID        *string         `json:"id"`
+	EventType *string         `json:"event_type"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// eventID is the event's id: the body's id, else the Idempotency-Key
+// header, else a new one. When both are given they must agree.
+func eventID(c *fiber.Ctx, req eventRequest) (string, bool, error) {
+	key := c.Get("Idempotency-Key")
+	switch {
+	case req.ID != nil && key != "" && *req.ID != key:
+		return "", false, schemas.E(schemas.KindInvalid, "idempotency_key_mismatch",
+			"the Idempotency-Key header and the body's id differ; send one, or the same value in both")
+	case req.ID != nil:
+		return *req.ID, true, checkID("id", *req.ID)
+	case key != "":
+		return key, true, checkID("Idempotency-Key", key)
+	}
+	return "", false, nil
+}
+
+func (s *server) createEvent(c *fiber.Ctx) error {
+	var req eventRequest
+	if err := s.decode(c, &req, false); err != nil {
+		return err
+	}
+	appID, ctx := c.Params("app"), c.UserContext()
+	id, given, err := eventID(c, req)
+	if err != nil {
+		return err
+	}
+	if err := s.checkEvent(c, appID, req); err != nil {
+		return err
+	}
+	now := s.now()
+	if !given {
+		id = schemas.NewID(schemas.PrefixEvent, now)
+	}
+	ne := store.NewEvent{AppID: appID, ID: id, EventType: *req.EventType, Payload: req.Payload, CreatedAt: now}
+	created, ev, targets, err := s.Store.AcceptEvent(ctx, ne)
+	if err != nil {
+		return err
+	}
+	if created {
+		if err := s.Dispatcher.Start(ctx, ne, targets); err != nil {
+			return unavailable(err)
+		}
+		if s.Metrics != nil {
+			s.Metrics.EventAccepted(ev.EventType)
+		}
+		return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
+	}
+	// A repeat: the first request may have stored the event and failed to
+	// start its workflow, so start it again (Start is idempotent) while
+	// deliveries are still to be made.
+	if ev.Status == schemas.EventPending {
+		stored, targets, err := s.Store.EventInput(ctx, appID, id)
+		if err != nil {
+			return err
+		}
+		if err := s.Dispatcher.Start(ctx, stored, targets); err != nil {
+			return unavailable(err)
+		}
+	}
+	return c.Status(fiber.StatusOK).JSON(eventOut(ev))
+}
+
+// checkEvent checks the event type and the payload against its schema. An
+// unknown app answers 404 before any of that.
+func (s *server) checkEvent(c *fiber.Ctx, appID string, req eventRequest) error {
+	if req.EventType == nil || *req.EventType == "" {
+		return s.appFirst(c, appID, schemas.E(schemas.KindInvalid, "unknown_event_type", "event_type is required"))
+	}
+	if len(req.Payload) == 0 {
+		return s.appFirst(c, appID, schemas.E(schemas.KindInvalid, "invalid_payload", "payload is required"))
+	}
+	t, err := s.Store.GetEventType(c.UserContext(), *req.EventType)
+	if schemas.IsNotFound(err) {
+		return s.appFirst(c, appID, schemas.Errorf(schemas.KindInvalid, "unknown_event_type",
+			"event type %q does not exist", *req.EventType))
+	}
+	if err != nil {
+		return err
+	}
+	if len(t.Schema) == 0 || string(t.Schema) == "null" {
+		return nil
+	}
+	ps, err := s.schemas.compile(t.Schema)
+	if err != nil {
+		return errorf(err, "stored schema of event type %s", t.Name)
+	}
+	if errs := ps.Validate(req.Payload); len(errs) > 0 {
+		return s.appFirst(c, appID, &schemas.Error{Kind: schemas.KindInvalid, Code: "schema_validation_failed",
+			Message: "the payload does not satisfy the schema of event type " + t.Name, Details: errs})
+	}
+	return nil
+}
+
+// appFirst answers app_not_found when the app does not exist, else err.
+func (s *server) appFirst(c *fiber.Ctx, appID string, err error) error {
+	if aerr := s.requireApp(c, appID); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+func (s *server) getEvent(c *fiber.Ctx) error {
+	appID := c.Params("app")
+	ev, err := s.Store.GetEvent(c.UserContext(), appID, c.Params("id"))
+	if schemas.IsNotFound(err) {
+		return s.appFirst(c, appID, err)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(eventOut(ev))
+}
+
+var eventStatuses = []string{schemas.EventPending, schemas.EventDelivered, schemas.EventFailed, schemas.EventCancelled}
+
+func (s *server) listEvents(c *fiber.Ctx) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	f := store.EventFilter{Status: c.Query("status"), EventType: c.Query("event_type"), EndpointID: c.Query("endpoint_id")}
+	if f.Status != "" && !slices.Contains(eventStatuses, f.Status) {
+		return schemas.Errorf(schemas.KindBadRequest, "invalid_status",
+			"status must be one of pending, delivered, failed, cancelled, not %q", f.Status)
+	}
+	if f.Since, err = queryTime(c, "since"); err != nil {
+		return err
+	}
+	if f.Until, err = queryTime(c, "until"); err != nil {
+		return err
+	}
+	appID := c.Params("app")
+	if err := s.requireApp(c, appID); err != nil {
+		return err
+	}
+	evs, next, err := s.Store.ListEvents(c.UserContext(), appID, f, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(evs, next, eventOut))
+}
+
+// cancelEvent makes the event's non-final deliveries cancelled for good,
+// then tells its workflow.
+func (s *server) cancelEvent(c *fiber.Ctx) error {
+	if err := s.decode(c, &struct{}{}, true); err != nil {
+		return err
+	}
+	appID, id, ctx := c.Params("app"), c.Params("id"), c.UserContext()
+	if _, err := s.Store.GetEvent(ctx, appID, id); err != nil {
+		if schemas.IsNotFound(err) {
+			return s.appFirst(c, appID, err)
+		}
+		return err
+	}
+	if _, err := s.Store.SetDeliveryStatus(ctx, appID, id, nil, schemas.DeliveryCancelled, s.now()); err != nil {
+		return err
+	}
+	if err := s.Dispatcher.Cancel(ctx, appID, id); err != nil {
+		return unavailable(err)
+	}
+	ev, err := s.Store.GetEvent(ctx, appID, id)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
+}
+
+// replayEvent delivers the event again to one endpoint or to all it was for.
+func (s *server) replayEvent(c *fiber.Ctx) error {
+	var req struct {
+		EndpointID string `json:"endpoint_id"`
+	}
+	if err := s.decode(c, &req, true); err != nil {
+		return err
+	}
+	appID, id, ctx := c.Params("app"), c.Params("id"), c.UserContext()
+	targets, err := s.Store.PrepareReplay(ctx, appID, id, req.EndpointID, s.now())
+	if err != nil {
+		if schemas.IsNotFound(err) {
+			return s.appFirst(c, appID, err)
+		}
+		return err
+	}
+	sig := schemas.ReplaySignal{EndpointID: req.EndpointID, Targets: targets}
+	if err := s.Dispatcher.Replay(ctx, appID, id, sig); err != nil {
+		return unavailable(err)
+	}
+	ev, err := s.Store.GetEvent(ctx, appID, id)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
+}
