@@ -329,3 +329,8 @@ func (rc *receiver) count() int {
 	defer rc.mu.Unlock()
 	return len(rc.got)
 }
+
+// withT gives a test its own client for a process another test started.
+func (c *apiClient) withT(t testing.TB) *apiClient {
+	return &apiClient{t: t, base: c.base, token: c.token}
+}
