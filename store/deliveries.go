@@ -106,6 +106,9 @@ type AttemptRecord struct {
 // changes to succeeded: an attempt under way when a cancel came may still
 // succeed) and stores the event's recomputed status, in one transaction.
 func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int, eventStatus string, err error) {
+	if !knownDeliveryStatus(r.Status) {
+		return 0, "", fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
+	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var cur string
 		err := s.get(ctx, tx, &cur, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
@@ -173,6 +176,9 @@ func cleanText(s string, max int) string {
 // the given endpoints (nil: all of them), e.g. cancelled, and returns the
 // event's recomputed status.
 func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (eventStatus string, err error) {
+	if !knownDeliveryStatus(status) {
+		return "", fmt.Errorf("set deliveries of event %s: unknown delivery status %q", eventID, status)
+	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var finished any
 		if schemas.DeliveryFinal(status) {
@@ -217,4 +223,8 @@ func (s *Store) DeliveryStatus(ctx context.Context, appID, eventID, endpointID s
 		return "", fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
 	}
 	return status, nil
+}
+
+func knownDeliveryStatus(st string) bool {
+	return st == schemas.DeliveryPending || st == schemas.DeliveryDelivering || schemas.DeliveryFinal(st)
 }

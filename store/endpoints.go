@@ -104,6 +104,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec sche
 	if sig == "" {
 		sig = schemas.SignatureHMAC
 	}
+	if e.Disabled && e.DisabledAt == nil {
+		e.DisabledAt = &e.CreatedAt
+	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var one int
 		err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`, e.AppID)
@@ -177,7 +180,8 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p Page) ([]sche
 	return out, next, nil
 }
 
-// UpdateEndpoint replaces an endpoint's mutable fields. When it goes from
+// UpdateEndpoint replaces an endpoint's mutable fields (disabled_at defaults
+// to when it got disabled when e leaves it nil). When it goes from
 // enabled to disabled, its non-final deliveries become cancelled in the same
 // transaction; when it is enabled again its failure streak is forgotten.
 func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas.Endpoint, error) {
@@ -194,6 +198,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas
 		old, err := s.endpointRow(ctx, tx, e.AppID, e.ID, true)
 		if err != nil {
 			return err
+		}
+		if e.Disabled && e.DisabledAt == nil {
+			e.DisabledAt = ptr(old.DisabledAt) // still disabled since then
+			if !old.Disabled {
+				e.DisabledAt = &updated
+			}
 		}
 		clearFailing := ""
 		if old.Disabled && !e.Disabled {
