@@ -1,0 +1,168 @@
+// Package dispatch is the Temporal client side of Herald: it starts event
+// workflows and signals them (cancel, replay, turn). The API and the
+// activities use it; it hides the workflow options, ids and search
+// attributes from both.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+// Config is what every event workflow is started with.
+type Config struct {
+	TaskQueue       string          // schemas.TaskQueue when empty
+	RetrySchedule   []time.Duration // delays before attempts 2, 3, ...
+	DeliveryTimeout time.Duration   // bound of one attempt
+}
+
+// EventSource gives what (re)starting an event's workflow needs: the event
+// and its non-final deliveries as targets. *store.Store is one.
+type EventSource interface {
+	EventInput(ctx context.Context, appID, id string) (store.NewEvent, []schemas.Target, error)
+}
+
+// Dispatcher starts and signals event workflows.
+type Dispatcher struct {
+	c   client.Client
+	src EventSource
+	cfg Config
+}
+
+// New makes a Dispatcher. For eager start to work, a worker for cfg's task
+// queue must run on the same client.
+func New(c client.Client, src EventSource, cfg Config) *Dispatcher {
+	if cfg.TaskQueue == "" {
+		cfg.TaskQueue = schemas.TaskQueue
+	}
+	return &Dispatcher{c: c, src: src, cfg: cfg}
+}
+
+var (
+	appKey    = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrApp)
+	typeKey   = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrEventType)
+	statusKey = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrStatus)
+)
+
+// Start starts the workflow of an accepted event. The workflow id is the
+// idempotency key: a running workflow with that id is used as it is, and a
+// closed one means the event was already handled; both are success.
+func (d *Dispatcher) Start(ctx context.Context, ev store.NewEvent, targets []schemas.Target) error {
+	opts := d.options(ev, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	opts.EnableEagerStart = true // the first task runs in this process's worker, without a round trip
+	_, err := d.c.ExecuteWorkflow(ctx, opts, schemas.EventWorkflowName, d.input(ev, targets))
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return wrap(err, "start workflow of event %s", ev.ID)
+}
+
+// Cancel signals the event's workflow to cancel. A closed or missing
+// workflow is not an error: there is nothing left to stop.
+func (d *Dispatcher) Cancel(ctx context.Context, appID, eventID string) error {
+	err := d.c.SignalWorkflow(ctx, schemas.EventWorkflowID(appID, eventID), "", schemas.SignalCancel, nil)
+	if isNotFound(err) {
+		return nil
+	}
+	return wrap(err, "cancel event %s", eventID)
+}
+
+// Replay signals the event's workflow to replay, starting a new run of the
+// same id when the last one has closed; that run's targets come in sig (or
+// from the workflow's own PrepareReplay when sig has none).
+func (d *Dispatcher) Replay(ctx context.Context, appID, eventID string, sig schemas.ReplaySignal) error {
+	ev, _, err := d.src.EventInput(ctx, appID, eventID)
+	if err != nil {
+		return fmt.Errorf("replay event %s: %w", eventID, err)
+	}
+	opts := d.options(ev, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
+	_, err = d.c.SignalWithStartWorkflow(ctx, opts.ID, schemas.SignalReplay, sig, opts,
+		schemas.EventWorkflowName, d.input(ev, nil))
+	return wrap(err, "replay event %s", eventID)
+}
+
+// Turn tells the workflow of the delivery now first in line at an ordered
+// endpoint that its turn may have come. When that workflow is not running
+// (it never started, or closed with the delivery still pending), a new run
+// is started from the store, which repairs the event.
+//
+// It signals first and reads the store only when the signal finds no run:
+// the common hand-off costs one RPC and no query.
+func (d *Dispatcher) Turn(ctx context.Context, ref store.DeliveryRef) error {
+	sig := schemas.TurnSignal{EndpointID: ref.EndpointID}
+	id := schemas.EventWorkflowID(ref.AppID, ref.EventID)
+	err := d.c.SignalWorkflow(ctx, id, "", schemas.SignalTurn, sig)
+	if !isNotFound(err) {
+		return wrap(err, "pass turn of endpoint %s to event %s", ref.EndpointID, ref.EventID)
+	}
+	ev, targets, err := d.src.EventInput(ctx, ref.AppID, ref.EventID)
+	if err != nil {
+		return fmt.Errorf("pass turn of endpoint %s to event %s: %w", ref.EndpointID, ref.EventID, err)
+	}
+	opts := d.options(ev, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
+	_, err = d.c.SignalWithStartWorkflow(ctx, id, schemas.SignalTurn, sig, opts,
+		schemas.EventWorkflowName, d.input(ev, targets))
+	return wrap(err, "pass turn of endpoint %s to event %s", ref.EndpointID, ref.EventID)
+}
+
+func (d *Dispatcher) input(ev store.NewEvent, targets []schemas.Target) schemas.EventWorkflowInput {
+	return schemas.EventWorkflowInput{
+		AppID:           ev.AppID,
+		EventID:         ev.ID,
+		EventType:       ev.EventType,
+		CreatedAt:       ev.CreatedAt,
+		Targets:         targets,
+		RetrySchedule:   d.cfg.RetrySchedule,
+		DeliveryTimeout: d.cfg.DeliveryTimeout,
+	}
+}
+
+func (d *Dispatcher) options(ev store.NewEvent, reuse enumspb.WorkflowIdReusePolicy) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    schemas.EventWorkflowID(ev.AppID, ev.ID),
+		TaskQueue:             d.cfg.TaskQueue,
+		WorkflowIDReusePolicy: reuse,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			appKey.ValueSet(ev.AppID),
+			typeKey.ValueSet(ev.EventType),
+			statusKey.ValueSet(schemas.EventPending),
+		),
+	}
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
+// wrap says what was being done; an error that means Temporal is down or
+// overloaded becomes schemas.KindUnavailable, which the API answers with 503.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf(format+": %w", append(args, err)...)
+	var (
+		unavailable *serviceerror.Unavailable
+		exhausted   *serviceerror.ResourceExhausted
+		deadline    *serviceerror.DeadlineExceeded
+	)
+	if errors.As(err, &unavailable) || errors.As(err, &exhausted) || errors.As(err, &deadline) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return &schemas.Error{Kind: schemas.KindUnavailable, Code: "temporal_unavailable",
+			Message: "the workflow service is unavailable", Err: err}
+	}
+	return err
+}
