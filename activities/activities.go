@@ -1,0 +1,165 @@
+// Package activities holds Herald's side effects, called by the workflows:
+// one delivery attempt (load, sign, POST, classify, record), the turn
+// handoff of ordered endpoints, cancels and replays. They are methods of one
+// struct holding the injected dependencies; workflows call them by the names
+// in schemas (schemas.ActivityDeliver, ...).
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/herald-hq/herald/metrics"
+	"github.com/herald-hq/herald/netguard"
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+// Store is the part of *store.Store the activities use.
+type Store interface {
+	LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error)
+	MarkDelivering(ctx context.Context, appID, eventID, endpointID string) error
+	RecordAttempt(ctx context.Context, r store.AttemptRecord) (attempt int, eventStatus string, err error)
+	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (string, error)
+	DisableEndpoint(ctx context.Context, appID, id, reason string, at time.Time) error
+	NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time, disableAfter time.Duration) (bool, error)
+	TakeRateToken(ctx context.Context, endpointID string, perSecond int, now time.Time) (time.Duration, error)
+	TurnAvailable(ctx context.Context, endpointID string, seq int64) (bool, error)
+	HeadDelivery(ctx context.Context, endpointID string) (store.DeliveryRef, bool, error)
+	DeliveryStatus(ctx context.Context, appID, eventID, endpointID string) (string, error)
+	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
+}
+
+// Waker tells the event workflow of an ordered endpoint's head delivery that
+// its turn may have come (SignalWithStart "turn").
+type Waker interface {
+	Turn(ctx context.Context, ref store.DeliveryRef) error
+}
+
+// Config is what the activities need of Herald's configuration.
+type Config struct {
+	// DeliveryTimeout bounds one attempt, request sent to answer read
+	// (HERALD_DELIVERY_TIMEOUT). Zero means DefaultDeliveryTimeout.
+	DeliveryTimeout time.Duration
+	// AllowPrivateNetworks lets deliveries reach loopback, private and
+	// reserved addresses (HERALD_ALLOW_PRIVATE_NETWORKS).
+	AllowPrivateNetworks bool
+	// DisableAfter disables an endpoint whose every delivery failed for
+	// that long (HERALD_DISABLE_AFTER); 0 never disables.
+	DisableAfter time.Duration
+	// UserAgent is sent with every delivery, "Herald/<version>".
+	UserAgent string
+}
+
+// DefaultDeliveryTimeout is the contract's default HERALD_DELIVERY_TIMEOUT.
+const DefaultDeliveryTimeout = 15 * time.Second
+
+// Deps are the activities' dependencies.
+type Deps struct {
+	Store   Store
+	Waker   Waker            // needed by PassTurn only
+	Metrics *metrics.Metrics // may be nil
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
+	Config  Config
+	// HTTPClient makes the deliveries; nil: NewHTTPClient(Config). A client
+	// given here must not follow redirects and must guard the dial itself.
+	HTTPClient *http.Client
+}
+
+// Activities are Herald's activities. Safe for concurrent use.
+type Activities struct {
+	store   Store
+	waker   Waker
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+	cfg     Config
+	client  *http.Client
+}
+
+// New makes the activities from their dependencies.
+func New(d Deps) *Activities {
+	if d.Config.DeliveryTimeout <= 0 {
+		d.Config.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	if d.Config.UserAgent == "" {
+		d.Config.UserAgent = "Herald"
+	}
+	a := &Activities{store: d.Store, waker: d.Waker, metrics: d.Metrics, log: d.Logger,
+		now: d.Now, cfg: d.Config, client: d.HTTPClient}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.client == nil {
+		a.client = NewHTTPClient(d.Config)
+	}
+	return a
+}
+
+// NewHTTPClient makes the delivery client: the delivery timeout, no
+// redirects (a 3xx is a failed attempt, as Standard Webhooks recommends),
+// the SSRF guard on every dialled address unless private networks are
+// allowed, no proxy (a proxy would dial on the guard's behalf), and a
+// connection pool sized for many endpoints with a few connections each.
+func NewHTTPClient(c Config) *http.Client {
+	timeout := c.DeliveryTimeout
+	if timeout <= 0 {
+		timeout = DefaultDeliveryTimeout
+	}
+	dialer := &net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	if !c.AllowPrivateNetworks {
+		dialer.Control = netguard.DialControl
+	}
+	transport := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           4096,
+		MaxIdleConnsPerHost:    32,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    min(timeout, 10*time.Second),
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		// Only the first KiB of an answer is kept, so ask for it as is.
+		DisableCompression: true,
+	}
+	return &http.Client{
+		Transport: transport,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// envelope is the body an endpoint receives: {"type", "timestamp", "data"}
+// with the payload's bytes verbatim.
+func envelope(ev store.NewEvent) ([]byte, error) {
+	typ, err := json.Marshal(ev.EventType)
+	if err != nil {
+		return nil, fmt.Errorf("encode event type: %w", err)
+	}
+	data := ev.Payload
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	ts := ev.CreatedAt.UTC().Format(time.RFC3339Nano)
+	b := make([]byte, 0, len(typ)+len(ts)+len(data)+40)
+	b = append(b, `{"type":`...)
+	b = append(b, typ...)
+	b = append(b, `,"timestamp":"`...)
+	b = append(b, ts...)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	return append(b, '}'), nil
+}

@@ -1,0 +1,287 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/signing"
+	"github.com/herald-hq/herald/store"
+)
+
+// DisabledReasonGone is the disabled_reason of an endpoint that answered 410.
+const DisabledReasonGone = "gone"
+
+// drainLimit is how much of an answer beyond the kept KiB is read so the
+// connection can be reused; a longer answer closes the connection instead.
+const drainLimit = 64 << 10
+
+// answer is what one HTTP request got.
+type answer struct {
+	status     int    // 0 when no answer
+	body       string // first schemas.MaxResponseBody bytes
+	errText    string // why it failed, for the attempt record
+	retryAfter string // Retry-After header of a 429 or 503
+}
+
+// Deliver makes one attempt of a delivery, unless the delivery is already
+// final, the endpoint is deleted or disabled (the delivery becomes
+// cancelled) or its rate limit says wait (throttled). The attempt is
+// recorded; an HTTP failure is a recorded attempt, not an error. Errors are
+// the store's, and the activity is retried on them.
+func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	res := schemas.DeliverResult{EndpointID: req.EndpointID}
+	job, err := a.store.LoadDelivery(ctx, req.AppID, req.EventID, req.EndpointID)
+	if schemas.IsNotFound(err) {
+		// The event (or its app) was deleted: nothing left to deliver.
+		res.Outcome, res.Reason = schemas.OutcomeCancelled, "the delivery no longer exists"
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	if schemas.DeliveryFinal(job.Status) {
+		res.Outcome, res.Reason = job.Status, "the delivery is already "+job.Status
+		res.EventStatus, err = a.eventStatus(ctx, req, job.Status)
+		return res, err
+	}
+	if job.EndpointGone || job.Endpoint.Disabled {
+		reason := "the endpoint was deleted"
+		if !job.EndpointGone {
+			reason = "the endpoint is disabled"
+			if job.Endpoint.DisabledReason != "" {
+				reason += " (" + job.Endpoint.DisabledReason + ")"
+			}
+		}
+		return a.cancel(ctx, req, reason)
+	}
+	now := a.now()
+	if rate := job.Endpoint.RateLimitPerSecond; rate > 0 {
+		wait, err := a.store.TakeRateToken(ctx, req.EndpointID, rate, now)
+		if err != nil {
+			return res, err
+		}
+		if wait > 0 {
+			res.Outcome, res.RetryIn = schemas.OutcomeThrottled, wait
+			res.Reason = fmt.Sprintf("rate limit of %d/s", rate)
+			return res, nil
+		}
+	}
+	if err := a.store.MarkDelivering(ctx, req.AppID, req.EventID, req.EndpointID); err != nil {
+		return res, err
+	}
+
+	started := a.now()
+	t0 := time.Now()
+	ans, err := a.post(ctx, job, started)
+	dur := time.Since(t0)
+	if err != nil {
+		return res, err
+	}
+	if a.metrics != nil {
+		a.metrics.Attempt(ans.status, dur)
+	}
+	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
+		StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
+		Error: ans.errText, ResponseBody: ans.body}
+	end := a.now()
+	ok := ans.status >= 200 && ans.status < 300
+	gone := ans.status == http.StatusGone
+	switch {
+	case ok:
+		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeSucceeded, schemas.DeliverySucceeded, &end
+	case gone:
+		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeFailed, schemas.DeliveryFailed, &end
+		res.Reason = "the endpoint answered 410 Gone: it is disabled"
+	case req.NextDelay <= 0:
+		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeFailed, schemas.DeliveryFailed, &end
+		res.Reason = ans.describe() + "; that was the last attempt"
+	default:
+		res.RetryIn = retryIn(req.NextDelay, ans.status, ans.retryAfter, end)
+		next := end.Add(res.RetryIn)
+		res.Outcome, rec.Status, rec.NextAttemptAt = schemas.OutcomeRetry, schemas.DeliveryPending, &next
+		res.Reason = ans.describe()
+	}
+	n, eventStatus, err := a.store.RecordAttempt(ctx, rec)
+	if err != nil {
+		return res, err
+	}
+	res.EventStatus = eventStatus
+	res.Attempt = &schemas.Attempt{Attempt: n, StartedAt: started, DurationMS: rec.DurationMS,
+		ResponseStatus: ans.status, Error: ans.errText, ResponseBody: ans.body}
+	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", n)
+	log.Debug("delivery attempt", "status", ans.status, "error", ans.errText, "duration", dur, "outcome", res.Outcome)
+
+	// The attempt is recorded: from here a store error is logged, not
+	// returned, since a retried activity would POST again at once.
+	if gone {
+		if err := a.store.DisableEndpoint(ctx, req.AppID, req.EndpointID, DisabledReasonGone, end); err != nil {
+			log.Error("disable endpoint that answered 410 Gone (its next 410 will)", "err", err)
+		} else {
+			log.Warn("endpoint answered 410 Gone: disabled")
+		}
+	} else {
+		disabled, err := a.store.NoteEndpointResult(ctx, req.EndpointID, ok, end, a.cfg.DisableAfter)
+		if err != nil {
+			log.Error("note endpoint result for auto-disable", "err", err)
+		}
+		if disabled {
+			log.Warn("endpoint disabled: every delivery failed", "for_at_least", a.cfg.DisableAfter)
+			if res.Outcome == schemas.OutcomeRetry {
+				// Disabling cancelled this delivery's retry.
+				res.Outcome, res.RetryIn = schemas.OutcomeCancelled, 0
+				res.Reason = fmt.Sprintf("%s; the endpoint is disabled: every delivery failed for %s", res.Reason, a.cfg.DisableAfter)
+				if st, err := a.eventStatus(ctx, req, schemas.DeliveryCancelled); err == nil {
+					res.EventStatus = st
+				}
+			}
+		}
+	}
+	if a.metrics != nil && res.Outcome != schemas.OutcomeRetry {
+		a.metrics.DeliveryFinished(res.Outcome)
+	}
+	return res, nil
+}
+
+// cancel makes a delivery cancelled without an attempt.
+func (a *Activities) cancel(ctx context.Context, req schemas.DeliverRequest, reason string) (schemas.DeliverResult, error) {
+	st, err := a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{req.EndpointID},
+		schemas.DeliveryCancelled, a.now())
+	if err != nil {
+		return schemas.DeliverResult{EndpointID: req.EndpointID}, err
+	}
+	if a.metrics != nil {
+		a.metrics.DeliveryFinished(schemas.OutcomeCancelled)
+	}
+	return schemas.DeliverResult{Outcome: schemas.OutcomeCancelled, EndpointID: req.EndpointID,
+		Reason: reason, EventStatus: st}, nil
+}
+
+// eventStatus is the event's status, recomputed; it changes no delivery.
+func (a *Activities) eventStatus(ctx context.Context, req schemas.DeliverRequest, status string) (string, error) {
+	return a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{}, status, a.now())
+}
+
+// post signs and sends the delivery. Its error is only the activity's
+// context ending (the worker is stopping or the activity timed out): the
+// attempt is then not recorded, and the retried activity makes it again.
+func (a *Activities) post(ctx context.Context, job store.DeliveryJob, at time.Time) (answer, error) {
+	body, err := envelope(job.Event)
+	if err != nil {
+		return answer{errText: err.Error()}, nil
+	}
+	keys := []string{job.Secrets.Key}
+	if p := job.Secrets; p.PreviousKey != "" && p.PreviousExpiresAt != nil && p.PreviousExpiresAt.After(at) {
+		keys = append(keys, p.PreviousKey)
+	}
+	sig, err := signing.SignatureHeader(keys, job.Event.ID, at, body)
+	if err != nil {
+		return answer{errText: "sign: " + err.Error()}, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, a.cfg.DeliveryTimeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(rctx, http.MethodPost, job.Endpoint.URL, bytes.NewReader(body))
+	if err != nil {
+		return answer{errText: "build request: " + err.Error()}, nil
+	}
+	for k, v := range job.Endpoint.Headers {
+		if !strings.HasPrefix(strings.ToLower(k), "webhook-") {
+			hr.Header.Set(k, v)
+		}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("User-Agent", a.cfg.UserAgent)
+	hr.Header[signing.HeaderID] = []string{job.Event.ID}
+	hr.Header[signing.HeaderTimestamp] = []string{strconv.FormatInt(at.Unix(), 10)}
+	hr.Header[signing.HeaderSignature] = []string{sig}
+
+	resp, err := a.client.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return answer{}, fmt.Errorf("deliver to %s: %w", job.Endpoint.ID, ctx.Err())
+		}
+		return answer{errText: a.transportError(err)}, nil
+	}
+	defer resp.Body.Close()
+	buf, _ := io.ReadAll(io.LimitReader(resp.Body, schemas.MaxResponseBody))
+	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	ans := answer{status: resp.StatusCode, body: string(buf)}
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		ans.errText = "redirects are not followed"
+		if loc := resp.Header.Get("Location"); loc != "" {
+			ans.errText += " (Location: " + loc + ")"
+		}
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		ans.retryAfter = resp.Header.Get("Retry-After")
+	}
+	return ans, nil
+}
+
+// transportError says why a request got no answer, without Go's
+// `Post "url":` wrapping.
+func (a *Activities) transportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Sprintf("no answer within the delivery timeout of %s", a.cfg.DeliveryTimeout)
+		}
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within the delivery timeout of %s", a.cfg.DeliveryTimeout)
+	}
+	return err.Error()
+}
+
+func (ans answer) describe() string {
+	switch {
+	case ans.status != 0 && ans.errText != "":
+		return fmt.Sprintf("HTTP %d: %s", ans.status, ans.errText)
+	case ans.status != 0:
+		return fmt.Sprintf("HTTP %d", ans.status)
+	default:
+		return ans.errText
+	}
+}
+
+// retryIn is the wait before the next attempt: the scheduled delay, or a
+// 429/503's Retry-After when longer, but never more than twice the
+// scheduled delay.
+func retryIn(scheduled time.Duration, status int, retryAfter string, now time.Time) time.Duration {
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return scheduled
+	}
+	ra, ok := parseRetryAfter(retryAfter, now)
+	if !ok || ra <= scheduled {
+		return scheduled
+	}
+	return min(ra, 2*scheduled)
+}
+
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(365*24*time.Hour/time.Second))) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}

@@ -1,0 +1,97 @@
+package activities_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-hq/herald/activities"
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+type recordingWaker struct {
+	mu   sync.Mutex
+	refs []store.DeliveryRef
+}
+
+func (w *recordingWaker) Turn(_ context.Context, ref store.DeliveryRef) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.refs = append(w.refs, ref)
+	return nil
+}
+
+func TestOrderedTurns(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		waker := &recordingWaker{}
+		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker,
+			Config: activities.Config{AllowPrivateNetworks: true}})
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
+		t2 := e.event("evt_2", "t", `{}`, time.Now())[0]
+		if !t1.Ordered || t1.Seq >= t2.Seq {
+			t.Fatalf("targets %+v %+v", t1, t2)
+		}
+		turn := func(eventID string, seq int64) schemas.TurnResult {
+			t.Helper()
+			r, err := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: eventID, EndpointID: ep.ID, Seq: seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := turn("evt_2", t2.Seq); r.Go || r.DeliveryStatus != schemas.DeliveryPending {
+			t.Fatalf("second went before the first: %+v", r)
+		}
+		if r := turn("evt_1", t1.Seq); !r.Go {
+			t.Fatalf("first may not go: %+v", r)
+		}
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
+			t.Fatal(err)
+		}
+		e.deliver("evt_1", ep.ID, time.Minute)
+		if r := turn("evt_2", t2.Seq); !r.Go {
+			t.Fatalf("second may not go after the first succeeded: %+v", r)
+		}
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if len(waker.refs) != 2 || waker.refs[0].EventID != "evt_1" || waker.refs[1].EventID != "evt_2" || waker.refs[1].Seq != t2.Seq {
+			t.Fatalf("woken %+v", waker.refs)
+		}
+
+		// Cancelled meanwhile: it must not go.
+		if _, err := e.acts.CancelDeliveries(e.ctx, schemas.CancelRequest{AppID: e.app, EventID: "evt_2", EndpointIDs: []string{ep.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := turn("evt_2", t2.Seq); r.Go || r.DeliveryStatus != schemas.DeliveryCancelled {
+			t.Fatalf("cancelled delivery: %+v", r)
+		}
+		// No head left: nobody is woken.
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil || len(waker.refs) != 2 {
+			t.Fatalf("pass with no head: %v, %d wakes", err, len(waker.refs))
+		}
+
+		// Replay gives the delivery a fresh seq behind everything else.
+		targets, err := e.acts.PrepareReplay(e.ctx, schemas.PrepareReplayRequest{AppID: e.app, EventID: "evt_1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(targets) != 1 || targets[0].EndpointID != ep.ID || targets[0].Seq <= t2.Seq {
+			t.Fatalf("replay targets %+v", targets)
+		}
+		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliveryPending {
+			t.Fatalf("replayed delivery %s", d.Status)
+		}
+		if res := e.deliver("evt_1", ep.ID, time.Minute); res.Outcome != schemas.OutcomeSucceeded || res.Attempt.Attempt != 2 {
+			t.Fatalf("replayed delivery %+v", res)
+		}
+		if n := len(rcv.got()); n != 2 {
+			t.Fatalf("%d requests", n)
+		}
+	})
+}
