@@ -58,7 +58,7 @@ func TestAppsBadInput(t *testing.T) {
 	h.fails(400, "unknown_field", "PATCH", "/v1/apps/dup", `{"name": "x", "id": "other"}`)
 	h.fails(422, "invalid_name", "PATCH", "/v1/apps/dup", `{"name": ""}`)
 	h.fails(413, "payload_too_large", "POST", "/v1/apps", fmt.Sprintf(`{"name": %q}`, strings.Repeat("n", 5000)))
-	h.fails(413, "payload_too_large", "POST", "/v1/apps", fmt.Sprintf(`{"name": %q}`, strings.Repeat("n", 200000)))
+	h.fails(413, "payload_too_large", "POST", "/v1/apps", fmt.Sprintf(`{"name": %q}`, strings.Repeat("n", 60000)))
 	h.unchanged("/v1/apps", before)
 }
 
