@@ -106,6 +106,7 @@ func New(d Deps) *fiber.App {
 		AppName:               "herald",
 		BodyLimit:             d.Config.MaxPayloadBytes + 64<<10, // our own check answers 413 first
 		Immutable:             true,
+		CaseSensitive:         true,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
 		JSONEncoder:           json.Marshal,

@@ -81,8 +81,11 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		status = http.StatusInternalServerError
 	}
 	out := errorFields{Code: e.Code, Message: e.Message, Details: e.Details}
-	if status >= 500 {
+	switch {
+	case status == http.StatusInternalServerError:
 		s.Logger.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+	case status >= 500:
+		s.Logger.Warn("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
 	}
 	if status == http.StatusInternalServerError {
 		// Never show internals to clients: the log has them.
