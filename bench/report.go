@@ -6,7 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
-	"text/tabwriter"
+	"strconv"
 	"time"
 )
 
@@ -77,17 +77,12 @@ func writeResult(w io.Writer, r Result, asJSON bool) error {
 func writeTable(w io.Writer, r Result) error {
 	fmt.Fprintf(w, "herald bench: %d events x %d endpoints, concurrency %d, ordered %t, against %s\n\n",
 		r.Events, r.Endpoints, r.Concurrency, r.Ordered, r.Target)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tevents/s\tdeliveries/s\tp50 ms\tp95 ms\tp99 ms\t")
-	fmt.Fprintf(tw, "Herald (accepted; delivered)\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
-		r.EventsPerS, r.DeliveriesPerS, r.P50Ms, r.P95Ms, r.P99Ms)
-	fmt.Fprintf(tw, "raw sign+POST loop\t-\t%.1f\t%.2f\t%.2f\t%.2f\t\n",
-		r.RawDeliveriesPerS, r.RawP50Ms, r.RawP95Ms, r.RawP99Ms)
-	fmt.Fprintf(tw, "Temporal floor (completed)\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
-		r.FloorEventsPerS, r.FloorDeliveriesPerS, r.FloorP50Ms, r.FloorP95Ms, r.FloorP99Ms)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	const row = "%-30s %10s %13s %9s %9s %9s\n"
+	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+	fmt.Fprintf(w, row, "", "events/s", "deliveries/s", "p50 ms", "p95 ms", "p99 ms")
+	fmt.Fprintf(w, row, "Herald (accepted; delivered)", f(r.EventsPerS, 1), f(r.DeliveriesPerS, 1), f(r.P50Ms, 1), f(r.P95Ms, 1), f(r.P99Ms, 1))
+	fmt.Fprintf(w, row, "raw sign+POST loop", "-", f(r.RawDeliveriesPerS, 1), f(r.RawP50Ms, 2), f(r.RawP95Ms, 2), f(r.RawP99Ms, 2))
+	fmt.Fprintf(w, row, "Temporal floor (completed)", f(r.FloorEventsPerS, 1), f(r.FloorDeliveriesPerS, 1), f(r.FloorP50Ms, 1), f(r.FloorP95Ms, 1), f(r.FloorP99Ms, 1))
 	history := "not measured"
 	if r.HistorySample > 0 {
 		history = fmt.Sprintf("%.1f (sample of %d)", r.HistoryEventsPerEvent, r.HistorySample)
