@@ -1,0 +1,254 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/herald-hq/herald/dispatch"
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+	"github.com/herald-hq/herald/worker"
+)
+
+// These tests run the dispatcher, the worker and the event workflow against
+// a real Temporal server (temporaltest), with in-memory doubles of the store
+// and the activities. With HERALD_RECORD_HISTORIES=1 they also write each
+// run's history to workflows/testdata for the replay test.
+
+type events struct {
+	mu      sync.Mutex
+	targets map[string][]schemas.Target // event id -> non-final targets
+}
+
+func (e *events) EventInput(_ context.Context, appID, id string) (store.NewEvent, []schemas.Target, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return store.NewEvent{AppID: appID, ID: id, EventType: "order.created", CreatedAt: time.Unix(1700000000, 0).UTC()},
+		e.targets[id], nil
+}
+
+type acts struct {
+	mu       sync.Mutex
+	delivers map[string]int // event/endpoint -> calls
+	replay   []schemas.Target
+}
+
+func (a *acts) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.delivers[req.EventID+"/"+req.EndpointID]++
+	n := a.delivers[req.EventID+"/"+req.EndpointID]
+	if req.EndpointID == "ep_retry" && n == 1 {
+		return schemas.DeliverResult{Outcome: schemas.OutcomeRetry, EndpointID: req.EndpointID, RetryIn: req.NextDelay,
+			Attempt: &schemas.Attempt{Attempt: n, ResponseStatus: 500}}, nil
+	}
+	return schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded, EndpointID: req.EndpointID,
+		Attempt: &schemas.Attempt{Attempt: n, ResponseStatus: 200}}, nil
+}
+
+func (a *acts) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
+	return schemas.TurnResult{Go: true, DeliveryStatus: schemas.DeliveryPending}, nil
+}
+
+func (a *acts) PassTurn(ctx context.Context, req schemas.PassTurnRequest) error { return nil }
+
+func (a *acts) CancelDeliveries(ctx context.Context, req schemas.CancelRequest) (schemas.CancelResult, error) {
+	return schemas.CancelResult{EventStatus: schemas.EventCancelled}, nil
+}
+
+func (a *acts) PrepareReplay(ctx context.Context, req schemas.PrepareReplayRequest) ([]schemas.Target, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.replay, nil
+}
+
+func (a *acts) calls(key string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.delivers[key]
+}
+
+type fixture struct {
+	c    client.Client
+	d    *dispatch.Dispatcher
+	src  *events
+	acts *acts
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	srv := temporaltest.NewServer(temporaltest.WithT(t))
+	c := srv.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: srv.GetDefaultNamespace(),
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			schemas.SearchAttrApp:       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			schemas.SearchAttrEventType: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			schemas.SearchAttrStatus:    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+	})
+	if err != nil {
+		t.Fatalf("add search attributes: %v", err)
+	}
+	f := &fixture{c: c, src: &events{targets: map[string][]schemas.Target{}}, acts: &acts{delivers: map[string]int{}}}
+	w := worker.New(c, f.acts, worker.Options{TaskQueue: "herald-test"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	f.d = dispatch.New(c, f.src, dispatch.Config{TaskQueue: "herald-test",
+		RetrySchedule: []time.Duration{time.Second}, DeliveryTimeout: 5 * time.Second})
+	return f
+}
+
+// wait waits for the event's latest run to close and returns its HeraldStatus.
+func (f *fixture) wait(t *testing.T, eventID string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := schemas.EventWorkflowID("app_1", eventID)
+	if err := f.c.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		t.Fatalf("workflow %s: %v", id, err)
+	}
+	desc, err := f.c.DescribeWorkflow(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := desc.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrStatus))
+	app, _ := desc.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrApp))
+	if app != "app_1" {
+		t.Errorf("HeraldApp = %q", app)
+	}
+	return status
+}
+
+// record writes the workflow's history (all its events, last run) to
+// workflows/testdata/<name>.json when HERALD_RECORD_HISTORIES=1.
+func (f *fixture) record(t *testing.T, eventID, name string) {
+	t.Helper()
+	if os.Getenv("HERALD_RECORD_HISTORIES") != "1" {
+		return
+	}
+	ctx := context.Background()
+	it := f.c.GetWorkflowHistory(ctx, schemas.EventWorkflowID("app_1", eventID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check map[string]any
+	if err := json.Unmarshal(b, &check); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %s", path)
+}
+
+func ev(id string) store.NewEvent {
+	return store.NewEvent{AppID: "app_1", ID: id, EventType: "order.created", CreatedAt: time.Unix(1700000000, 0).UTC()}
+}
+
+func TestDispatchAgainstServer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	targets := []schemas.Target{{EndpointID: "ep_a"}, {EndpointID: "ep_retry"}, {EndpointID: "ep_o", Ordered: true, Seq: 1}}
+
+	t.Run("start delivers and sets HeraldStatus", func(t *testing.T) {
+		if err := f.d.Start(ctx, ev("evt_1"), targets); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.wait(t, "evt_1"); got != schemas.EventDelivered {
+			t.Fatalf("HeraldStatus = %q, want delivered", got)
+		}
+		if f.acts.calls("evt_1/ep_retry") != 2 || f.acts.calls("evt_1/ep_a") != 1 || f.acts.calls("evt_1/ep_o") != 1 {
+			t.Fatalf("deliver calls %v", f.acts.delivers)
+		}
+		f.record(t, "evt_1", "start_retry_ordered")
+	})
+
+	t.Run("start again after close is success and delivers nothing", func(t *testing.T) {
+		if err := f.d.Start(ctx, ev("evt_1"), targets); err != nil {
+			t.Fatal(err)
+		}
+		if f.acts.calls("evt_1/ep_a") != 1 {
+			t.Fatal("delivered again")
+		}
+	})
+
+	t.Run("cancel of a closed workflow is not an error", func(t *testing.T) {
+		if err := f.d.Cancel(ctx, "app_1", "evt_1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.d.Cancel(ctx, "app_1", "evt_missing"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("replay after close starts a new run", func(t *testing.T) {
+		err := f.d.Replay(ctx, "app_1", "evt_1", schemas.ReplaySignal{EndpointID: "ep_a",
+			Targets: []schemas.Target{{EndpointID: "ep_a"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.wait(t, "evt_1"); got != schemas.EventDelivered {
+			t.Fatalf("HeraldStatus = %q", got)
+		}
+		if n := f.acts.calls("evt_1/ep_a"); n != 2 {
+			t.Fatalf("ep_a delivered %d times, want 2", n)
+		}
+		f.record(t, "evt_1", "replay_new_run")
+	})
+
+	t.Run("operator replay without targets prepares them", func(t *testing.T) {
+		f.acts.mu.Lock()
+		f.acts.replay = []schemas.Target{{EndpointID: "ep_o", Ordered: true, Seq: 2}}
+		f.acts.mu.Unlock()
+		if err := f.d.Replay(ctx, "app_1", "evt_1", schemas.ReplaySignal{}); err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, "evt_1")
+		if n := f.acts.calls("evt_1/ep_o"); n != 2 {
+			t.Fatalf("ep_o delivered %d times, want 2", n)
+		}
+	})
+
+	t.Run("turn starts a workflow that never started", func(t *testing.T) {
+		f.src.mu.Lock()
+		f.src.targets["evt_2"] = []schemas.Target{{EndpointID: "ep_o", Ordered: true, Seq: 3}}
+		f.src.mu.Unlock()
+		if err := f.d.Turn(ctx, store.DeliveryRef{AppID: "app_1", EventID: "evt_2", EndpointID: "ep_o", Seq: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.wait(t, "evt_2"); got != schemas.EventDelivered {
+			t.Fatalf("HeraldStatus = %q", got)
+		}
+		if n := f.acts.calls("evt_2/ep_o"); n != 1 {
+			t.Fatalf("ep_o delivered %d times, want 1", n)
+		}
+	})
+}
