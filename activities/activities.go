@@ -32,7 +32,8 @@ type Store interface {
 	TakeRateToken(ctx context.Context, endpointID string, perSecond int, now time.Time) (time.Duration, error)
 	TurnAvailable(ctx context.Context, endpointID string, seq int64) (bool, error)
 	HeadDelivery(ctx context.Context, endpointID string) (store.DeliveryRef, bool, error)
-	DeliveryStatus(ctx context.Context, appID, eventID, endpointID string) (string, error)
+	DeliveryState(ctx context.Context, appID, eventID, endpointID string) (string, int64, error)
+	AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (store.RecordedAttempt, bool, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 }
 

@@ -39,6 +39,26 @@ type answer struct {
 // the store's, and the activity is retried on them.
 func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
 	res := schemas.DeliverResult{EndpointID: req.EndpointID}
+	if req.Key != "" {
+		prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, req.Key)
+		if err != nil {
+			return res, err
+		}
+		if found {
+			// The workflow task that ran this attempt failed and runs again:
+			// answer what the attempt did rather than POST a second time.
+			at := prior.Attempt
+			res.Outcome, res.RetryIn, res.Attempt = prior.Outcome, prior.RetryIn, &at
+			res.Reason = "attempt " + req.Key + " was already made"
+			if prior.Outcome == schemas.OutcomeSucceeded || prior.Outcome == schemas.OutcomeFailed {
+				// The re-run task may have queued the delivery again (its
+				// PrepareReplay ran twice): the attempt's end stands.
+				res.EventStatus, err = a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID,
+					[]string{req.EndpointID}, prior.Outcome, a.now())
+			}
+			return res, err
+		}
+	}
 	job, err := a.store.LoadDelivery(ctx, req.AppID, req.EventID, req.EndpointID)
 	if schemas.IsNotFound(err) {
 		// The event (or its app) was deleted: nothing left to deliver.
@@ -52,6 +72,11 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		res.Outcome, res.Reason = job.Status, "the delivery is already "+job.Status
 		res.EventStatus, err = a.eventStatus(ctx, req, job.Status)
 		return res, err
+	}
+	if req.Seq > 0 && job.Seq != req.Seq {
+		res.Outcome = schemas.OutcomeSuperseded
+		res.Reason = fmt.Sprintf("the delivery was queued again (seq %d, not %d)", job.Seq, req.Seq)
+		return res, nil
 	}
 	if job.EndpointGone || job.Endpoint.Disabled {
 		reason := "the endpoint was deleted"
@@ -110,6 +135,7 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		res.Outcome, rec.Status, rec.NextAttemptAt = schemas.OutcomeRetry, schemas.DeliveryPending, &next
 		res.Reason = ans.describe()
 	}
+	rec.Key, rec.Outcome, rec.RetryIn = req.Key, res.Outcome, res.RetryIn
 	n, eventStatus, err := a.store.RecordAttempt(ctx, rec)
 	if err != nil {
 		return res, err

@@ -9,15 +9,20 @@ import (
 )
 
 // AcquireTurn says whether an ordered delivery may go: it must not be final
-// already (cancelled meanwhile), and every delivery to the endpoint with a
-// lower seq must be final.
+// already (cancelled meanwhile) nor queued again under another seq, and
+// every delivery to the endpoint with a lower seq must be final.
 func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
-	st, err := a.store.DeliveryStatus(ctx, req.AppID, req.EventID, req.EndpointID)
+	st, seq, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
 	if err != nil {
 		return schemas.TurnResult{}, err
 	}
 	if schemas.DeliveryFinal(st) {
 		return schemas.TurnResult{Go: false, DeliveryStatus: st}, nil
+	}
+	if seq != req.Seq {
+		// A replay or recover queued the delivery again after this request's
+		// target was made: the newer target's coroutine delivers it.
+		return schemas.TurnResult{Go: false, DeliveryStatus: st, Superseded: true}, nil
 	}
 	ok, err := a.store.TurnAvailable(ctx, req.EndpointID, req.Seq)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"strings"
 	"syscall"
 )
 
@@ -56,7 +55,9 @@ func DialControl(_, address string, _ syscall.RawConn) error {
 }
 
 // CheckURL validates an endpoint URL: absolute http or https with a host,
-// and, unless allowPrivate, no literal IP (or "localhost") in a blocked range.
+// and, unless allowPrivate, no literal IP in a blocked range. Names are not
+// resolved here (what they resolve to can change): DialControl checks the
+// addresses they resolve to when a delivery is made.
 func CheckURL(raw string, allowPrivate bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -74,9 +75,6 @@ func CheckURL(raw string, allowPrivate bool) error {
 	}
 	if allowPrivate {
 		return nil
-	}
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return fmt.Errorf("destination %s is a loopback name (set HERALD_ALLOW_PRIVATE_NETWORKS=true to allow)", host)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return CheckAddr(ip)

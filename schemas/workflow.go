@@ -52,6 +52,9 @@ const (
 	OutcomeFailed    = "failed"    // failed attempt and no more: the delivery is failed
 	OutcomeCancelled = "cancelled" // no attempt made: the endpoint is disabled or gone
 	OutcomeThrottled = "throttled" // no attempt made: the rate limit says wait RetryIn
+	// OutcomeSuperseded: no attempt made, the delivery was queued again (a
+	// replay or recover gave it a new Seq) and belongs to a newer coroutine.
+	OutcomeSuperseded = "superseded"
 )
 
 // DeliverRequest asks the delivery activity for one attempt.
@@ -59,6 +62,14 @@ type DeliverRequest struct {
 	AppID      string `json:"app_id"`
 	EventID    string `json:"event_id"`
 	EndpointID string `json:"endpoint_id"`
+	// Seq is the target's sequence number at an ordered endpoint; when the
+	// delivery now has another, this request is superseded.
+	Seq int64 `json:"seq,omitempty"`
+	// Key names this attempt uniquely and deterministically (workflow run,
+	// coroutine, attempt index). A local activity runs again when its
+	// workflow task fails; the key lets that re-run return the recorded
+	// attempt instead of POSTing again.
+	Key string `json:"key,omitempty"`
 	// NextDelay is the scheduled delay before the next attempt; 0 means this
 	// is the last attempt, so a failure makes the delivery failed.
 	NextDelay time.Duration `json:"next_delay"`
@@ -99,6 +110,9 @@ type TurnRequest struct {
 type TurnResult struct {
 	Go             bool   `json:"go"`
 	DeliveryStatus string `json:"delivery_status"`
+	// Superseded: the delivery was queued again under another Seq; the
+	// request's coroutine must stop without delivering.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // PassTurnRequest wakes the event workflow whose delivery is now first in

@@ -23,6 +23,7 @@ type DeliveryJob struct {
 	Endpoint schemas.Endpoint
 	Secrets  schemas.EndpointSecrets
 	Status   string // the delivery's status
+	Seq      int64  // the delivery's place at an ordered endpoint (0: unordered)
 	// EndpointGone is true when the endpoint was deleted; Endpoint and
 	// Secrets are then zero.
 	EndpointGone bool
@@ -36,10 +37,11 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		Payload   string `db:"payload"`
 		EventAt   dbTime `db:"event_created_at"`
 		Status    string `db:"delivery_status"`
+		Seq       int64  `db:"delivery_seq"`
 		endpointRow
 	}
 	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
-	err := s.get(ctx, s.db, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status,
+	err := s.get(ctx, s.db, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status, d.seq AS delivery_seq,
 		COALESCE(ep.id, '') AS id, COALESCE(ep.app_id, '') AS app_id, COALESCE(ep.url, '') AS url,
 		COALESCE(ep.description, '') AS description, COALESCE(ep.event_types, '[]') AS event_types,
 		COALESCE(ep.ordered, 0 = 1) AS ordered, COALESCE(ep.rate_limit_per_second, 0) AS rate_limit_per_second,
@@ -62,6 +64,7 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		Event: NewEvent{AppID: appID, ID: eventID, EventType: r.EventType, Payload: []byte(r.Payload),
 			CreatedAt: r.EventAt.T()},
 		Status:       r.Status,
+		Seq:          r.Seq,
 		EndpointGone: r.ID == "",
 	}
 	if !job.EndpointGone {
@@ -99,6 +102,38 @@ type AttemptRecord struct {
 	Status                     string     // the delivery's status after this attempt
 	NextAttemptAt              *time.Time // when the next attempt is due, if any
 	FinishedAt                 *time.Time // when the delivery ended, if Status is final (now when nil)
+	// Key names the attempt for idempotency (see AttemptByKey); Outcome and
+	// RetryIn are what the attempt decided, kept to answer a re-run.
+	Key     string
+	Outcome string
+	RetryIn time.Duration
+}
+
+// RecordedAttempt is an attempt found by its key.
+type RecordedAttempt struct {
+	Attempt schemas.Attempt
+	Outcome string
+	RetryIn time.Duration
+}
+
+// AttemptByKey finds the attempt recorded under key for a delivery; ok is
+// false when there is none.
+func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (RecordedAttempt, bool, error) {
+	var r struct {
+		attemptRow
+		Outcome   string `db:"outcome"`
+		RetryInMS int64  `db:"retry_in_ms"`
+	}
+	err := s.get(ctx, s.db, &r, `SELECT attempt, started_at, duration_ms, response_status, error, response_body, outcome, retry_in_ms
+		FROM attempts WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt_key = ?`,
+		appID, eventID, endpointID, key)
+	if isNoRows(err) {
+		return RecordedAttempt{}, false, nil
+	}
+	if err != nil {
+		return RecordedAttempt{}, false, fmt.Errorf("find attempt %s of event %s to %s: %w", key, eventID, endpointID, err)
+	}
+	return RecordedAttempt{Attempt: r.attempt(), Outcome: r.Outcome, RetryIn: time.Duration(r.RetryInMS) * time.Millisecond}, true, nil
 }
 
 // RecordAttempt stores an attempt numbered after the delivery's last one,
@@ -124,10 +159,16 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int
 		if err != nil {
 			return err
 		}
+		var key any
+		if r.Key != "" {
+			key = r.Key
+		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
-			duration_ms, response_status, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.AppID, r.EventID, r.EndpointID, attempt, ts(r.StartedAt), r.DurationMS, r.ResponseStatus,
-			cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody)); err != nil {
+			cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key, r.Outcome,
+			r.RetryIn.Milliseconds()); err != nil {
 			return err
 		}
 		if !schemas.DeliveryFinal(cur) || (r.Status == schemas.DeliverySucceeded && cur != schemas.DeliverySucceeded) {
@@ -209,6 +250,24 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 		return "", fmt.Errorf("set deliveries of event %s %s: %w", eventID, status, err)
 	}
 	return eventStatus, nil
+}
+
+// DeliveryState is the status and the ordered-endpoint sequence number of
+// one delivery.
+func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID string) (status string, seq int64, err error) {
+	var r struct {
+		Status string `db:"status"`
+		Seq    int64  `db:"seq"`
+	}
+	err = s.get(ctx, s.db, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+		appID, eventID, endpointID)
+	if isNoRows(err) {
+		return "", 0, deliveryNotFound(appID, eventID, endpointID)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
+	}
+	return r.Status, r.Seq, nil
 }
 
 // DeliveryStatus is the status of one delivery.

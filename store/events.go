@@ -274,6 +274,11 @@ type attemptRow struct {
 	ResponseBody   string `db:"response_body"`
 }
 
+func (a attemptRow) attempt() schemas.Attempt {
+	return schemas.Attempt{Attempt: a.Attempt, StartedAt: a.StartedAt.T(), DurationMS: a.DurationMS,
+		ResponseStatus: a.ResponseStatus, Error: a.Error, ResponseBody: a.ResponseBody}
+}
+
 // withDeliveries fills in the deliveries and attempts of events of one app.
 func (s *Store) withDeliveries(ctx context.Context, db querier, events []*schemas.Event) error {
 	if len(events) == 0 {
@@ -311,8 +316,7 @@ func (s *Store) withDeliveries(ctx context.Context, db querier, events []*schema
 	attempts := map[[2]string][]schemas.Attempt{}
 	for _, a := range as {
 		k := [2]string{a.EventID, a.EndpointID}
-		attempts[k] = append(attempts[k], schemas.Attempt{Attempt: a.Attempt, StartedAt: a.StartedAt.T(),
-			DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus, Error: a.Error, ResponseBody: a.ResponseBody})
+		attempts[k] = append(attempts[k], a.attempt())
 	}
 	for _, d := range ds {
 		e := byID[d.EventID]

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -21,7 +22,7 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 			return schemas.DeliveryCancelled
 		}
 		if status != "" {
-			return status // already final: it must not go
+			return status // already final, or superseded: it must not go
 		}
 	}
 	for i := 0; ; {
@@ -35,7 +36,7 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 		if r.current[id] == d {
 			r.status[id] = schemas.DeliveryDelivering
 		}
-		res, err := r.attempt(ctx, id, next)
+		res, err := r.attempt(ctx, d, i, next)
 		if err != nil {
 			if ctx.Err() != nil {
 				return schemas.DeliveryCancelled
@@ -51,6 +52,8 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 			return schemas.DeliveryFailed
 		case schemas.OutcomeCancelled:
 			return schemas.DeliveryCancelled
+		case schemas.OutcomeSuperseded:
+			return schemas.OutcomeSuperseded
 		case schemas.OutcomeRetry:
 			wait = res.RetryIn
 			if wait <= 0 {
@@ -77,8 +80,11 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 // attempt runs the Deliver local activity once (its retries aside). It runs
 // on a context the cancel signal does not reach, so an attempt under way
 // finishes and its result is recorded, as the contract asks.
-func (r *eventRun) attempt(ctx workflow.Context, endpointID string, next time.Duration) (schemas.DeliverResult, error) {
-	req := schemas.DeliverRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: endpointID, NextDelay: next}
+func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.Duration) (schemas.DeliverResult, error) {
+	endpointID := d.target.EndpointID
+	key := fmt.Sprintf("%s/%d/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, d.index, i)
+	req := schemas.DeliverRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: endpointID,
+		Seq: d.target.Seq, Key: key, NextDelay: next}
 	actx, _ := workflow.NewDisconnectedContext(ctx)
 	var res schemas.DeliverResult
 	err := r.call(ctx, actx, deliverOptions(r.in.DeliveryTimeout, endpointID), schemas.ActivityDeliver, req, &res)
@@ -103,7 +109,8 @@ func (r *eventRun) attempt(ctx workflow.Context, endpointID string, next time.Du
 }
 
 // awaitTurn returns when an ordered target may go (ok, status ""), or when
-// its delivery is already final (ok, that status); ok is false when ctx was
+// its delivery is already final (ok, that status) or queued again under
+// another seq (ok, schemas.OutcomeSuperseded); ok is false when ctx was
 // cancelled. Between checks it waits for a turn signal or, in case one was
 // lost, a timer with backoff that also nudges the endpoint's head.
 func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status string, ok bool) {
@@ -121,6 +128,9 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 		}
 		if res.Go {
 			return "", true
+		}
+		if res.Superseded {
+			return schemas.OutcomeSuperseded, true
 		}
 		if schemas.DeliveryFinal(res.DeliveryStatus) {
 			return res.DeliveryStatus, true

@@ -96,6 +96,7 @@ const (
 
 // delivery is one coroutine delivering the event to one target.
 type delivery struct {
+	index     int // its place in eventRun.all: part of its attempts' keys
 	target    schemas.Target
 	cancel    workflow.CancelFunc
 	prev      *delivery // the coroutine it replaces, which must end first
@@ -114,7 +115,7 @@ func (r *eventRun) start(ctx workflow.Context, t schemas.Target) {
 	r.setSearchStatus(ctx, schemas.EventPending)
 
 	dctx, cancel := workflow.WithCancel(r.root)
-	d := &delivery{target: t, cancel: cancel, prev: r.current[id]}
+	d := &delivery{index: len(r.all), target: t, cancel: cancel, prev: r.current[id]}
 	if d.prev != nil && !d.prev.done && d.prev.stopped == running {
 		d.prev.stopped = stoppedByReplay
 		d.prev.cancel()
@@ -135,7 +136,7 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 	if ctx.Err() == nil {
 		status = r.deliver(ctx, d)
 	}
-	if r.current[id] == d {
+	if r.current[id] == d && status != schemas.OutcomeSuperseded {
 		r.status[id] = status
 	}
 	if d.target.Ordered {

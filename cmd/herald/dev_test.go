@@ -183,15 +183,16 @@ func TestSSRFGuard(t *testing.T) {
 	})
 	p.api.must(201, "POST", "/v1/apps", map[string]any{"id": "ssrf", "name": "SSRF"}, nil)
 	p.api.must(201, "POST", "/v1/event-types", map[string]any{"name": "ssrf.test"}, nil)
-	for _, u := range []string{"http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://localhost:9/x"} {
+	for _, u := range []string{"http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://[::ffff:127.0.0.1]/x"} {
 		if r := p.api.do("POST", "/v1/apps/ssrf/endpoints", map[string]any{"url": u}); r.Status != 422 {
 			t.Errorf("endpoint %s: status %d, want 422: %s", u, r.Status, r.Body)
 		}
 	}
 	rc := newReceiver(t, nil)
 	port := rc.srv.Listener.Addr().String()[strings.LastIndex(rc.srv.Listener.Addr().String(), ":")+1:]
-	// "localhost." is a name, not a literal: only the dial-time check can stop it.
-	p.api.must(201, "POST", "/v1/apps/ssrf/endpoints", map[string]any{"url": "http://localhost.:" + port + "/hook"}, nil)
+	// "localhost" is a name, not a literal: only the dial-time check, after
+	// resolution, can stop it.
+	p.api.must(201, "POST", "/v1/apps/ssrf/endpoints", map[string]any{"url": "http://localhost:" + port + "/hook"}, nil)
 	var ev schemas.Event
 	p.api.must(202, "POST", "/v1/apps/ssrf/events", map[string]any{"id": "s1", "event_type": "ssrf.test", "payload": 1}, &ev)
 	eventually(t, time.Minute, "the delivery to fail", func() bool {

@@ -199,6 +199,12 @@ func TestRecoverFailedWindow(t *testing.T) {
 		order = append(order, r.ID)
 	}
 	if strings.Join(order, ",") != strings.Join(ids, ",") {
+		for _, r := range rc.received() {
+			t.Logf("%s %s", r.At.Format("15:04:05.000000"), r.ID)
+		}
+		for _, id := range ids {
+			t.Logf("%s: %s", id, f.api.do("GET", "/v1/apps/"+f.app+"/events/"+id, nil).Body)
+		}
 		t.Fatalf("recovered in order %v, want %v", order, ids)
 	}
 }
@@ -348,9 +354,10 @@ func TestAutoDisableAndReenable(t *testing.T) {
 		t.Fatalf("disabled without reason: %+v", got)
 	}
 	fail.Store(false)
-	f.api.must(200, "PATCH", "/v1/apps/"+f.app+"/endpoints/"+ep.ID, map[string]any{"disabled": false}, &got)
-	if got.Disabled || got.DisabledReason != "" {
-		t.Fatalf("re-enabled = %+v", got)
+	var enabled schemas.Endpoint
+	f.api.must(200, "PATCH", "/v1/apps/"+f.app+"/endpoints/"+ep.ID, map[string]any{"disabled": false}, &enabled)
+	if enabled.Disabled || enabled.DisabledReason != "" || enabled.DisabledAt != nil {
+		t.Fatalf("re-enabled = %+v", enabled)
 	}
 	f.send(t, "ad2", 2)
 	f.waitStatus(t, "ad2", schemas.EventDelivered, time.Minute)

@@ -82,6 +82,12 @@ CREATE TABLE attempts (
     response_status INTEGER NOT NULL DEFAULT 0,
     error           TEXT NOT NULL DEFAULT '',
     response_body   TEXT NOT NULL DEFAULT '',
+    -- attempt_key is the workflow's name for this attempt (run, coroutine,
+    -- attempt index): a local activity re-run after a failed workflow task
+    -- finds its attempt here instead of POSTing again.
+    attempt_key     TEXT,
+    outcome         TEXT NOT NULL DEFAULT '',
+    retry_in_ms     BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (app_id, event_id, endpoint_id, attempt),
     FOREIGN KEY (app_id, event_id, endpoint_id)
         REFERENCES deliveries (app_id, event_id, endpoint_id) ON DELETE CASCADE
