@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
@@ -414,5 +415,39 @@ func testDeleteApp(t *testing.T, s *store.Store) {
 	_, targets := accept(t, s, "app_1", "evt_1", "a", 4)
 	if targets[0].Seq != 1 {
 		t.Fatalf("targets %+v", targets)
+	}
+}
+
+func testAttemptByKey(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	mkApp(t, s, "app_1")
+	mkEndpoint(t, s, "app_1", "ep_1", true)
+	_, targets := accept(t, s, "app_1", "evt_1", "a", 0)
+
+	st, seq, err := s.DeliveryState(ctx, "app_1", "evt_1", "ep_1")
+	must(t, err)
+	if st != schemas.DeliveryPending || seq != targets[0].Seq || seq == 0 {
+		t.Fatalf("state %s seq %d, targets %+v", st, seq, targets)
+	}
+	_, _, err = s.DeliveryState(ctx, "app_1", "evt_1", "nope")
+	wantErr(t, err, schemas.KindNotFound, "delivery_not_found")
+
+	if _, found, err := s.AttemptByKey(ctx, "app_1", "evt_1", "ep_1", "run/0/0"); err != nil || found {
+		t.Fatalf("before any attempt: found=%v err=%v", found, err)
+	}
+	next := at(9)
+	n, _, err := s.RecordAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_1", EndpointID: "ep_1",
+		StartedAt: at(1), DurationMS: 12, ResponseStatus: 503, Status: schemas.DeliveryPending, NextAttemptAt: &next,
+		Key: "run/0/0", Outcome: schemas.OutcomeRetry, RetryIn: 8 * time.Second})
+	must(t, err)
+	record(t, s, "app_1", "evt_1", "ep_1", schemas.DeliveryFailed, 10) // no key
+	got, found, err := s.AttemptByKey(ctx, "app_1", "evt_1", "ep_1", "run/0/0")
+	must(t, err)
+	if !found || got.Attempt.Attempt != n || got.Attempt.ResponseStatus != 503 || !got.Attempt.StartedAt.Equal(at(1)) ||
+		got.Outcome != schemas.OutcomeRetry || got.RetryIn != 8*time.Second {
+		t.Fatalf("found=%v %+v", found, got)
+	}
+	if _, found, _ := s.AttemptByKey(ctx, "app_1", "evt_1", "ep_1", "run/0/1"); found {
+		t.Fatal("found an attempt under a key never recorded")
 	}
 }

@@ -135,6 +135,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"AcceptConcurrent", testAcceptConcurrent},
 		{"ListEvents", testListEvents},
 		{"RecordAttempt", testRecordAttempt},
+		{"AttemptByKey", testAttemptByKey},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Ordering", testOrdering},
 		{"PrepareReplay", testPrepareReplay},

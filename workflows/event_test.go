@@ -364,3 +364,32 @@ func TestEmptyEventIsDelivered(t *testing.T) {
 	require.Equal(t, schemas.EventDelivered, h.query(t).Status)
 	require.Equal(t, []string{schemas.EventDelivered}, h.statuses)
 }
+
+// A target queued again under another seq (a replay or recover) is left to
+// the newer target: no attempt, and the turn still passes.
+func TestSupersededTargetStops(t *testing.T) {
+	h := newHarness(t)
+	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
+		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryPending, Superseded: true}
+	}
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 3}))
+	require.Empty(t, h.acts.deliverCalls())
+	require.Equal(t, []string{"ep_o"}, h.acts.passes)
+}
+
+// Attempt keys are unique per attempt and stable: run, coroutine, index.
+func TestAttemptKeys(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(2, schemas.OutcomeSucceeded)
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 5}, unordered("ep_u")))
+	keys := map[string]bool{}
+	for _, c := range h.acts.deliverCalls() {
+		require.NotEmpty(t, c.req.Key)
+		require.False(t, keys[c.req.Key], "key %s used twice", c.req.Key)
+		keys[c.req.Key] = true
+		if c.req.EndpointID == "ep_o" {
+			require.Equal(t, int64(5), c.req.Seq)
+		}
+	}
+	require.Len(t, keys, 6)
+}
