@@ -29,6 +29,8 @@ type Config struct {
 	DevTemporalAddr      string
 	DevUIAddr            string
 	LogLevel             string
+	// DebugAddr, when set, serves Go's pprof profiles (net/http/pprof).
+	DebugAddr string
 }
 
 // mode says which command the configuration is for: defaults and required
@@ -57,6 +59,7 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 		DevTemporalAddr:   or(getenv("HERALD_DEV_TEMPORAL_ADDR"), "127.0.0.1:7233"),
 		DevUIAddr:         or(getenv("HERALD_DEV_UI_ADDR"), "127.0.0.1:8233"),
 		LogLevel:          or(getenv("HERALD_LOG_LEVEL"), "info"),
+		DebugAddr:         getenv("HERALD_DEBUG_ADDR"),
 	}
 	var errs []error
 	check := func(err error) {
@@ -80,6 +83,9 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 	c.AllowPrivateNetworks, err = parseBool(or(getenv("HERALD_ALLOW_PRIVATE_NETWORKS"), strconv.FormatBool(m == modeDev)))
 	check(wrapVar("HERALD_ALLOW_PRIVATE_NETWORKS", err))
 	check(wrapVar("HERALD_HTTP_ADDR", checkHostPort(c.HTTPAddr)))
+	if c.DebugAddr != "" {
+		check(wrapVar("HERALD_DEBUG_ADDR", checkHostPort(c.DebugAddr)))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

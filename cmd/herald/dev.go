@@ -41,6 +41,9 @@ func (devCmd) Run(e *env) error {
 		return fmt.Errorf("HERALD_HTTP_ADDR: listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
+	if err := serveDebug(e.ctx, cfg.DebugAddr, logger); err != nil {
+		return err
+	}
 
 	srv, err := devserver.Start(e.ctx, devserver.Config{
 		DataDir:      cfg.DataDir,

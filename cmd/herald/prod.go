@@ -21,6 +21,9 @@ func (apiCmd) Run(e *env) error {
 		return fmt.Errorf("HERALD_HTTP_ADDR: listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
+	if err := serveDebug(e.ctx, cfg.DebugAddr, logger); err != nil {
+		return err
+	}
 	st, err := openStore(e.ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -50,6 +53,9 @@ func (workerCmd) Run(e *env) error {
 		return err
 	}
 	logger := newLogger(e.stderr, cfg.LogLevel)
+	if err := serveDebug(e.ctx, cfg.DebugAddr, logger); err != nil {
+		return err
+	}
 	st, err := openStore(e.ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err

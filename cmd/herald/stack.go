@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -144,6 +146,33 @@ func (s *stack) apiApp() *fiber.App {
 			Version:              version,
 		},
 	})
+}
+
+// serveDebug serves Go's profiles on addr until ctx ends, when addr is set.
+func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("HERALD_DEBUG_ADDR: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("debug server", "err", err)
+		}
+	}()
+	logger.Info("pprof profiles served", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
 }
 
 // serveHTTP serves app on ln until ctx ends, then shuts it down gracefully.
