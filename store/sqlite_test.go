@@ -2,10 +2,20 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/herald-hq/herald/schemas"
 )
 
 func TestSQLiteOpen(t *testing.T) {
@@ -66,4 +76,177 @@ func TestCursor(t *testing.T) {
 
 func timeAt() (t0 time.Time) {
 	return time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
+}
+
+// TestStmtCache checks that the helpers prepare each query once and that a
+// statement prepared on the DB serves inside transactions, on both dialects.
+func TestStmtCache(t *testing.T) {
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testStmtCache(t, openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "h.db")))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testStmtCache(t, openPostgresSchema(t))
+	})
+}
+
+func testStmtCache(t *testing.T, s *Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cached := func(query string) bool { return s.stmts.lookup(s.q(query)) != nil }
+	if err := s.CreateApp(ctx, schemas.App{ID: "app_1", Name: "a", CreatedAt: timeAt()}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Prepared outside a transaction, then used in many, concurrently.
+	const one = `SELECT 1 FROM apps WHERE id = ?`
+	var n int
+	if err := s.get(ctx, s.db, &n, one, "app_1"); err != nil || n != 1 {
+		t.Fatalf("get: %d %v", n, err)
+	}
+	if !cached(one) {
+		t.Fatal("query on the DB not cached")
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+					var n int
+					if err := s.get(ctx, tx, &n, one, "app_1"); err != nil || n != 1 {
+						return fmt.Errorf("get in tx: %d %w", n, err)
+					}
+					if err := s.get(ctx, tx, &n, one, "nope"); !isNoRows(err) {
+						return fmt.Errorf("get missing in tx: %v", err)
+					}
+					_, err := s.exec(ctx, tx, `UPDATE apps SET name = ? WHERE id = ?`, fmt.Sprintf("n%d.%d", g, i), "app_1")
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if s.dialect == DialectPostgres {
+		// The statement is prepared on the transaction's connection.
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			var n int
+			if err := s.get(ctx, tx, &n, one, "app_1"); err != nil {
+				return err
+			}
+			return tx.GetContext(ctx, &n, `SELECT count(*) FROM pg_prepared_statements WHERE statement = $1`, s.q(one))
+		})
+		if err != nil || n != 1 {
+			t.Fatalf("pg_prepared_statements: %d %v", n, err)
+		}
+	}
+
+	// First used in a transaction: unprepared there, prepared after it.
+	const fresh = `SELECT name FROM apps WHERE id = ?`
+	var name string
+	if err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.get(ctx, tx, &name, fresh, "app_1") }); err != nil {
+		t.Fatal(err)
+	}
+	if !cached(fresh) || len(s.stmts.pending) != 0 {
+		t.Fatalf("query first run in a transaction: cached %v, pending %v", cached(fresh), s.stmts.pending)
+	}
+	var names []string
+	if err := s.sel(ctx, s.db, &names, fresh, "app_1"); err != nil || len(names) != 1 || names[0] != name {
+		t.Fatalf("sel: %v %v", names, err)
+	}
+
+	// Errors are the same as unprepared ones; bad queries are not cached.
+	if err := s.get(ctx, s.db, &n, `SELECT nope FROM apps WHERE id = ?`, "app_1"); err == nil {
+		t.Fatal("bad query: no error")
+	}
+	if cached(`SELECT nope FROM apps WHERE id = ?`) {
+		t.Fatal("bad query cached")
+	}
+
+	// The cache stops growing at maxStmts; queries past it still work.
+	for i := range maxStmts + 10 {
+		if err := s.get(ctx, s.db, &n, fmt.Sprintf(`SELECT %d FROM apps WHERE id = ?`, i), "app_1"); err != nil || n != i {
+			t.Fatalf("query %d: %d %v", i, n, err)
+		}
+	}
+	if got := len(s.stmts.stmts); got != maxStmts {
+		t.Fatalf("cache holds %d statements, want %d", got, maxStmts)
+	}
+
+	// Migrate drops the cache; Close closes every statement.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.stmts.stmts) != 0 {
+		t.Fatalf("cache after Migrate: %d", len(s.stmts.stmts))
+	}
+	if err := s.get(ctx, s.db, &n, one, "app_1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.get(ctx, s.db, &n, one, "app_1"); err == nil {
+		t.Fatal("get after Close: no error")
+	}
+}
+
+func openMigrated(t *testing.T, dsn string) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openPostgresSchema opens a migrated store in a fresh schema on the server
+// at HERALD_TEST_DATABASE_URL, like store_test's postgres helper.
+func openPostgresSchema(t *testing.T) *Store {
+	dsn := os.Getenv("HERALD_TEST_DATABASE_URL")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	admin, err := sql.Open("postgres", dsn)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = admin.PingContext(ctx)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("HERALD_TEST_SKIP_POSTGRES") == "1" {
+			t.Skipf("postgres unreachable at %s: %v", dsn, err)
+		}
+		t.Fatalf("postgres unreachable at %s (set HERALD_TEST_SKIP_POSTGRES=1 to skip): %v", dsn, err)
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return openMigrated(t, u.String())
 }
