@@ -34,6 +34,8 @@ type Store interface {
 	HeadDelivery(ctx context.Context, endpointID string) (store.DeliveryRef, bool, error)
 	DeliveryState(ctx context.Context, appID, eventID, endpointID string) (string, int64, error)
 	AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (store.RecordedAttempt, bool, error)
+	AdoptAttempt(ctx context.Context, r store.AttemptRecord, fromKey string) (schemas.Attempt, string, bool, error)
+	NextFresh(ctx context.Context, endpointID string, seq int64) (store.DeliveryRef, bool, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 }
 

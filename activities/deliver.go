@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -88,6 +89,21 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		}
 		return a.cancel(ctx, req, reason)
 	}
+	// A drain may have made this delivery's first attempt (and failed): the
+	// delivery adopts it as the attempt this call would make.
+	var drained *store.RecordedAttempt
+	if req.Seq > 0 {
+		prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, store.DrainKey(req.Seq))
+		if err != nil {
+			return res, err
+		}
+		if found {
+			drained = &prior
+		}
+	}
+	if drained != nil {
+		return a.adopt(ctx, req, *drained)
+	}
 	now := a.now()
 	if rate := job.Endpoint.RateLimitPerSecond; rate > 0 {
 		wait, err := a.store.TakeRateToken(ctx, req.EndpointID, rate, now)
@@ -118,12 +134,32 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
 		Error: ans.errText, ResponseBody: ans.body}
 	end := a.now()
-	ok := ans.status >= 200 && ans.status < 300
-	gone := ans.status == http.StatusGone
+	a.classify(req, ans, end, &res, &rec)
+	if res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 {
+		// Still holding the endpoint's turn (this delivery is not final
+		// yet), deliver what is queued behind it before letting go.
+		res.Drained = a.drain(ctx, job, req.Seq)
+	}
+	n, eventStatus, err := a.store.RecordAttempt(ctx, rec)
+	if err != nil {
+		return res, err
+	}
+	res.EventStatus = eventStatus
+	res.Attempt = &schemas.Attempt{Attempt: n, StartedAt: started, DurationMS: rec.DurationMS,
+		ResponseStatus: ans.status, Error: ans.errText, ResponseBody: ans.body}
+	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", n)
+	log.Debug("delivery attempt", "status", ans.status, "error", ans.errText, "duration", dur, "outcome", res.Outcome)
+	a.afterAttempt(ctx, req, ans, end, &res, log, true)
+	return res, nil
+}
+
+// classify decides what an answer means for the delivery: the outcome, the
+// delivery's status after it and, for a retry, when the next attempt is.
+func (a *Activities) classify(req schemas.DeliverRequest, ans answer, end time.Time, res *schemas.DeliverResult, rec *store.AttemptRecord) {
 	switch {
-	case ok:
+	case ans.status >= 200 && ans.status < 300:
 		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeSucceeded, schemas.DeliverySucceeded, &end
-	case gone:
+	case ans.status == http.StatusGone:
 		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeFailed, schemas.DeliveryFailed, &end
 		res.Reason = "the endpoint answered 410 Gone: it is disabled"
 	case req.NextDelay <= 0:
@@ -136,25 +172,22 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		res.Reason = ans.describe()
 	}
 	rec.Key, rec.Outcome, rec.RetryIn = req.Key, res.Outcome, res.RetryIn
-	n, eventStatus, err := a.store.RecordAttempt(ctx, rec)
-	if err != nil {
-		return res, err
-	}
-	res.EventStatus = eventStatus
-	res.Attempt = &schemas.Attempt{Attempt: n, StartedAt: started, DurationMS: rec.DurationMS,
-		ResponseStatus: ans.status, Error: ans.errText, ResponseBody: ans.body}
-	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", n)
-	log.Debug("delivery attempt", "status", ans.status, "error", ans.errText, "duration", dur, "outcome", res.Outcome)
+}
 
-	// The attempt is recorded: from here a store error is logged, not
-	// returned, since a retried activity would POST again at once.
-	if gone {
+// afterAttempt applies what a recorded attempt says about the endpoint: a
+// 410 disables it; otherwise the result counts towards auto-disable (when
+// noteHealth: a drained attempt was counted by its drain). From here a store
+// error is logged, not returned, since a retried activity would POST again.
+func (a *Activities) afterAttempt(ctx context.Context, req schemas.DeliverRequest, ans answer, end time.Time,
+	res *schemas.DeliverResult, log *slog.Logger, noteHealth bool) {
+	if ans.status == http.StatusGone {
 		if err := a.store.DisableEndpoint(ctx, req.AppID, req.EndpointID, DisabledReasonGone, end); err != nil {
 			log.Error("disable endpoint that answered 410 Gone (its next 410 will)", "err", err)
 		} else {
 			log.Warn("endpoint answered 410 Gone: disabled")
 		}
-	} else {
+	} else if noteHealth {
+		ok := ans.status >= 200 && ans.status < 300
 		disabled, err := a.store.NoteEndpointResult(ctx, req.EndpointID, ok, end, a.cfg.DisableAfter)
 		if err != nil {
 			log.Error("note endpoint result for auto-disable", "err", err)
@@ -174,6 +207,33 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 	if a.metrics != nil && res.Outcome != schemas.OutcomeRetry {
 		a.metrics.DeliveryFinished(res.Outcome)
 	}
+}
+
+// adopt takes a drained attempt as this call's attempt: the drain could not
+// know the delivery's retry schedule, so its outcome is decided here.
+// Retry-After is not kept with a drained attempt: the schedule's delay holds.
+func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prior store.RecordedAttempt) (schemas.DeliverResult, error) {
+	res := schemas.DeliverResult{EndpointID: req.EndpointID}
+	at := prior.Attempt
+	ans := answer{status: at.ResponseStatus, body: at.ResponseBody, errText: at.Error}
+	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID}
+	end := at.StartedAt.Add(time.Duration(at.DurationMS) * time.Millisecond)
+	a.classify(req, ans, end, &res, &rec)
+	if res.Outcome == schemas.OutcomeRetry {
+		// The wait runs from the drained attempt, not from now.
+		res.RetryIn = max(rec.NextAttemptAt.Sub(a.now()), 0)
+		rec.RetryIn = res.RetryIn
+	}
+	got, eventStatus, found, err := a.store.AdoptAttempt(ctx, rec, store.DrainKey(req.Seq))
+	if err != nil {
+		return res, err
+	}
+	if !found {
+		return res, fmt.Errorf("adopt drained attempt of event %s to %s: it is gone", req.EventID, req.EndpointID)
+	}
+	res.EventStatus, res.Attempt = eventStatus, &got
+	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
+	a.afterAttempt(ctx, req, ans, end, &res, log, false)
 	return res, nil
 }
 

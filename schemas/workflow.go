@@ -84,6 +84,17 @@ type DeliverResult struct {
 	RetryIn     time.Duration `json:"retry_in,omitempty"`
 	Reason      string        `json:"reason,omitempty"`
 	EventStatus string        `json:"event_status,omitempty"`
+	// Drained are the attempts this call made for deliveries queued behind
+	// this one at its ordered endpoint (see activities' drain): each is in
+	// the store under its own event, and here in this event's history.
+	Drained []DrainedAttempt `json:"drained,omitempty"`
+}
+
+// DrainedAttempt is an attempt made for another event's delivery while
+// draining an ordered endpoint's backlog.
+type DrainedAttempt struct {
+	EventID string  `json:"event_id"`
+	Attempt Attempt `json:"attempt"`
 }
 
 // Activity names: workflows call activities by these names, so the workflow

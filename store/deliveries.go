@@ -145,12 +145,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int
 		return 0, "", fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var cur string
-		err := s.get(ctx, tx, &cur, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
-			s.forUpdate(), r.AppID, r.EventID, r.EndpointID)
-		if isNoRows(err) {
-			return deliveryNotFound(r.AppID, r.EventID, r.EndpointID)
-		}
+		cur, err := s.lockDelivery(ctx, tx, r.AppID, r.EventID, r.EndpointID)
 		if err != nil {
 			return err
 		}
@@ -171,29 +166,52 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int
 			r.RetryIn.Milliseconds()); err != nil {
 			return err
 		}
-		if !schemas.DeliveryFinal(cur) || (r.Status == schemas.DeliverySucceeded && cur != schemas.DeliverySucceeded) {
-			now := time.Now()
-			var finished any
-			if schemas.DeliveryFinal(r.Status) {
-				if r.FinishedAt != nil {
-					finished = ts(*r.FinishedAt)
-				} else {
-					finished = ts(now)
-				}
-			}
-			if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, updated_at = ?
-				WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.Status, nts(r.NextAttemptAt), finished, ts(now),
-				r.AppID, r.EventID, r.EndpointID); err != nil {
-				return err
-			}
-		}
-		eventStatus, err = s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
+		eventStatus, err = s.afterAttempt(ctx, tx, r, cur)
 		return err
 	})
 	if err != nil {
 		return 0, "", fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
 	}
 	return attempt, eventStatus, nil
+}
+
+// lockDelivery returns a delivery's status, locking its row on Postgres
+// until the transaction ends.
+func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) (string, error) {
+	var cur string
+	err := s.get(ctx, tx, &cur, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
+		s.forUpdate(), appID, eventID, endpointID)
+	if isNoRows(err) {
+		return "", deliveryNotFound(appID, eventID, endpointID)
+	}
+	return cur, err
+}
+
+// afterAttempt sets a delivery's status (now cur) and next attempt after an
+// attempt (a final delivery only changes to succeeded: an attempt under way
+// when a cancel came may still succeed) and returns the event's recomputed
+// status.
+func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur string) (string, error) {
+	if !knownDeliveryStatus(r.Status) {
+		return "", fmt.Errorf("unknown delivery status %q", r.Status)
+	}
+	if !schemas.DeliveryFinal(cur) || (r.Status == schemas.DeliverySucceeded && cur != schemas.DeliverySucceeded) {
+		now := time.Now()
+		var finished any
+		if schemas.DeliveryFinal(r.Status) {
+			if r.FinishedAt != nil {
+				finished = ts(*r.FinishedAt)
+			} else {
+				finished = ts(now)
+			}
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, updated_at = ?
+			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.Status, nts(r.NextAttemptAt), finished, ts(now),
+			r.AppID, r.EventID, r.EndpointID); err != nil {
+			return "", err
+		}
+	}
+	return s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
 }
 
 // cleanText makes s storable as text: valid UTF-8 without NUL bytes, cut to

@@ -451,3 +451,45 @@ func testAttemptByKey(t *testing.T, s *store.Store) {
 		t.Fatal("found an attempt under a key never recorded")
 	}
 }
+
+func testDrain(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	mkApp(t, s, "app_1")
+	mkEndpoint(t, s, "app_1", "ep_1", true)
+	_, t1 := accept(t, s, "app_1", "evt_1", "a", 0)
+	_, t2 := accept(t, s, "app_1", "evt_2", "a", 1)
+
+	next, fresh, err := s.NextFresh(ctx, "ep_1", t1[0].Seq)
+	must(t, err)
+	if !fresh || next.EventID != "evt_2" || next.Seq != t2[0].Seq {
+		t.Fatalf("next after evt_1: %+v fresh=%v", next, fresh)
+	}
+	if _, fresh, err := s.NextFresh(ctx, "ep_1", t2[0].Seq); err != nil || fresh {
+		t.Fatalf("nothing after evt_2: fresh=%v err=%v", fresh, err)
+	}
+	// A drained failure: evt_2 is tried, so no longer fresh, and stays pending.
+	_, _, err = s.RecordAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_2", EndpointID: "ep_1",
+		StartedAt: at(2), DurationMS: 3, ResponseStatus: 500, Status: schemas.DeliveryPending, Key: store.DrainKey(t2[0].Seq)})
+	must(t, err)
+	if _, fresh, _ := s.NextFresh(ctx, "ep_1", t1[0].Seq); fresh {
+		t.Fatal("a tried delivery is still fresh")
+	}
+	next2 := at(60)
+	a, evStatus, found, err := s.AdoptAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_2", EndpointID: "ep_1",
+		Status: schemas.DeliveryPending, NextAttemptAt: &next2, Key: "run/0/0", Outcome: schemas.OutcomeRetry, RetryIn: time.Minute},
+		store.DrainKey(t2[0].Seq))
+	must(t, err)
+	if !found || a.Attempt != 1 || a.ResponseStatus != 500 || evStatus != schemas.EventPending {
+		t.Fatalf("adopted %+v found=%v event %s", a, found, evStatus)
+	}
+	if got, ok, _ := s.AttemptByKey(ctx, "app_1", "evt_2", "ep_1", "run/0/0"); !ok || got.Outcome != schemas.OutcomeRetry || got.RetryIn != time.Minute {
+		t.Fatalf("by the new key: %+v %v", got, ok)
+	}
+	if _, _, found, err := s.AdoptAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_2", EndpointID: "ep_1",
+		Status: schemas.DeliveryFailed, Key: "run/0/1"}, store.DrainKey(t2[0].Seq)); err != nil || found {
+		t.Fatalf("adopted twice: found=%v err=%v", found, err)
+	}
+	if d := getEvent(t, s, "app_1", "evt_2").Deliveries[0]; d.Status != schemas.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(next2) {
+		t.Fatalf("delivery after adoption %+v", d)
+	}
+}

@@ -136,6 +136,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ListEvents", testListEvents},
 		{"RecordAttempt", testRecordAttempt},
 		{"AttemptByKey", testAttemptByKey},
+		{"Drain", testDrain},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Ordering", testOrdering},
 		{"PrepareReplay", testPrepareReplay},

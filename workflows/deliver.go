@@ -22,7 +22,10 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 			return schemas.DeliveryCancelled
 		}
 		if status != "" {
-			return status // already final, or superseded: it must not go
+			// Already final or superseded: it must not go, and whoever ended
+			// it (a drain, a cancel, a newer target) passes the turn.
+			d.endedElsewhere = true
+			return status
 		}
 	}
 	for i := 0; ; {

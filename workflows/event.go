@@ -103,6 +103,9 @@ type delivery struct {
 	stopped   int
 	cancelGen int // the cancel signal that stopped it
 	done      bool
+	// endedElsewhere: the delivery was found final (or superseded) before
+	// this coroutine made an attempt, so the turn is not its to pass.
+	endedElsewhere bool
 }
 
 // start begins delivering to t, after the coroutine it replaces (if any) ends.
@@ -139,7 +142,7 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 	if r.current[id] == d && status != schemas.OutcomeSuperseded {
 		r.status[id] = status
 	}
-	if d.target.Ordered {
+	if d.target.Ordered && !d.endedElsewhere {
 		// The turn passes whatever the end; the context may be cancelled.
 		pctx, _ := workflow.NewDisconnectedContext(ctx)
 		if d.stopped == stoppedByCancel {

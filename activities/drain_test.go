@@ -1,0 +1,104 @@
+package activities_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// The turn holder of an ordered endpoint delivers the deliveries queued
+// behind it, in order, each recorded under its own event; a failure stops
+// the drain and is adopted by its own delivery with the retry schedule.
+func TestDrainDeliversBacklogInOrder(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		fail := map[string]bool{"evt_4": true}
+		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			if fail[r.Header.Get("webhook-id")] {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		var targets []schemas.Target
+		for _, id := range []string{"evt_1", "evt_2", "evt_3", "evt_4", "evt_5"} {
+			targets = append(targets, e.event(id, "t", `{}`, time.Now())[0])
+		}
+
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: targets[0].Seq, Key: "r1/0/0", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+			t.Fatalf("holder: %+v %v", res, err)
+		}
+		var drained []string
+		for _, d := range res.Drained {
+			drained = append(drained, d.EventID)
+		}
+		if len(drained) != 3 || drained[0] != "evt_2" || drained[1] != "evt_3" || drained[2] != "evt_4" {
+			t.Fatalf("drained %v, want evt_2..evt_4 (stopping at the failure)", drained)
+		}
+		var order []string
+		for _, g := range rcv.got() {
+			order = append(order, g.header.Get("webhook-id"))
+		}
+		if len(order) != 4 || order[0] != "evt_1" || order[3] != "evt_4" {
+			t.Fatalf("requests %v", order)
+		}
+		for _, id := range []string{"evt_2", "evt_3"} {
+			if _, d := e.delivery(id, ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
+				t.Fatalf("%s: %+v", id, d)
+			}
+		}
+		// evt_5 waits behind the failed evt_4.
+		if turn, _ := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: "evt_5", EndpointID: ep.ID, Seq: targets[4].Seq}); turn.Go {
+			t.Fatal("evt_5 may go before evt_4 ended")
+		}
+
+		// evt_4's own workflow adopts the drained failure as its first attempt.
+		res, err = e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_4", EndpointID: ep.ID,
+			Seq: targets[3].Seq, Key: "r4/0/0", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeRetry || res.Attempt == nil || res.Attempt.Attempt != 1 ||
+			res.RetryIn <= 0 || res.RetryIn > time.Minute {
+			t.Fatalf("adopted: %+v %v", res, err)
+		}
+		if n := len(rcv.got()); n != 4 {
+			t.Fatalf("adoption made a request: %d", n)
+		}
+		// Adopted once: a re-run of that attempt answers the same; the next one POSTs.
+		again, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_4", EndpointID: ep.ID,
+			Seq: targets[3].Seq, Key: "r4/0/0", NextDelay: time.Minute})
+		if err != nil || again.Outcome != schemas.OutcomeRetry || again.Attempt.Attempt != 1 {
+			t.Fatalf("re-run: %+v %v", again, err)
+		}
+		delete(fail, "evt_4")
+		res, err = e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_4", EndpointID: ep.ID,
+			Seq: targets[3].Seq, Key: "r4/0/1", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded || res.Attempt.Attempt != 2 {
+			t.Fatalf("second attempt: %+v %v", res, err)
+		}
+		if len(res.Drained) != 1 || res.Drained[0].EventID != "evt_5" {
+			t.Fatalf("second drain %+v", res.Drained)
+		}
+	})
+}
+
+// A rate-limited endpoint is not drained: its limit holds per delivery.
+func TestDrainSkipsRateLimitedEndpoints(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) {
+			ep.Ordered, ep.RateLimitPerSecond = true, 100
+		})
+		first := e.event("evt_1", "t", `{}`, time.Now())[0]
+		e.event("evt_2", "t", `{}`, time.Now())
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: first.Seq, NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded || len(res.Drained) != 0 || len(rcv.got()) != 1 {
+			t.Fatalf("%+v %v, %d requests", res, err, len(rcv.got()))
+		}
+	})
+}
