@@ -61,24 +61,11 @@ func (devCmd) Run(e *env) error {
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(cfg.DataDir, "herald.db")
 	}
-	st, err := openStore(e.ctx, dsn)
+	s, stop, err := startStack(e.ctx, cfg, logger, dsn, srv.FrontendAddr())
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-
-	tc, err := dialTemporal(e.ctx, srv.FrontendAddr(), cfg.TemporalNamespace, logger)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-
-	s := newStack(cfg, logger, st, tc)
-	w, err := s.startWorker()
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer stop()
 
 	fmt.Fprintf(e.stdout, "Herald %s is running (ready in %s)\n", version, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "  API:          http://%s   (token: %s)\n", ln.Addr(), cfg.APIToken)

@@ -24,22 +24,11 @@ func (apiCmd) Run(e *env) error {
 	if err := serveDebug(e.ctx, cfg.DebugAddr, logger); err != nil {
 		return err
 	}
-	st, err := openStore(e.ctx, cfg.DatabaseURL)
+	s, stop, err := startStack(e.ctx, cfg, logger, cfg.DatabaseURL, cfg.TemporalAddress)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tc, err := dialTemporal(e.ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	s := newStack(cfg, logger, st, tc)
-	w, err := s.startWorker()
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer stop()
 	logger.Info("API listening", "addr", ln.Addr().String())
 	return serveHTTP(e.ctx, s.apiApp(), ln)
 }
@@ -56,21 +45,11 @@ func (workerCmd) Run(e *env) error {
 	if err := serveDebug(e.ctx, cfg.DebugAddr, logger); err != nil {
 		return err
 	}
-	st, err := openStore(e.ctx, cfg.DatabaseURL)
+	_, stop, err := startStack(e.ctx, cfg, logger, cfg.DatabaseURL, cfg.TemporalAddress)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tc, err := dialTemporal(e.ctx, cfg.TemporalAddress, cfg.TemporalNamespace, logger)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	w, err := newStack(cfg, logger, st, tc).startWorker()
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer stop()
 	logger.Info("worker running", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
 	<-e.ctx.Done()
 	return nil

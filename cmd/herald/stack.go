@@ -89,6 +89,39 @@ type stack struct {
 	metrics    *metrics.Metrics
 }
 
+// startStack opens the store at dsn, connects to Temporal at temporalAddr
+// and starts a worker. stop undoes all of it, in reverse order.
+func startStack(ctx context.Context, cfg Config, logger *slog.Logger, dsn, temporalAddr string) (s *stack, stop func(), err error) {
+	var undo []func()
+	stop = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	st, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, func() { st.Close() })
+	tc, err := dialTemporal(ctx, temporalAddr, cfg.TemporalNamespace, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, tc.Close)
+	s = newStack(cfg, logger, st, tc)
+	w, err := s.startWorker()
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, w.Stop)
+	return s, stop, nil
+}
+
 func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client) *stack {
 	return &stack{
 		cfg:      cfg,
