@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/herald-hq/herald/schemas"
@@ -13,8 +14,10 @@ import (
 // before it lets the turn go: enough to make a backlog cheap, little enough
 // that one activity stays short.
 const (
-	maxDrain    = 64
-	drainBudget = 2 * time.Second
+	maxDrain    = 512
+	drainBudget = 5 * time.Second
+	// wakers is how many drained deliveries' workflows are signalled at once.
+	wakers = 8
 )
 
 // drain delivers, in order, the deliveries queued behind an ordered
@@ -27,16 +30,16 @@ const (
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the
 // failed attempt when its turn comes and goes on with its retry schedule.
-// A drained delivery's workflow finds it done when it next checks its turn
-// (on its re-check timer): waking each one with a signal would put a
-// Temporal write per delivery back on the backlog's path.
-func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq int64) []schemas.DrainedAttempt {
+// A drained delivery's workflow is woken (wake, after the drain, so that
+// the signals stay off the backlog's path) and finds its delivery done.
+func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq int64) ([]schemas.DrainedAttempt, []store.DeliveryRef) {
 	if holder.Endpoint.RateLimitPerSecond > 0 {
-		return nil
+		return nil, nil
 	}
 	endpointID := holder.Endpoint.ID
 	log := a.log.With("endpoint", endpointID)
 	var out []schemas.DrainedAttempt
+	var done []store.DeliveryRef
 	start := time.Now()
 	for len(out) < maxDrain && time.Since(start) < drainBudget {
 		next, fresh, err := a.store.NextFresh(ctx, endpointID, seq)
@@ -91,7 +94,29 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 		if a.metrics != nil {
 			a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
 		}
+		done = append(done, next)
 		seq = next.Seq
 	}
-	return out
+	return out, done
+}
+
+// wake signals the workflows of drained deliveries, a few at a time. A lost
+// wake costs only time: the workflow's own re-check finds the delivery done.
+func (a *Activities) wake(ctx context.Context, refs []store.DeliveryRef) {
+	if a.waker == nil || len(refs) == 0 {
+		return
+	}
+	sem := make(chan struct{}, wakers)
+	var wg sync.WaitGroup
+	for _, ref := range refs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := a.waker.Wake(ctx, ref); err != nil {
+				a.log.Warn("wake the workflow of a drained delivery (its re-check will)", "event", ref.EventID, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/activities"
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -13,7 +14,8 @@ import (
 // the drain and is adopted by its own delivery with the retry schedule.
 func TestDrainDeliversBacklogInOrder(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		e := newEnv(t, open)
+		waker := &recordingWaker{}
+		e := newEnv(t, open, func(d *activities.Deps) { d.Waker = waker })
 		fail := map[string]bool{"evt_4": true}
 		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 			if fail[r.Header.Get("webhook-id")] {
@@ -51,6 +53,9 @@ func TestDrainDeliversBacklogInOrder(t *testing.T) {
 			if _, d := e.delivery(id, ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
 				t.Fatalf("%s: %+v", id, d)
 			}
+		}
+		if len(waker.wakes) != 2 || len(waker.refs) != 0 {
+			t.Fatalf("woke %+v and passed the turn to %+v; want the two drained successes woken", waker.wakes, waker.refs)
 		}
 		// evt_5 waits behind the failed evt_4.
 		if turn, _ := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: "evt_5", EndpointID: ep.ID, Seq: targets[4].Seq}); turn.Go {

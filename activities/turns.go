@@ -25,10 +25,14 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 		return schemas.TurnResult{Go: false, DeliveryStatus: st, Superseded: true}, nil
 	}
 	ok, err := a.store.TurnAvailable(ctx, req.EndpointID, req.Seq)
+	if err != nil || ok {
+		return schemas.TurnResult{Go: ok, DeliveryStatus: st}, err
+	}
+	head, _, err := a.store.HeadDelivery(ctx, req.EndpointID)
 	if err != nil {
 		return schemas.TurnResult{}, err
 	}
-	return schemas.TurnResult{Go: ok, DeliveryStatus: st}, nil
+	return schemas.TurnResult{Go: false, DeliveryStatus: st, HeadSeq: head.Seq}, nil
 }
 
 // PassTurn wakes the event workflow of the endpoint's head delivery (the

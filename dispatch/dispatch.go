@@ -57,16 +57,47 @@ var (
 // Start starts the workflow of an accepted event. The workflow id is the
 // idempotency key: a running workflow with that id is used as it is, and a
 // closed one means the event was already handled; both are success.
+//
+// An event queued behind others at an ordered endpoint starts with a delay
+// instead: its delivery will most likely be drained by the turn holder
+// before the delay ends, and then its first workflow task finds it done and
+// ends at once, where an eager start would wait for its turn and need a
+// second task to end.
 func (d *Dispatcher) Start(ctx context.Context, ev store.NewEvent, targets []schemas.Target) error {
 	opts := d.options(ev, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
-	opts.EnableEagerStart = true // the first task runs in this process's worker, without a round trip
+	if delay := startDelay(targets); delay > 0 {
+		opts.StartDelay = delay
+	} else {
+		opts.EnableEagerStart = true // the first task runs in this process's worker, without a round trip
+	}
 	_, err := d.c.ExecuteWorkflow(ctx, opts, schemas.EventWorkflowName, d.input(ev, targets))
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil
 	}
 	return wrap(err, "start workflow of event %s", ev.ID)
+}
+
+// Queued ordered events start after perQueued for each delivery ahead of
+// theirs (about what draining one costs), at most maxStartDelay. A turn
+// passed to the event (Turn) ends the delay early.
+const (
+	perQueued     = 10 * time.Millisecond
+	maxStartDelay = 30 * time.Second
+)
+
+// startDelay is how long to hold back the first task of an event queued
+// behind others; 0 for one that can go now (or is next in line).
+func startDelay(targets []schemas.Target) time.Duration {
+	var ahead int64
+	for _, t := range targets {
+		ahead = max(ahead, t.Ahead)
+	}
+	if ahead < 2 {
+		return 0
+	}
+	return min(time.Duration(ahead)*perQueued, maxStartDelay)
 }
 
 // Cancel signals the event's workflow to cancel. A closed or missing
@@ -94,27 +125,32 @@ func (d *Dispatcher) Replay(ctx context.Context, appID, eventID string, sig sche
 }
 
 // Turn tells the workflow of the delivery now first in line at an ordered
-// endpoint that its turn may have come. When that workflow is not running
-// (it never started, or closed with the delivery still pending), a new run
-// is started from the store, which repairs the event.
-//
-// It signals first and reads the store only when the signal finds no run:
-// the common hand-off costs one RPC and no query.
+// endpoint that its turn has come. It uses SignalWithStart: that starts the
+// workflow when it is not running (it never started, or closed with the
+// delivery still pending), which repairs the event, and it ends a start
+// delay at once, which a plain signal does not.
 func (d *Dispatcher) Turn(ctx context.Context, ref store.DeliveryRef) error {
-	sig := schemas.TurnSignal{EndpointID: ref.EndpointID}
-	id := schemas.EventWorkflowID(ref.AppID, ref.EventID)
-	err := d.c.SignalWorkflow(ctx, id, "", schemas.SignalTurn, sig)
-	if !isNotFound(err) {
-		return wrap(err, "pass turn of endpoint %s to event %s", ref.EndpointID, ref.EventID)
-	}
 	ev, targets, err := d.src.EventInput(ctx, ref.AppID, ref.EventID)
 	if err != nil {
 		return fmt.Errorf("pass turn of endpoint %s to event %s: %w", ref.EndpointID, ref.EventID, err)
 	}
 	opts := d.options(ev, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
-	_, err = d.c.SignalWithStartWorkflow(ctx, id, schemas.SignalTurn, sig, opts,
-		schemas.EventWorkflowName, d.input(ev, targets))
+	_, err = d.c.SignalWithStartWorkflow(ctx, opts.ID, schemas.SignalTurn, schemas.TurnSignal{EndpointID: ref.EndpointID},
+		opts, schemas.EventWorkflowName, d.input(ev, targets))
 	return wrap(err, "pass turn of endpoint %s to event %s", ref.EndpointID, ref.EventID)
+}
+
+// Wake tells a running event workflow that its delivery to an ordered
+// endpoint may have ended elsewhere (drained). It is best effort and cheap:
+// a plain signal, which leaves a start delay running and a closed or missing
+// workflow alone.
+func (d *Dispatcher) Wake(ctx context.Context, ref store.DeliveryRef) error {
+	err := d.c.SignalWorkflow(ctx, schemas.EventWorkflowID(ref.AppID, ref.EventID), "", schemas.SignalTurn,
+		schemas.TurnSignal{EndpointID: ref.EndpointID})
+	if isNotFound(err) {
+		return nil
+	}
+	return wrap(err, "wake event %s", ref.EventID)
 }
 
 func (d *Dispatcher) input(ev store.NewEvent, targets []schemas.Target) schemas.EventWorkflowInput {

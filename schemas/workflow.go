@@ -9,6 +9,9 @@ type Target struct {
 	EndpointID string `json:"endpoint_id"`
 	Ordered    bool   `json:"ordered"`
 	Seq        int64  `json:"seq,omitempty"`
+	// Ahead is how many ordered deliveries to the endpoint were queued
+	// before this one when it was accepted (0 when it could go at once).
+	Ahead int64 `json:"ahead,omitempty"`
 }
 
 // EventWorkflowInput starts an event workflow. Payloads are not in it: the
@@ -124,6 +127,10 @@ type TurnResult struct {
 	// Superseded: the delivery was queued again under another Seq; the
 	// request's coroutine must stop without delivering.
 	Superseded bool `json:"superseded,omitempty"`
+	// HeadSeq is the Seq of the endpoint's head (first non-final delivery)
+	// when this one may not go: a waiter nudges the head only when it has
+	// not moved over a whole wait.
+	HeadSeq int64 `json:"head_seq,omitempty"`
 }
 
 // PassTurnRequest wakes the event workflow whose delivery is now first in

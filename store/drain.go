@@ -20,8 +20,7 @@ func DrainKey(seq int64) string { return fmt.Sprintf("drain/%d", seq) }
 func (s *Store) NextFresh(ctx context.Context, endpointID string, seq int64) (DeliveryRef, bool, error) {
 	var d deliveryRow
 	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries
-		WHERE endpoint_id = ? AND seq > ? AND status IN (?, ?) ORDER BY seq LIMIT 1`,
-		endpointID, seq, schemas.DeliveryPending, schemas.DeliveryDelivering)
+		WHERE endpoint_id = ? AND seq > ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, seq)
 	if isNoRows(err) {
 		return DeliveryRef{}, false, nil
 	}

@@ -159,6 +159,14 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 				if t.Seq, err = s.nextSeq(ctx, tx, sub.ID); err != nil {
 					return err
 				}
+				var head *int64
+				if err := s.get(ctx, tx, &head, `SELECT MIN(seq) FROM deliveries WHERE endpoint_id = ? AND `+openOrdered,
+					sub.ID); err != nil {
+					return fmt.Errorf("accept event %s: queue of %s: %w", ev.ID, sub.ID, err)
+				}
+				if head != nil {
+					t.Ahead = t.Seq - *head
+				}
 			}
 			if _, err := s.exec(ctx, tx, `INSERT INTO deliveries (app_id, event_id, endpoint_id, status, seq, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?)`, ev.AppID, ev.ID, sub.ID, schemas.DeliveryPending, t.Seq, ts(ev.CreatedAt)); err != nil {

@@ -46,9 +46,9 @@ func testAcceptEvent(t *testing.T, s *store.Store) {
 		t.Fatalf("second accept: created %v targets %v event %+v", created, targets, again)
 	}
 
-	// The next event takes the next seqs.
+	// The next event takes the next seqs, behind evt_1's open deliveries.
 	_, targets = accept(t, s, "app_1", "evt_2", "a", 3)
-	want = []schemas.Target{{EndpointID: "ep_a"}, {EndpointID: "ep_b", Ordered: true, Seq: 2}, {EndpointID: "ep_c", Ordered: true, Seq: 2}}
+	want = []schemas.Target{{EndpointID: "ep_a"}, {EndpointID: "ep_b", Ordered: true, Seq: 2, Ahead: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 2, Ahead: 1}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Fatalf("targets %+v, want %+v", targets, want)
 	}

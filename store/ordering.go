@@ -10,6 +10,11 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
+// openOrdered selects the open part of ordered endpoints' queues. Its
+// values are literals, not parameters, so that the planner can use the
+// partial index deliveries_open_ordered, whose predicate this is.
+const openOrdered = "seq > 0 AND status IN ('" + schemas.DeliveryPending + "', '" + schemas.DeliveryDelivering + "')"
+
 // DeliveryRef names one delivery and its place in its endpoint's order.
 type DeliveryRef struct {
 	AppID, EventID, EndpointID string
@@ -27,8 +32,7 @@ type ReplayedDelivery struct {
 func (s *Store) TurnAvailable(ctx context.Context, endpointID string, seq int64) (bool, error) {
 	var n int
 	err := s.get(ctx, s.db, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
-		WHERE endpoint_id = ? AND seq > 0 AND seq < ? AND status IN (?, ?) LIMIT 1) AS x`,
-		endpointID, seq, schemas.DeliveryPending, schemas.DeliveryDelivering)
+		WHERE endpoint_id = ? AND seq < ? AND `+openOrdered+` LIMIT 1) AS x`, endpointID, seq)
 	if err != nil {
 		return false, fmt.Errorf("turn of endpoint %s seq %d: %w", endpointID, seq, err)
 	}
@@ -40,8 +44,7 @@ func (s *Store) TurnAvailable(ctx context.Context, endpointID string, seq int64)
 func (s *Store) HeadDelivery(ctx context.Context, endpointID string) (DeliveryRef, bool, error) {
 	var d deliveryRow
 	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries
-		WHERE endpoint_id = ? AND seq > 0 AND status IN (?, ?) ORDER BY seq LIMIT 1`,
-		endpointID, schemas.DeliveryPending, schemas.DeliveryDelivering)
+		WHERE endpoint_id = ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID)
 	if isNoRows(err) {
 		return DeliveryRef{}, false, nil
 	}
@@ -59,7 +62,7 @@ func (s *Store) Backlog(ctx context.Context) (map[string]int, error) {
 		N          int    `db:"n"`
 	}
 	err := s.sel(ctx, s.db, &rows, `SELECT endpoint_id, COUNT(*) AS n FROM deliveries
-		WHERE seq > 0 AND status IN (?, ?) GROUP BY endpoint_id`, schemas.DeliveryPending, schemas.DeliveryDelivering)
+		WHERE `+openOrdered+` GROUP BY endpoint_id`)
 	if err != nil {
 		return nil, fmt.Errorf("backlog: %w", err)
 	}

@@ -115,10 +115,12 @@ func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.D
 // its delivery is already final (ok, that status) or queued again under
 // another seq (ok, schemas.OutcomeSuperseded); ok is false when ctx was
 // cancelled. Between checks it waits for a turn signal or, in case one was
-// lost, a timer with backoff that also nudges the endpoint's head.
+// lost, a timer with backoff; a head that has not moved over a whole wait
+// is nudged.
 func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status string, ok bool) {
 	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Seq: t.Seq}
 	wait := turnRecheckMin
+	nudge, lastHead := false, int64(-1)
 	for {
 		seen := r.turns // before asking, so a signal during the call is not missed
 		var res schemas.TurnResult
@@ -138,12 +140,19 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 		if schemas.DeliveryFinal(res.DeliveryStatus) {
 			return res.DeliveryStatus, true
 		}
+		if nudge && res.HeadSeq == lastHead {
+			// No progress over a whole wait: the head may have lost its
+			// signal, or its workflow never started. Nudging only then keeps
+			// a long queue of waiters from flooding a head that is busy.
+			r.passTurn(ctx, t.EndpointID)
+		}
+		lastHead = res.HeadSeq
 		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns != seen })
 		if err != nil {
 			return "", false
 		}
+		nudge = !woke
 		if !woke {
-			r.passTurn(ctx, t.EndpointID)
 			wait = min(2*wait, turnRecheckMax)
 		}
 	}

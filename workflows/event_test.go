@@ -266,8 +266,23 @@ func TestOrderedRechecksOnTimer(t *testing.T) {
 	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
 	calls := h.acts.deliverCalls()
 	require.Len(t, calls, 1)
-	require.Equal(t, (10+20+40)*time.Second, calls[0].at.Sub(start), "re-checks back off from 10s")
-	require.Equal(t, []string{"ep_o", "ep_o", "ep_o", "ep_o"}, h.acts.passes, "each re-check nudges the head")
+	require.Equal(t, (30+60+120)*time.Second, calls[0].at.Sub(start), "re-checks back off from 30s")
+	require.Equal(t, []string{"ep_o", "ep_o", "ep_o"}, h.acts.passes,
+		"a re-check that finds the head where it was nudges it; then the delivery passes the turn")
+}
+
+// A queue that moves is not nudged: only a head that stayed put over a
+// whole wait is.
+func TestOrderedMovingHeadIsNotNudged(t *testing.T) {
+	h := newHarness(t)
+	checks := 0
+	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
+		checks++
+		return schemas.TurnResult{Go: checks > 3, DeliveryStatus: schemas.DeliveryPending, HeadSeq: int64(checks)}
+	}
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 9}))
+	require.Len(t, h.acts.deliverCalls(), 1)
+	require.Equal(t, []string{"ep_o"}, h.acts.passes, "only the delivery's own end passes the turn")
 }
 
 func TestOrderedAlreadyFinal(t *testing.T) {

@@ -33,9 +33,10 @@ const (
 	infraPause  = time.Minute
 
 	// An ordered delivery that is not first in line re-checks its turn after
-	// turnRecheckMin, doubling up to turnRecheckMax, in case a turn signal was
-	// lost; each re-check also nudges the endpoint's head.
-	turnRecheckMin = 10 * time.Second
+	// turnRecheckMin, doubling up to turnRecheckMax, in case a turn signal or
+	// a drain's wake was lost; a head that has not moved is nudged. The
+	// re-checks of a long queue cost the server, so they are not frequent.
+	turnRecheckMin = 30 * time.Second
 	turnRecheckMax = 5 * time.Minute
 
 	// minWait is the shortest retry or throttle wait, so that an activity

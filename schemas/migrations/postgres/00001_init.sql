@@ -70,6 +70,10 @@ CREATE TABLE deliveries (
     FOREIGN KEY (app_id, event_id) REFERENCES events (app_id, id) ON DELETE CASCADE
 );
 CREATE INDEX deliveries_endpoint_seq ON deliveries (endpoint_id, seq);
+-- The open part of each ordered endpoint's queue: turns, heads and drains
+-- read only this, however long the endpoint's history grows.
+CREATE INDEX deliveries_open_ordered ON deliveries (endpoint_id, seq)
+    WHERE seq > 0 AND status IN ('pending', 'delivering');
 CREATE INDEX deliveries_endpoint_status ON deliveries (endpoint_id, status, finished_at);
 
 CREATE TABLE attempts (
