@@ -159,6 +159,7 @@ func TestDeliverSignedHappyPath(t *testing.T) {
 	if len(a) != 1 || a[0].Attempt != 1 || a[0].ResponseStatus != 200 || a[0].ResponseBody != "answer 1" {
 		t.Fatalf("attempts = %+v", a)
 	}
+	recordHistory(t, p, f.app, "evt-happy", "happy_path")
 }
 
 func TestRetriesUntilSuccess(t *testing.T) {
@@ -185,6 +186,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 	if len(ids) != 1 || !ids["evt-retry"] {
 		t.Fatalf("webhook-id changed across retries: %v", ids)
 	}
+	recordHistory(t, p, f.app, "evt-retry", "retries_then_success")
 }
 
 func TestExhaustionFails(t *testing.T) {
@@ -258,6 +260,8 @@ func TestOrderedDeliveryWithFailures(t *testing.T) {
 	for _, id := range ids {
 		f.waitStatus(t, id, schemas.EventDelivered, 30*time.Second)
 	}
+	recordHistory(t, p, f.app, ids[0], "ordered_first")
+	recordHistory(t, p, f.app, ids[n-1], "ordered_queued")
 }
 
 func idsOf(rs []received) []string {

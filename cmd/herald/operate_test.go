@@ -74,6 +74,7 @@ func TestCancelDuringRetryWait(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("c1 attempted %d times, want 1", n)
 	}
+	recordHistory(t, p, f.app, "c1", "cancel_during_retry_wait")
 }
 
 func TestCancelBySignalDuringSlowAttempt(t *testing.T) {
@@ -136,6 +137,8 @@ func TestReplayAfterSuccessAndAfterClose(t *testing.T) {
 	// Replaying every delivery of the event works the same way.
 	f.api.must(202, "POST", "/v1/apps/"+f.app+"/events/r1/replay", nil, nil)
 	eventually(t, 30*time.Second, "the second replay", func() bool { return rc.count() == 3 })
+	f.waitStatus(t, "r1", schemas.EventDelivered, 30*time.Second)
+	recordHistory(t, p, f.app, "r1", "replay_after_close")
 }
 
 func TestReplayBySignal(t *testing.T) {
