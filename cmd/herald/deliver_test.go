@@ -160,6 +160,15 @@ func TestDeliverSignedHappyPath(t *testing.T) {
 		t.Fatalf("attempts = %+v", a)
 	}
 	recordHistory(t, p, f.app, "evt-happy", "happy_path")
+
+	metrics := f.api.do("GET", "/metrics", nil)
+	for _, want := range []string{"herald_events_accepted_total{event_type=\"" + f.eventType + "\"} 1",
+		`herald_deliveries_total{outcome="succeeded"}`, `herald_attempts_total{class="2xx"}`,
+		"herald_attempt_duration_seconds_bucket"} {
+		if metrics.Status != 200 || !strings.Contains(string(metrics.Body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestRetriesUntilSuccess(t *testing.T) {
