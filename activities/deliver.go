@@ -40,7 +40,16 @@ type answer struct {
 // the store's, and the activity is retried on them.
 func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
 	res := schemas.DeliverResult{EndpointID: req.EndpointID}
-	if req.Key != "" {
+	job, err := a.store.LoadDelivery(ctx, req.AppID, req.EventID, req.EndpointID)
+	if schemas.IsNotFound(err) {
+		// The event (or its app) was deleted: nothing left to deliver.
+		res.Outcome, res.Reason = schemas.OutcomeCancelled, "the delivery no longer exists"
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	if job.Attempts > 0 && req.Key != "" { // a fresh delivery has nothing to find
 		prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, req.Key)
 		if err != nil {
 			return res, err
@@ -59,15 +68,6 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			}
 			return res, err
 		}
-	}
-	job, err := a.store.LoadDelivery(ctx, req.AppID, req.EventID, req.EndpointID)
-	if schemas.IsNotFound(err) {
-		// The event (or its app) was deleted: nothing left to deliver.
-		res.Outcome, res.Reason = schemas.OutcomeCancelled, "the delivery no longer exists"
-		return res, nil
-	}
-	if err != nil {
-		return res, err
 	}
 	if schemas.DeliveryFinal(job.Status) {
 		res.Outcome, res.Reason = job.Status, "the delivery is already "+job.Status
@@ -91,18 +91,14 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 	}
 	// A drain may have made this delivery's first attempt (and failed): the
 	// delivery adopts it as the attempt this call would make.
-	var drained *store.RecordedAttempt
-	if req.Seq > 0 {
+	if req.Seq > 0 && job.Attempts > 0 {
 		prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, store.DrainKey(req.Seq))
 		if err != nil {
 			return res, err
 		}
 		if found {
-			drained = &prior
+			return a.adopt(ctx, req, prior)
 		}
-	}
-	if drained != nil {
-		return a.adopt(ctx, req, *drained)
 	}
 	now := a.now()
 	if rate := job.Endpoint.RateLimitPerSecond; rate > 0 {

@@ -24,6 +24,7 @@ type DeliveryJob struct {
 	Secrets  schemas.EndpointSecrets
 	Status   string // the delivery's status
 	Seq      int64  // the delivery's place at an ordered endpoint (0: unordered)
+	Attempts int    // how many attempts are recorded for the delivery
 	// EndpointGone is true when the endpoint was deleted; Endpoint and
 	// Secrets are then zero.
 	EndpointGone bool
@@ -38,10 +39,13 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		EventAt   dbTime `db:"event_created_at"`
 		Status    string `db:"delivery_status"`
 		Seq       int64  `db:"delivery_seq"`
+		Attempts  int    `db:"delivery_attempts"`
 		endpointRow
 	}
 	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
 	err := s.get(ctx, s.db, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status, d.seq AS delivery_seq,
+		(SELECT COUNT(*) FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
+			AND a.endpoint_id = d.endpoint_id) AS delivery_attempts,
 		COALESCE(ep.id, '') AS id, COALESCE(ep.app_id, '') AS app_id, COALESCE(ep.url, '') AS url,
 		COALESCE(ep.description, '') AS description, COALESCE(ep.event_types, '[]') AS event_types,
 		COALESCE(ep.ordered, 0 = 1) AS ordered, COALESCE(ep.rate_limit_per_second, 0) AS rate_limit_per_second,
@@ -65,6 +69,7 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 			CreatedAt: r.EventAt.T()},
 		Status:       r.Status,
 		Seq:          r.Seq,
+		Attempts:     r.Attempts,
 		EndpointGone: r.ID == "",
 	}
 	if !job.EndpointGone {
