@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -20,29 +21,61 @@ const (
 	namespaceRetention = 7 * 24 * time.Hour
 )
 
-// dynamicConfig is every dynamic config value the embedded server runs with,
-// tuned for one process on a small machine (see DESIGN.md, "What things cost").
-// Keys come from the server's own setting variables, so a renamed setting fails
-// the build instead of being silently ignored.
-func dynamicConfig() dynamicconfig.StaticClient {
-	const pollRPS = 1000
-	return dynamicconfig.StaticClient{
-		// One partition per task queue: there is one matching host, so the
-		// default four partitions only add forwarding hops, and measured a 5 s
-		// latency tail at 64 workflows in flight.
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+// tuning holds the embedded server's performance settings. Start runs with
+// defaultTuning(); Config.tuning (unexported, so not part of the API) lets the
+// measurement in tuning_test.go start a server with one setting changed. Each
+// default is there because of a figure in docs/devserver-tuning.md.
+type tuning struct {
+	journalMode string // SQLite journal_mode: "wal" or "delete"
+	synchronous string // SQLite synchronous: "normal" or "full"
+	partitions  int    // read and write partitions per task queue
+	// pollRPS caps how often each history queue reader loads tasks; 0 leaves
+	// the server's default (20/s).
+	pollRPS int
+	// shards is the number of history shards; it is fixed forever once a
+	// database file exists, so changing it breaks existing data dirs.
+	shards int32
+	// maxConns is the SQLite plugin's connection pool size; 0 leaves the
+	// plugin's default of one connection.
+	maxConns int
+	// shardIOConcurrency is how many persistence calls a history shard makes
+	// at once; 0 leaves the server's default of one.
+	shardIOConcurrency int
+	// cacheKiB is the SQLite page cache per connection; 0 leaves SQLite's
+	// default (2 MiB).
+	cacheKiB int
+	// raiseLimits lifts the frontend, history and matching RPS limits and
+	// the persistence QPS limits far above what one process can reach.
+	raiseLimits bool
+	// logLevel is the least level of Temporal's own logs passed to
+	// Config.Logger.
+	logLevel slog.Level
+}
 
-		// The history queue readers load new tasks from the single shard at
-		// most 20 times a second by default, which adds up to 50 ms to every
-		// task hop (transfer: workflow/activity tasks; timer: retries and
-		// timeouts; visibility: search attributes and listing; outbound:
-		// callbacks). Raising the limit cut latency at one in flight ~3x for a
-		// little CPU, and costs nothing when idle.
-		dynamicconfig.TransferProcessorMaxPollRPS.Key():   pollRPS,
-		dynamicconfig.TimerProcessorMaxPollRPS.Key():      pollRPS,
-		dynamicconfig.VisibilityProcessorMaxPollRPS.Key(): pollRPS,
-		dynamicconfig.OutboundProcessorMaxPollRPS.Key():   pollRPS,
+// defaultTuning is what Start runs with. See docs/devserver-tuning.md for the
+// figures behind each value.
+func defaultTuning() tuning {
+	return tuning{
+		journalMode: "wal",
+		synchronous: "normal",
+		partitions:  1,
+		pollRPS:     1000,
+		shards:      1,
+		logLevel:    slog.LevelWarn,
+	}
+}
+
+// dynamicConfig is every dynamic config value the embedded server runs with,
+// tuned for one process on a small machine (see docs/devserver-tuning.md).
+// Keys come from the server's own setting variables, so a renamed setting
+// fails the build instead of being silently ignored.
+func dynamicConfig(t tuning) dynamicconfig.StaticClient {
+	dc := dynamicconfig.StaticClient{
+		// One partition per task queue: there is one matching host, so the
+		// default four partitions only add forwarding hops (measured: 0.92x
+		// workflows/s, 1.25x p50 with four).
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  t.partitions,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): t.partitions,
 
 		// Herald's API uses Update-With-Start / updates, including waiting only
 		// for "Accepted". Both are on by default in v1.32; set so a changed
@@ -52,33 +85,75 @@ func dynamicConfig() dynamicconfig.StaticClient {
 
 		// Eager workflow start hands the first workflow task back in the start
 		// response when the worker is in the starting process (`herald dev`),
-		// skipping matching: measured 16 ms instead of 50 ms per event.
+		// skipping matching. On by default in v1.32; set for the same reason.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
 
 		// The Web UI and the API list workflows through visibility; the
 		// default per-instance limit (10/s) throttles a UI page refresh.
+		// Not on the delivery path, so not in the measurement.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 	}
+	if t.pollRPS > 0 {
+		// The history queue readers load new tasks from a shard at most 20
+		// times a second by default, which adds up to 50 ms to every task
+		// hop (transfer: workflow/activity tasks; timer: retries and
+		// timeouts; visibility: search attributes and listing; outbound:
+		// callbacks). Measured at 1000: a non-eager hop (signal, timer,
+		// regular activity) 9 ms p50 instead of 50 ms, for ~15% of the
+		// eager floor's throughput; see docs/devserver-tuning.md.
+		for _, s := range []dynamicconfig.GlobalIntSetting{
+			dynamicconfig.TransferProcessorMaxPollRPS,
+			dynamicconfig.TimerProcessorMaxPollRPS,
+			dynamicconfig.VisibilityProcessorMaxPollRPS,
+			dynamicconfig.OutboundProcessorMaxPollRPS,
+		} {
+			dc[s.Key()] = t.pollRPS
+		}
+	}
+	if t.raiseLimits {
+		for _, k := range []dynamicconfig.Key{
+			dynamicconfig.FrontendRPS.Key(),
+			dynamicconfig.FrontendMaxNamespaceRPSPerInstance.Key(),
+			dynamicconfig.HistoryRPS.Key(),
+			dynamicconfig.MatchingRPS.Key(),
+			dynamicconfig.FrontendPersistenceMaxQPS.Key(),
+			dynamicconfig.HistoryPersistenceMaxQPS.Key(),
+			dynamicconfig.MatchingPersistenceMaxQPS.Key(),
+		} {
+			dc[k] = 1_000_000
+		}
+	}
+	if t.shardIOConcurrency > 0 {
+		dc[dynamicconfig.ShardIOConcurrency.Key()] = t.shardIOConcurrency
+	}
+	return dc
 }
 
 // sqliteConfig is the persistence config for the SQLite file at path.
-func sqliteConfig(path string) *config.SQL {
-	return &config.SQL{
+func sqliteConfig(path string, t tuning) *config.SQL {
+	c := &config.SQL{
 		PluginName:   sqliteplugin.PluginName,
 		DatabaseName: path,
+		MaxConns:     t.maxConns,
+		MaxIdleConns: t.maxConns,
 		// Keys other than SQLite URI parameters ("mode") become PRAGMAs on
-		// every connection. WAL with synchronous=normal gave 2.3-2.6x the
-		// throughput of the default rollback journal and stays durable
-		// across a process crash (kill -9); only an OS crash can lose the
-		// last transactions. busy_timeout makes a briefly locked file wait
-		// instead of failing.
+		// every connection. WAL gave 2.2x the workflows/s of the default
+		// rollback journal and synchronous=normal 1.3x "full", on one
+		// connection (the plugin's default; four gave 0.4x). WAL with
+		// synchronous=normal stays durable across a process crash (kill -9);
+		// only an OS crash can lose the last transactions. busy_timeout
+		// makes a briefly locked file wait instead of failing.
 		ConnectAttributes: map[string]string{
 			"mode":         "rwc",
-			"journal_mode": "wal",
-			"synchronous":  "normal",
+			"journal_mode": t.journalMode,
+			"synchronous":  t.synchronous,
 			"busy_timeout": "10000",
 		},
 	}
+	if t.cacheKiB > 0 {
+		c.ConnectAttributes["cache_size"] = strconv.Itoa(-t.cacheKiB)
+	}
+	return c
 }
 
 // ports are the listening ports of the four services in one process.
@@ -91,7 +166,7 @@ type ports struct {
 
 // serverConfig is the static config of a single-process server whose services
 // all listen on host. dbPath is the SQLite file.
-func serverConfig(host string, p ports, dbPath string) *config.Config {
+func serverConfig(host string, p ports, dbPath string, t tuning) *config.Config {
 	frontendAddr := net.JoinHostPort(host, strconv.Itoa(p.frontend))
 	frontendHTTPAddr := net.JoinHostPort(host, strconv.Itoa(p.frontendHTTP))
 	service := func(port int) config.Service {
@@ -104,8 +179,8 @@ func serverConfig(host string, p ports, dbPath string) *config.Config {
 
 	c.Persistence.DefaultStore = storeName
 	c.Persistence.VisibilityStore = storeName
-	c.Persistence.NumHistoryShards = 1 // fixed forever once the file exists
-	c.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: sqliteConfig(dbPath)}}
+	c.Persistence.NumHistoryShards = t.shards // fixed forever once the file exists
+	c.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: sqliteConfig(dbPath, t)}}
 
 	// The cluster id is left empty: the server makes one on first start and
 	// reads it back from the file afterwards.

@@ -25,6 +25,8 @@ type Config struct {
 	UIAddr       string       // host:port of the Web UI; empty = no UI; port 0 picks a free one
 	Namespace    string       // created if missing (default "default")
 	Logger       *slog.Logger // gets Temporal's own logs at WARN and above; nil discards them
+
+	tuning *tuning // nil: defaultTuning(); set only by the measurement in tuning_test.go
 }
 
 // DBFile is the name of the SQLite file inside Config.DataDir.
@@ -56,8 +58,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
 	}
+	tn := defaultTuning()
+	if cfg.tuning != nil {
+		tn = *cfg.tuning
+	}
 	level := new(slog.LevelVar)
-	level.Set(slog.LevelWarn)
+	level.Set(tn.logLevel)
 	logger := slog.New(slog.DiscardHandler)
 	if cfg.Logger != nil {
 		logger = quiet(cfg.Logger, level)
@@ -99,15 +105,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ensureSchema(dbPath); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
-	if err := ensureNamespace(sqliteConfig(dbPath), cfg.Namespace, searchAttributes()); err != nil {
+	if err := ensureNamespace(sqliteConfig(dbPath, tn), cfg.Namespace, searchAttributes()); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
 
 	ts, err := temporal.NewServer(
-		temporal.WithConfig(serverConfig(host, p, dbPath)),
+		temporal.WithConfig(serverConfig(host, p, dbPath, tn)),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(host, p)),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(tn)),
 		temporal.WithLogger(serverLogger{l: logger}),
 	)
 	if err != nil {

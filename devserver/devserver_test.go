@@ -128,7 +128,7 @@ func TestSearchAttributesAddedToExistingNamespace(t *testing.T) {
 	if err := ensureSchema(db); err != nil {
 		t.Fatal(err)
 	}
-	if err := ensureNamespace(sqliteConfig(db), DefaultNamespace, nil); err != nil {
+	if err := ensureNamespace(sqliteConfig(db, defaultTuning()), DefaultNamespace, nil); err != nil {
 		t.Fatal(err)
 	}
 
