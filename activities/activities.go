@@ -43,8 +43,6 @@ type Store interface {
 // its turn may have come (SignalWithStart "turn").
 type Waker interface {
 	Turn(ctx context.Context, ref store.DeliveryRef) error
-	// Wake is a best-effort nudge to a workflow whose delivery was drained.
-	Wake(ctx context.Context, ref store.DeliveryRef) error
 }
 
 // Config is what the activities need of Herald's configuration.

@@ -134,9 +134,7 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 	if res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 {
 		// Still holding the endpoint's turn (this delivery is not final
 		// yet), deliver what is queued behind it before letting go.
-		var done []store.DeliveryRef
-		res.Drained, done = a.drain(ctx, job, req.Seq)
-		defer a.wake(ctx, done)
+		res.Drained = a.drain(ctx, job, req.Seq)
 	}
 	n, eventStatus, err := a.store.RecordAttempt(ctx, rec)
 	if err != nil {

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/herald-hq/herald/schemas"
@@ -16,8 +15,6 @@ import (
 const (
 	maxDrain    = 512
 	drainBudget = 5 * time.Second
-	// wakers is how many drained deliveries' workflows are signalled at once.
-	wakers = 8
 )
 
 // drain delivers, in order, the deliveries queued behind an ordered
@@ -30,16 +27,17 @@ const (
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the
 // failed attempt when its turn comes and goes on with its retry schedule.
-// A drained delivery's workflow is woken (wake, after the drain, so that
-// the signals stay off the backlog's path) and finds its delivery done.
-func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq int64) ([]schemas.DrainedAttempt, []store.DeliveryRef) {
+// A drained delivery's workflow is not signalled: that would cost a Temporal
+// write and a workflow task per delivery. It was most likely started with a
+// delay that outlasts the drain (dispatch.Start), so its first task finds the
+// delivery done; otherwise its turn re-check does.
+func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq int64) []schemas.DrainedAttempt {
 	if holder.Endpoint.RateLimitPerSecond > 0 {
-		return nil, nil
+		return nil
 	}
 	endpointID := holder.Endpoint.ID
 	log := a.log.With("endpoint", endpointID)
 	var out []schemas.DrainedAttempt
-	var done []store.DeliveryRef
 	start := time.Now()
 	for len(out) < maxDrain && time.Since(start) < drainBudget {
 		next, fresh, err := a.store.NextFresh(ctx, endpointID, seq)
@@ -94,29 +92,7 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 		if a.metrics != nil {
 			a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
 		}
-		done = append(done, next)
 		seq = next.Seq
 	}
-	return out, done
-}
-
-// wake signals the workflows of drained deliveries, a few at a time. A lost
-// wake costs only time: the workflow's own re-check finds the delivery done.
-func (a *Activities) wake(ctx context.Context, refs []store.DeliveryRef) {
-	if a.waker == nil || len(refs) == 0 {
-		return
-	}
-	sem := make(chan struct{}, wakers)
-	var wg sync.WaitGroup
-	for _, ref := range refs {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := a.waker.Wake(ctx, ref); err != nil {
-				a.log.Warn("wake the workflow of a drained delivery (its re-check will)", "event", ref.EventID, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
+	return out
 }

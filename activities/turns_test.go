@@ -12,22 +12,14 @@ import (
 )
 
 type recordingWaker struct {
-	mu    sync.Mutex
-	refs  []store.DeliveryRef // turns passed
-	wakes []store.DeliveryRef // drained deliveries' workflows woken
+	mu   sync.Mutex
+	refs []store.DeliveryRef // turns passed
 }
 
 func (w *recordingWaker) Turn(_ context.Context, ref store.DeliveryRef) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.refs = append(w.refs, ref)
-	return nil
-}
-
-func (w *recordingWaker) Wake(_ context.Context, ref store.DeliveryRef) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.wakes = append(w.wakes, ref)
 	return nil
 }
 

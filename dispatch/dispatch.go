@@ -140,19 +140,6 @@ func (d *Dispatcher) Turn(ctx context.Context, ref store.DeliveryRef) error {
 	return wrap(err, "pass turn of endpoint %s to event %s", ref.EndpointID, ref.EventID)
 }
 
-// Wake tells a running event workflow that its delivery to an ordered
-// endpoint may have ended elsewhere (drained). It is best effort and cheap:
-// a plain signal, which leaves a start delay running and a closed or missing
-// workflow alone.
-func (d *Dispatcher) Wake(ctx context.Context, ref store.DeliveryRef) error {
-	err := d.c.SignalWorkflow(ctx, schemas.EventWorkflowID(ref.AppID, ref.EventID), "", schemas.SignalTurn,
-		schemas.TurnSignal{EndpointID: ref.EndpointID})
-	if isNotFound(err) {
-		return nil
-	}
-	return wrap(err, "wake event %s", ref.EventID)
-}
-
 func (d *Dispatcher) input(ev store.NewEvent, targets []schemas.Target) schemas.EventWorkflowInput {
 	return schemas.EventWorkflowInput{
 		AppID:           ev.AppID,

@@ -122,7 +122,7 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 	wait := turnRecheckMin
 	nudge, lastHead := false, int64(-1)
 	for {
-		seen := r.turns // before asking, so a signal during the call is not missed
+		seen := r.turns[t.EndpointID] // before asking, so a signal during the call is not missed
 		var res schemas.TurnResult
 		if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
 			if ctx.Err() != nil {
@@ -147,7 +147,7 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 			r.passTurn(ctx, t.EndpointID)
 		}
 		lastHead = res.HeadSeq
-		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns != seen })
+		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns[t.EndpointID] != seen })
 		if err != nil {
 			return "", false
 		}

@@ -23,6 +23,7 @@ func EventWorkflow(ctx workflow.Context, in schemas.EventWorkflowInput) error {
 		logger:       workflow.GetLogger(ctx),
 		status:       map[string]string{},
 		current:      map[string]*delivery{},
+		turns:        map[string]int{},
 		searchStatus: schemas.EventPending, // set by the starter
 	}
 	if err := workflow.SetQueryHandler(ctx, schemas.QueryStatus, r.view); err != nil {
@@ -49,7 +50,7 @@ func EventWorkflow(ctx workflow.Context, in schemas.EventWorkflowInput) error {
 			var turn schemas.TurnSignal
 			var replay schemas.ReplaySignal
 			if turnCh.ReceiveAsync(&turn) {
-				r.turns++ // wakes every ordered delivery waiting for its turn
+				r.turns[turn.EndpointID]++ // wakes the delivery waiting at that endpoint
 			} else if cancelCh.ReceiveAsync(nil) {
 				r.cancel(ctx)
 			} else if replayCh.ReceiveAsync(&replay) {
@@ -80,9 +81,9 @@ type eventRun struct {
 	all     []*delivery          // every coroutine started, in start order
 	live    int                  // coroutines not done
 
-	turns         int // turn signals received; a change wakes waiting ordered deliveries
-	cancelGen     int // cancel signals received
-	cancelApplied int // cancel signals whose CancelDeliveries has returned
+	turns         map[string]int // turn signals received per endpoint; a change wakes its waiting delivery
+	cancelGen     int            // cancel signals received
+	cancelApplied int            // cancel signals whose CancelDeliveries has returned
 
 	searchStatus string // HeraldStatus as last set
 }
