@@ -2,22 +2,18 @@ package activities_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/herald-hq/herald/activities"
+	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/metrics"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/signing"
@@ -34,47 +30,8 @@ func openSQLite(t testing.TB) *store.Store {
 	return openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "herald.db"))
 }
 
-var (
-	pgOnce  sync.Once
-	pgAdmin *sql.DB
-	pgDSN   string
-	pgErr   error
-)
-
 func openPostgres(t testing.TB) *store.Store {
-	pgOnce.Do(func() {
-		pgDSN = os.Getenv("HERALD_TEST_DATABASE_URL")
-		if pgDSN == "" {
-			pgDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-		}
-		pgAdmin, pgErr = sql.Open("postgres", pgDSN)
-		if pgErr == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			pgErr = pgAdmin.PingContext(ctx)
-		}
-	})
-	if pgErr != nil {
-		if os.Getenv("HERALD_TEST_SKIP_POSTGRES") == "1" {
-			t.Skipf("postgres unreachable at %s: %v", pgDSN, pgErr)
-		}
-		t.Fatalf("postgres unreachable at %s (HERALD_TEST_SKIP_POSTGRES=1 skips): %v", pgDSN, pgErr)
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "act_" + hex.EncodeToString(b)
-	if _, err := pgAdmin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { pgAdmin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(pgDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return openStore(t, u.String())
+	return openStore(t, pgtest.DSN(t))
 }
 
 func openStore(t testing.TB, dsn string) *store.Store {

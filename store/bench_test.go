@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -19,9 +20,7 @@ func BenchmarkHotPath(b *testing.B) {
 		benchHotPath(b, openStore(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db")))
 	})
 	b.Run("postgres", func(b *testing.B) {
-		pg := &postgres{}
-		b.Cleanup(pg.close)
-		benchHotPath(b, pg.open(b))
+		benchHotPath(b, openStore(b, pgtest.DSN(b)))
 	})
 }
 

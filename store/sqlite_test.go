@@ -2,11 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -208,45 +205,8 @@ func openMigrated(t *testing.T, dsn string) *Store {
 	return s
 }
 
-// openPostgresSchema opens a migrated store in a fresh schema on the server
-// at HERALD_TEST_DATABASE_URL, like store_test's postgres helper.
+// openPostgresSchema opens a migrated store in a fresh schema of the test
+// database.
 func openPostgresSchema(t *testing.T) *Store {
-	dsn := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("postgres", dsn)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("HERALD_TEST_SKIP_POSTGRES") == "1" {
-			t.Skipf("postgres unreachable at %s: %v", dsn, err)
-		}
-		t.Fatalf("postgres unreachable at %s (set HERALD_TEST_SKIP_POSTGRES=1 to skip): %v", dsn, err)
-	}
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return openMigrated(t, u.String())
+	return openMigrated(t, pgtest.DSN(t))
 }

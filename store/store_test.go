@@ -3,16 +3,13 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -28,71 +25,7 @@ func TestSQLite(t *testing.T) {
 
 func TestPostgres(t *testing.T) {
 	t.Parallel()
-	pg := &postgres{}
-	t.Cleanup(pg.close)
-	runConformance(t, func(t *testing.T) *store.Store { return pg.open(t) })
-}
-
-// postgres makes a fresh schema per test on the server at
-// HERALD_TEST_DATABASE_URL (default: local, trust auth, database test).
-type postgres struct {
-	once  sync.Once
-	dsn   string
-	admin *sql.DB
-	err   error
-}
-
-func (pg *postgres) connect(tb testing.TB) *sql.DB {
-	tb.Helper()
-	pg.once.Do(func() {
-		pg.dsn = os.Getenv("HERALD_TEST_DATABASE_URL")
-		if pg.dsn == "" {
-			pg.dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-		}
-		pg.admin, pg.err = sql.Open("postgres", pg.dsn)
-		if pg.err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			pg.err = pg.admin.PingContext(ctx)
-		}
-	})
-	if pg.err != nil {
-		if os.Getenv("HERALD_TEST_SKIP_POSTGRES") == "1" {
-			tb.Skipf("postgres unreachable at %s (HERALD_TEST_SKIP_POSTGRES=1): %v", pg.dsn, pg.err)
-		}
-		tb.Fatalf("postgres unreachable at %s (set HERALD_TEST_SKIP_POSTGRES=1 to skip): %v", pg.dsn, pg.err)
-	}
-	return pg.admin
-}
-
-func (pg *postgres) close() {
-	if pg.admin != nil {
-		pg.admin.Close()
-	}
-}
-
-// open makes a schema test_<random>, opens a migrated store with it as the
-// search_path and drops it at cleanup.
-func (pg *postgres) open(tb testing.TB) *store.Store {
-	tb.Helper()
-	admin := pg.connect(tb)
-	schema := "test_" + randomHex(tb)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(pg.dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return openStore(tb, u.String())
+	runConformance(t, func(t *testing.T) *store.Store { return openStore(t, pgtest.DSN(t)) })
 }
 
 func openStore(tb testing.TB, dsn string) *store.Store {
