@@ -141,8 +141,8 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		return res, err
 	}
 	res.EventStatus = eventStatus
-	res.Attempt = &schemas.Attempt{Attempt: n, StartedAt: started, DurationMS: rec.DurationMS,
-		ResponseStatus: ans.status, Error: ans.errText, ResponseBody: ans.body}
+	at := ans.attempt(n, started, rec.DurationMS)
+	res.Attempt = &at
 	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", n)
 	log.Debug("delivery attempt", "status", ans.status, "error", ans.errText, "duration", dur, "outcome", res.Outcome)
 	a.afterAttempt(ctx, req, ans, end, &res, log, true)
@@ -153,7 +153,7 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 // delivery's status after it and, for a retry, when the next attempt is.
 func (a *Activities) classify(req schemas.DeliverRequest, ans answer, end time.Time, res *schemas.DeliverResult, rec *store.AttemptRecord) {
 	switch {
-	case ans.status >= 200 && ans.status < 300:
+	case ans.ok():
 		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeSucceeded, schemas.DeliverySucceeded, &end
 	case ans.status == http.StatusGone:
 		res.Outcome, rec.Status, rec.FinishedAt = schemas.OutcomeFailed, schemas.DeliveryFailed, &end
@@ -183,8 +183,7 @@ func (a *Activities) afterAttempt(ctx context.Context, req schemas.DeliverReques
 			log.Warn("endpoint answered 410 Gone: disabled")
 		}
 	} else if noteHealth {
-		ok := ans.status >= 200 && ans.status < 300
-		disabled, err := a.store.NoteEndpointResult(ctx, req.EndpointID, ok, end, a.cfg.DisableAfter)
+		disabled, err := a.store.NoteEndpointResult(ctx, req.EndpointID, ans.ok(), end, a.cfg.DisableAfter)
 		if err != nil {
 			log.Error("note endpoint result for auto-disable", "err", err)
 		}
@@ -322,6 +321,15 @@ func (a *Activities) transportError(err error) string {
 		return fmt.Sprintf("no answer within the delivery timeout of %s", a.cfg.DeliveryTimeout)
 	}
 	return err.Error()
+}
+
+// ok reports whether the answer makes the attempt a success: any 2xx.
+func (ans answer) ok() bool { return ans.status >= 200 && ans.status < 300 }
+
+// attempt is the record of the attempt that got ans.
+func (ans answer) attempt(n int, started time.Time, durationMS int64) schemas.Attempt {
+	return schemas.Attempt{Attempt: n, StartedAt: started, DurationMS: durationMS,
+		ResponseStatus: ans.status, Error: ans.errText, ResponseBody: ans.body}
 }
 
 func (ans answer) describe() string {

@@ -66,7 +66,7 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 			a.metrics.Attempt(ans.status, dur)
 		}
 		end := a.now()
-		ok := ans.status >= 200 && ans.status < 300
+		ok := ans.ok()
 		rec := store.AttemptRecord{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
 			StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
 			Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending, Key: store.DrainKey(next.Seq)}
@@ -83,9 +83,7 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 				log.Error("note endpoint result for auto-disable", "err", err)
 			}
 		}
-		out = append(out, schemas.DrainedAttempt{EventID: next.EventID, Attempt: schemas.Attempt{
-			Attempt: n, StartedAt: started, DurationMS: rec.DurationMS, ResponseStatus: ans.status,
-			Error: ans.errText, ResponseBody: ans.body}})
+		out = append(out, schemas.DrainedAttempt{EventID: next.EventID, Attempt: ans.attempt(n, started, rec.DurationMS)})
 		if !ok {
 			break
 		}
