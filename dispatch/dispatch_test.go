@@ -2,22 +2,19 @@ package dispatch_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/server/temporaltest"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/herald-hq/herald/dispatch"
+	"github.com/herald-hq/herald/internal/histtest"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 	"github.com/herald-hq/herald/worker"
@@ -137,36 +134,11 @@ func (f *fixture) wait(t *testing.T, eventID string) string {
 	return status
 }
 
-// record writes the workflow's history (all its events, last run) to
-// workflows/testdata/<name>.json when HERALD_RECORD_HISTORIES=1.
+// record writes the workflow's history to workflows/testdata/<name>.json
+// when HERALD_RECORD_HISTORIES=1.
 func (f *fixture) record(t *testing.T, eventID, name string) {
 	t.Helper()
-	if os.Getenv("HERALD_RECORD_HISTORIES") != "1" {
-		return
-	}
-	ctx := context.Background()
-	it := f.c.GetWorkflowHistory(ctx, schemas.EventWorkflowID("app_1", eventID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var h historypb.History
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var check map[string]any
-	if err := json.Unmarshal(b, &check); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("..", "workflows", "testdata", name+".json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("recorded %s", path)
+	histtest.Record(t, f.c, schemas.EventWorkflowID("app_1", eventID), filepath.Join("..", "workflows", "testdata"), name)
 }
 
 func ev(id string) store.NewEvent {
