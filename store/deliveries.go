@@ -180,9 +180,15 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int
 	return attempt, eventStatus, nil
 }
 
-// lockDelivery returns a delivery's status, locking its row on Postgres
-// until the transaction ends.
+// lockDelivery returns a delivery's status, locking its event's row and
+// its own on Postgres until the transaction ends.
 func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) (string, error) {
+	if err := s.lockEvent(ctx, tx, appID, eventID); err != nil {
+		if schemas.IsNotFound(err) {
+			return "", deliveryNotFound(appID, eventID, endpointID)
+		}
+		return "", err
+	}
 	var cur string
 	err := s.get(ctx, tx, &cur, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
 		s.forUpdate(), appID, eventID, endpointID)
@@ -244,6 +250,9 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 		return "", fmt.Errorf("set deliveries of event %s: unknown delivery status %q", eventID, status)
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.lockEvent(ctx, tx, appID, eventID); err != nil {
+			return err
+		}
 		var finished any
 		if schemas.DeliveryFinal(status) {
 			finished = ts(now)

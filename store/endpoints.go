@@ -293,6 +293,19 @@ func (s *Store) disable(ctx context.Context, tx *sqlx.Tx, appID, id, reason stri
 // cancelEndpointDeliveries makes every non-final delivery to an endpoint
 // cancelled and recomputes the status of the events they belong to.
 func (s *Store) cancelEndpointDeliveries(ctx context.Context, tx *sqlx.Tx, endpointID string, now time.Time) error {
+	// Lock the events first, in one order, as every status change does (see lockEvent).
+	var locked []struct {
+		AppID string `db:"app_id"`
+		ID    string `db:"id"`
+	}
+	if err := s.sel(ctx, tx, &locked, `SELECT app_id, id FROM events WHERE EXISTS (SELECT 1 FROM deliveries d
+		WHERE d.app_id = events.app_id AND d.event_id = events.id AND d.endpoint_id = ? AND d.status IN (?, ?))
+		ORDER BY app_id, id`+s.forUpdate(), endpointID, schemas.DeliveryPending, schemas.DeliveryDelivering); err != nil {
+		return fmt.Errorf("cancel deliveries to %s: lock events: %w", endpointID, err)
+	}
+	if len(locked) == 0 {
+		return nil
+	}
 	n, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
 		WHERE endpoint_id = ? AND status IN (?, ?)`, schemas.DeliveryCancelled, ts(now), ts(now),
 		endpointID, schemas.DeliveryPending, schemas.DeliveryDelivering)

@@ -54,6 +54,24 @@ func (s *Store) recomputeEvent(ctx context.Context, tx *sqlx.Tx, appID, eventID 
 	return status, nil
 }
 
+// lockEvent locks an event's row until the transaction ends (Postgres; an
+// SQLite transaction already holds the one write lock). Every transaction
+// that changes a delivery's status takes it first, so the status that
+// recomputeEvent derives from the deliveries sees every other change of
+// them committed: under read committed, two transactions that each changed
+// one delivery and recomputed would otherwise miss each other's change.
+func (s *Store) lockEvent(ctx context.Context, tx *sqlx.Tx, appID, eventID string) error {
+	var one int
+	err := s.get(ctx, tx, &one, `SELECT 1 FROM events WHERE app_id = ? AND id = ?`+s.forUpdate(), appID, eventID)
+	if isNoRows(err) {
+		return eventNotFound(appID, eventID)
+	}
+	if err != nil {
+		return fmt.Errorf("lock event %s: %w", eventID, err)
+	}
+	return nil
+}
+
 func eventNotFound(appID, id string) error {
 	return schemas.Errorf(schemas.KindNotFound, "event_not_found", "event %q of app %q does not exist", id, appID)
 }

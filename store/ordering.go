@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -81,6 +83,16 @@ func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, ds []deliveryRow, now 
 	out := make([]deliveryRow, 0, len(ds))
 	ordered := map[string]*bool{}
 	events := map[[2]string]bool{}
+	keys := make([][2]string, 0, len(ds))
+	for _, d := range ds {
+		keys = append(keys, [2]string{d.AppID, d.EventID})
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	for _, k := range slices.Compact(keys) {
+		if err := s.lockEvent(ctx, tx, k[0], k[1]); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range ds {
 		o, ok := ordered[d.EndpointID]
 		if !ok {

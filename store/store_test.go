@@ -80,6 +80,8 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"AutoDisable", testAutoDisable},
 		{"Cascades", testCascades},
 		{"DeleteApp", testDeleteApp},
+		{"ConcurrentRecorders", testConcurrentRecorders},
+		{"DisableRacesRecorders", testDisableRacesRecorders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
