@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/herald-hq/herald/metrics"
-	"github.com/herald-hq/herald/netguard"
+	"github.com/herald-hq/herald/outbound"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -71,9 +69,9 @@ type Deps struct {
 	Logger  *slog.Logger     // nil: discard
 	Now     func() time.Time // nil: time.Now
 	Config  Config
-	// HTTPClient makes the deliveries; nil: NewHTTPClient(Config). A client
-	// given here must not follow redirects and must guard the dial itself.
-	HTTPClient *http.Client
+	// Sender sends the deliveries; nil: HTTP(S) only, with
+	// outbound.NewHTTP(Config's timeout and private-network rule).
+	Sender outbound.Sender
 }
 
 // Activities are Herald's activities. Safe for concurrent use.
@@ -84,7 +82,7 @@ type Activities struct {
 	log     *slog.Logger
 	now     func() time.Time
 	cfg     Config
-	client  *http.Client
+	sender  outbound.Sender
 }
 
 // New makes the activities from their dependencies.
@@ -96,53 +94,18 @@ func New(d Deps) *Activities {
 		d.Config.UserAgent = "Herald"
 	}
 	a := &Activities{store: d.Store, waker: d.Waker, metrics: d.Metrics, log: d.Logger,
-		now: d.Now, cfg: d.Config, client: d.HTTPClient}
+		now: d.Now, cfg: d.Config, sender: d.Sender}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if a.client == nil {
-		a.client = NewHTTPClient(d.Config)
+	if a.sender == nil {
+		h := outbound.NewHTTP(outbound.HTTPConfig{Timeout: a.cfg.DeliveryTimeout, AllowPrivateNetworks: a.cfg.AllowPrivateNetworks})
+		a.sender = outbound.Mux{"http": h, "https": h}
 	}
 	return a
-}
-
-// NewHTTPClient makes the delivery client: the delivery timeout, no
-// redirects (a 3xx is a failed attempt, as Standard Webhooks recommends),
-// the SSRF guard on every dialled address unless private networks are
-// allowed, no proxy (a proxy would dial on the guard's behalf), and a
-// connection pool sized for many endpoints with a few connections each.
-func NewHTTPClient(c Config) *http.Client {
-	timeout := c.DeliveryTimeout
-	if timeout <= 0 {
-		timeout = DefaultDeliveryTimeout
-	}
-	dialer := &net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}
-	if !c.AllowPrivateNetworks {
-		dialer.Control = netguard.DialControl
-	}
-	transport := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           4096,
-		MaxIdleConnsPerHost:    32,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    min(timeout, 10*time.Second),
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-		// Only the first KiB of an answer is kept, so ask for it as is.
-		DisableCompression: true,
-	}
-	return &http.Client{
-		Transport: transport,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }
 
 // envelope is the body an endpoint receives: {"type", "timestamp", "data"}

@@ -1,18 +1,15 @@
 package activities
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/herald-hq/herald/outbound"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/signing"
 	"github.com/herald-hq/herald/store"
@@ -21,11 +18,8 @@ import (
 // DisabledReasonGone is the disabled_reason of an endpoint that answered 410.
 const DisabledReasonGone = "gone"
 
-// drainLimit is how much of an answer beyond the kept KiB is read so the
-// connection can be reused; a longer answer closes the connection instead.
-const drainLimit = 64 << 10
-
-// answer is what one HTTP request got.
+// answer is what one attempt got (an outbound.Answer, kept apart so the
+// drain and the recorder read one shape).
 type answer struct {
 	status     int    // 0 when no answer
 	body       string // first schemas.MaxResponseBody bytes
@@ -251,9 +245,10 @@ func (a *Activities) eventStatus(ctx context.Context, req schemas.DeliverRequest
 	return a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{}, status, a.now())
 }
 
-// post signs and sends the delivery. Its error is only the activity's
-// context ending (the worker is stopping or the activity timed out): the
-// attempt is then not recorded, and the retried activity makes it again.
+// post signs the delivery and sends it through the endpoint's transport.
+// Its error is only the activity's context ending (the worker is stopping
+// or the activity timed out): the attempt is then not recorded, and the
+// retried activity makes it again.
 func (a *Activities) post(ctx context.Context, job store.DeliveryJob, at time.Time) (answer, error) {
 	body, err := envelope(job.Event)
 	if err != nil {
@@ -267,60 +262,23 @@ func (a *Activities) post(ctx context.Context, job store.DeliveryJob, at time.Ti
 	if err != nil {
 		return answer{errText: "sign: " + err.Error()}, nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, a.cfg.DeliveryTimeout)
-	defer cancel()
-	hr, err := http.NewRequestWithContext(rctx, http.MethodPost, job.Endpoint.URL, bytes.NewReader(body))
-	if err != nil {
-		return answer{errText: "build request: " + err.Error()}, nil
-	}
+	h := make(http.Header, len(job.Endpoint.Headers)+5)
 	for k, v := range job.Endpoint.Headers {
 		if !strings.HasPrefix(strings.ToLower(k), "webhook-") {
-			hr.Header.Set(k, v)
+			h.Set(k, v)
 		}
 	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("User-Agent", a.cfg.UserAgent)
-	hr.Header[signing.HeaderID] = []string{job.Event.ID}
-	hr.Header[signing.HeaderTimestamp] = []string{strconv.FormatInt(at.Unix(), 10)}
-	hr.Header[signing.HeaderSignature] = []string{sig}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", a.cfg.UserAgent)
+	h[signing.HeaderID] = []string{job.Event.ID}
+	h[signing.HeaderTimestamp] = []string{strconv.FormatInt(at.Unix(), 10)}
+	h[signing.HeaderSignature] = []string{sig}
 
-	resp, err := a.client.Do(hr)
+	out, err := a.sender.Send(ctx, outbound.Request{Endpoint: job.Endpoint, Header: h, Body: body})
 	if err != nil {
-		if ctx.Err() != nil {
-			return answer{}, fmt.Errorf("deliver to %s: %w", job.Endpoint.ID, ctx.Err())
-		}
-		return answer{errText: a.transportError(err)}, nil
+		return answer{}, err
 	}
-	defer resp.Body.Close()
-	buf, _ := io.ReadAll(io.LimitReader(resp.Body, schemas.MaxResponseBody))
-	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
-	ans := answer{status: resp.StatusCode, body: string(buf)}
-	switch {
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		ans.errText = "redirects are not followed"
-		if loc := resp.Header.Get("Location"); loc != "" {
-			ans.errText += " (Location: " + loc + ")"
-		}
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-		ans.retryAfter = resp.Header.Get("Retry-After")
-	}
-	return ans, nil
-}
-
-// transportError says why a request got no answer, without Go's
-// `Post "url":` wrapping.
-func (a *Activities) transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Sprintf("no answer within the delivery timeout of %s", a.cfg.DeliveryTimeout)
-		}
-		err = ue.Err
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within the delivery timeout of %s", a.cfg.DeliveryTimeout)
-	}
-	return err.Error()
+	return answer{status: out.Status, body: out.Body, errText: out.Err, retryAfter: out.RetryAfter}, nil
 }
 
 // ok reports whether the answer makes the attempt a success: any 2xx.
