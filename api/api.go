@@ -1,4 +1,4 @@
-// Package api is Herald's HTTP API (contract: /work/shared/contract/API.md):
+// Package api is Herald's HTTP API (the contract is docs/api.md):
 // a Fiber app with the routes, request decoding and validation, the one
 // table that maps error kinds to HTTP statuses, and the OpenAPI document.
 package api
