@@ -29,10 +29,14 @@ func (devCmd) Run(e *env) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
+	// The token is printed only when Herald made it: an operator's own
+	// token would end up in terminal scrollback and log collectors.
+	shownToken := "from HERALD_API_TOKEN"
 	if cfg.APIToken == "" {
 		if cfg.APIToken, err = devToken(cfg.DataDir); err != nil {
 			return err
 		}
+		shownToken = cfg.APIToken
 	}
 	// Bind the API's port first: a taken port should fail before the
 	// Temporal server spends seconds starting.
@@ -68,7 +72,7 @@ func (devCmd) Run(e *env) error {
 	defer stop()
 
 	fmt.Fprintf(e.stdout, "Herald %s is running (ready in %s)\n", version, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(e.stdout, "  API:          http://%s   (token: %s)\n", ln.Addr(), cfg.APIToken)
+	fmt.Fprintf(e.stdout, "  API:          http://%s   (token: %s)\n", ln.Addr(), shownToken)
 	fmt.Fprintf(e.stdout, "  API docs:     http://%s/docs\n", ln.Addr())
 	fmt.Fprintf(e.stdout, "  Temporal:     %s   (namespace %s)\n", srv.FrontendAddr(), cfg.TemporalNamespace)
 	if srv.UIAddr() != "" {

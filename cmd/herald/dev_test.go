@@ -23,6 +23,10 @@ func TestDevStartsAndRestarts(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := startDev(t, dir, nil)
+	// The operator gave the token: the banner must not print it.
+	if out := p.out.String(); strings.Contains(out, p.env["HERALD_API_TOKEN"]) || !strings.Contains(out, "from HERALD_API_TOKEN") {
+		t.Errorf("start banner shows the operator's token or says nothing of it:\n%s", out)
+	}
 
 	resp, err := http.Get("http://" + p.ui + "/")
 	if err != nil {
