@@ -47,6 +47,9 @@ type Store interface {
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (string, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 	RecoverFailed(ctx context.Context, appID, endpointID string, since, until, now time.Time) ([]store.ReplayedDelivery, error)
+
+	PortalStore
+	StatsStore
 }
 
 // Dispatcher starts and steers event workflows (*dispatch.Dispatcher).
@@ -63,6 +66,7 @@ type Config struct {
 	SecretOverlap        time.Duration // how long a rotated-out key keeps signing; default 24h
 	AllowPrivateNetworks bool          // endpoint URLs may name private addresses
 	Version              string        // shown in the OpenAPI document
+	PublicURL            string        // base of portal links; default: the request's own base URL
 }
 
 // Deps is what the API needs.
@@ -122,6 +126,8 @@ func New(d Deps) *fiber.App {
 	s.endpointRoutes(v1)
 	s.secretRoutes(v1)
 	s.eventRoutes(v1)
+	s.portalRoutes(v1)
+	s.statsRoutes(v1)
 	s.openapi = openAPIDocument(d.Config.Version)
 	return app
 }

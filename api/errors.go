@@ -23,6 +23,7 @@ const (
 var statusOf = map[schemas.Kind]int{
 	schemas.KindBadRequest:  http.StatusBadRequest,
 	kindUnauthorized:        http.StatusUnauthorized,
+	kindForbidden:           http.StatusForbidden,
 	schemas.KindNotFound:    http.StatusNotFound,
 	kindMethod:              http.StatusMethodNotAllowed,
 	schemas.KindConflict:    http.StatusConflict,
@@ -117,8 +118,13 @@ func (s *server) recoverPanic(c *fiber.Ctx) (err error) {
 func (s *server) auth(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
 	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || s.Config.Token == "" ||
-		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.Config.Token)) != 1 {
+	token = strings.TrimSpace(token)
+	bearer := ok && strings.EqualFold(scheme, "Bearer")
+	operator := bearer && s.Config.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.Config.Token)) == 1
+	if !operator && bearer && strings.HasPrefix(token, portalTokenPrefix) {
+		return s.portalAuth(c, token)
+	}
+	if !operator {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="herald"`)
 		if h == "" {
 			return schemas.E(kindUnauthorized, "unauthorized", "missing Authorization: Bearer <token> header")

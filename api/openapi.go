@@ -146,6 +146,18 @@ func routes() map[string]map[string]op {
 		"/v1/apps/{app}/endpoints/{ep}/recover": {
 			"post": {summary: "Deliver again every delivery to the endpoint that ended failed in the window", body: ref("Recover"), status: "202", answer: ref("Recovered"), errors: []string{"400", "404", "422", "503"}},
 		},
+		"/v1/apps/{app}/endpoints/{ep}/test": {
+			"post": {summary: "Send a test event (id test_...) to this endpoint only; the payload defaults to the event type's schema example", body: testEventSchema, optional: true, status: "202", answer: ref("Event"), errors: []string{"400", "404", "422", "503"}},
+		},
+		"/v1/apps/{app}/endpoints/{ep}/stats": {
+			"get": {summary: "The endpoint's delivery counts, attempt outcomes, latency and hourly buckets (default: the last 24h)", status: "200", answer: statsSchema, query: []string{"since", "until"}, errors: []string{"400", "404"}},
+		},
+		"/v1/apps/{app}/portal-links": {
+			"post": {summary: "Make a consumer portal link: a token scoped to this app (read-only if asked) and the portal URL", body: portalLinkRequestSchema, optional: true, status: "201", answer: portalLinkSchema, errors: []string{"400", "403", "404", "422"}},
+		},
+		"/v1/apps/{app}/portal-links/self": {
+			"get": {summary: "What the calling portal token grants (portal tokens only)", status: "200", answer: obj{"type": "object"}, errors: []string{"400", "403"}},
+		},
 		"/v1/apps/{app}/events": {
 			"post": {summary: "Send an event", body: ref("EventCreate"), status: "202", answer: ref("Event"), repeat: true, errors: []string{"400", "404", "413", "422", "503"}},
 			"get":  {summary: "List an app's events, newest first", status: "200", answer: listOfRef("Event"), query: append(page, "status", "event_type", "endpoint_id", "since", "until"), errors: []string{"400", "404"}},

@@ -20,6 +20,9 @@ type NewEvent struct {
 	EventType string
 	Payload   json.RawMessage
 	CreatedAt time.Time
+	// OnlyEndpoint makes a test event: it goes to this endpoint alone,
+	// whatever the endpoint subscribes to.
+	OnlyEndpoint string
 }
 
 // EventFilter narrows ListEvents. Since is inclusive, Until exclusive, both
@@ -146,6 +149,9 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 			return fmt.Errorf("accept event %s: endpoints: %w", ev.ID, err)
 		}
 		subs = slices.DeleteFunc(subs, func(sub subscriber) bool {
+			if ev.OnlyEndpoint != "" {
+				return sub.ID != ev.OnlyEndpoint
+			}
 			ok, e := sub.wants(ev.EventType)
 			if e != nil && err == nil {
 				err = e

@@ -31,6 +31,9 @@ type Config struct {
 	LogLevel             string
 	// DebugAddr, when set, serves Go's pprof profiles (net/http/pprof).
 	DebugAddr string
+	// PublicURL is the base of portal links; PortalFrameAncestors may frame the portal.
+	PublicURL            string
+	PortalFrameAncestors []string
 }
 
 // mode says which command the configuration is for: defaults and required
@@ -61,6 +64,8 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 		LogLevel:          or(getenv("HERALD_LOG_LEVEL"), "info"),
 		DebugAddr:         getenv("HERALD_DEBUG_ADDR"),
 	}
+	c.PublicURL = strings.TrimRight(or(getenv("HERALD_PUBLIC_URL"), "http://"+c.HTTPAddr), "/")
+	c.PortalFrameAncestors = strings.Fields(strings.ReplaceAll(getenv("HERALD_PORTAL_FRAME_ANCESTORS"), ",", " "))
 	var errs []error
 	check := func(err error) {
 		if err != nil {
@@ -83,6 +88,7 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 	c.AllowPrivateNetworks, err = parseBool(or(getenv("HERALD_ALLOW_PRIVATE_NETWORKS"), strconv.FormatBool(m == modeDev)))
 	check(wrapVar("HERALD_ALLOW_PRIVATE_NETWORKS", err))
 	check(wrapVar("HERALD_HTTP_ADDR", checkHostPort(c.HTTPAddr)))
+	check(wrapVar("HERALD_PUBLIC_URL", checkPublicURL(c.PublicURL)))
 	if c.DebugAddr != "" {
 		check(wrapVar("HERALD_DEBUG_ADDR", checkHostPort(c.DebugAddr)))
 	}
@@ -210,6 +216,14 @@ func checkPostgresURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return errors.New("must be a postgres:// URL (postgres://user:pass@host:5432/db)")
+	}
+	return nil
+}
+
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not an http(s) base URL such as https://hooks.example.com", raw)
 	}
 	return nil
 }

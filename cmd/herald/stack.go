@@ -177,6 +177,7 @@ func (s *stack) apiApp() *fiber.App {
 			SecretOverlap:        s.cfg.SecretOverlap,
 			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
 			Version:              version,
+			PublicURL:            s.cfg.PublicURL,
 		},
 	})
 }
