@@ -67,6 +67,9 @@ type Config struct {
 	AllowPrivateNetworks bool          // endpoint URLs may name private addresses
 	Version              string        // shown in the OpenAPI document
 	PublicURL            string        // base of portal links; default: the request's own base URL
+	// ReadTimeout bounds reading one request, headers and body; default
+	// 30s. A client that drips its request is cut off after it.
+	ReadTimeout time.Duration
 }
 
 // Deps is what the API needs.
@@ -93,6 +96,9 @@ func New(d Deps) *fiber.App {
 	if d.Config.MaxPayloadBytes <= 0 {
 		d.Config.MaxPayloadBytes = 1 << 20
 	}
+	if d.Config.ReadTimeout <= 0 {
+		d.Config.ReadTimeout = 30 * time.Second
+	}
 	if d.Config.SecretOverlap <= 0 {
 		d.Config.SecretOverlap = 24 * time.Hour
 	}
@@ -107,20 +113,26 @@ func New(d Deps) *fiber.App {
 	}
 	s := &server{Deps: d, schemas: newSchemaCache()}
 	app := fiber.New(fiber.Config{
-		AppName:               "herald",
-		BodyLimit:             d.Config.MaxPayloadBytes + 64<<10, // our own check answers 413 first
-		Immutable:             true,
-		CaseSensitive:         true,
-		DisableStartupMessage: true,
-		ErrorHandler:          s.handleError,
-		JSONEncoder:           json.Marshal,
-		JSONDecoder:           json.Unmarshal,
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		AppName: "herald",
+		// Bodies are read by readBody after auth, bounded, into a buffer
+		// that grows with what arrives (see body.go).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    d.Config.MaxPayloadBytes,
+		ReadTimeout:                  d.Config.ReadTimeout,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  time.Minute,
+		Immutable:                    true,
+		CaseSensitive:                true,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 s.handleError,
+		JSONEncoder:                  json.Marshal,
+		JSONDecoder:                  json.Unmarshal,
 	})
-	app.Use(s.recoverPanic)
+	app.Server().HeaderReceived = s.headerReceived
+	app.Use(s.recoverPanic, s.finishBody)
 	s.opsRoutes(app)
-	v1 := app.Group("/v1", s.auth)
+	v1 := app.Group("/v1", s.auth, s.readBody)
 	s.appRoutes(v1)
 	s.eventTypeRoutes(v1)
 	s.endpointRoutes(v1)

@@ -93,6 +93,7 @@ func (r *recorder) startsFor(eventID string) []startCall {
 type harness struct {
 	t     *testing.T
 	url   string
+	ln    *api.Listener
 	store *store.Store
 	disp  *recorder
 	ready error
@@ -102,8 +103,14 @@ type harness struct {
 // newHarness serves the API on a real 127.0.0.1 listener over a real SQLite store.
 func newHarness(t *testing.T, edit ...func(*api.Deps)) *harness {
 	t.Helper()
+	return newHarnessOn(t, "sqlite:"+t.TempDir()+"/h.db", edit...)
+}
+
+// newHarnessOn is newHarness over the database dsn names.
+func newHarnessOn(t *testing.T, dsn string, edit ...func(*api.Deps)) *harness {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/h.db")
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +136,8 @@ func newHarness(t *testing.T, edit ...func(*api.Deps)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = app.Listener(ln) }()
+	h.ln = api.GuardListener(ln, 0)
+	go func() { _ = app.Listener(h.ln) }()
 	t.Cleanup(func() {
 		_ = app.Shutdown()
 		_ = st.Close()

@@ -212,7 +212,7 @@ func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
 // serveHTTP serves app on ln until ctx ends, then shuts it down gracefully.
 func serveHTTP(ctx context.Context, app *fiber.App, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(api.GuardListener(ln, api.DefaultMaxConnsPerClient)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve HTTP: %w", err)
