@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,11 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 	check(wrapVar("HERALD_ALLOW_PRIVATE_NETWORKS", err))
 	check(wrapVar("HERALD_HTTP_ADDR", checkHostPort(c.HTTPAddr)))
 	check(wrapVar("HERALD_PUBLIC_URL", checkPublicURL(c.PublicURL)))
+	for _, src := range c.PortalFrameAncestors {
+		if !frameSource.MatchString(src) {
+			check(fmt.Errorf("HERALD_PORTAL_FRAME_ANCESTORS: %q is not an origin such as https://app.example.com", src))
+		}
+	}
 	if c.DebugAddr != "" {
 		check(wrapVar("HERALD_DEBUG_ADDR", checkHostPort(c.DebugAddr)))
 	}
@@ -219,6 +225,10 @@ func checkPostgresURL(raw string) error {
 	}
 	return nil
 }
+
+// frameSource is a CSP source expression Herald accepts for frame-ancestors:
+// a scheme and host (wildcard subdomain and port allowed), or 'self'.
+var frameSource = regexp.MustCompile(`^('self'|https?://(\*\.)?[a-zA-Z0-9.-]+(:[0-9]+|:\*)?)$`)
 
 func checkPublicURL(raw string) error {
 	u, err := url.Parse(raw)

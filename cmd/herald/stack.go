@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -21,6 +22,7 @@ import (
 	"github.com/herald-hq/herald/api"
 	"github.com/herald-hq/herald/dispatch"
 	"github.com/herald-hq/herald/metrics"
+	"github.com/herald-hq/herald/portal"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 	"github.com/herald-hq/herald/worker"
@@ -161,7 +163,7 @@ func (s *stack) startWorker() (sdkworker.Worker, error) {
 }
 
 func (s *stack) apiApp() *fiber.App {
-	return api.New(api.Deps{
+	app := api.New(api.Deps{
 		Store:      s.store,
 		Dispatcher: s.dispatcher,
 		Metrics:    s.metrics,
@@ -180,6 +182,10 @@ func (s *stack) apiApp() *fiber.App {
 			PublicURL:            s.cfg.PublicURL,
 		},
 	})
+	// The portal calls the API in process, with its user's token.
+	app.Use("/portal", adaptor.HTTPHandler(portal.New(portal.Deps{
+		API: adaptor.FiberApp(app), FrameAncestors: s.cfg.PortalFrameAncestors, Logger: s.logger})))
+	return app
 }
 
 // serveDebug serves Go's profiles on addr until ctx ends, when addr is set.
