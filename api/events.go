@@ -136,9 +136,13 @@ func (s *server) checkEvent(c *fiber.Ctx, appID string, req eventRequest) error 
 	if err != nil {
 		return errorf(err, "stored schema of event type %s", t.Name)
 	}
-	if errs := ps.Validate(req.Payload); len(errs) > 0 {
-		return s.appFirst(c, appID, &schemas.Error{Kind: schemas.KindInvalid, Code: "schema_validation_failed",
-			Message: "the payload does not satisfy the schema of event type " + t.Name, Details: errs})
+	ctx, cancel := s.workContext(c)
+	defer cancel()
+	if err := ps.Check(ctx, req.Payload); err != nil {
+		if schemas.KindOf(err) == schemas.KindInvalid {
+			return s.appFirst(c, appID, err)
+		}
+		return workStopped(err)
 	}
 	return nil
 }

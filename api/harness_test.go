@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/herald-hq/herald/api"
 	"github.com/herald-hq/herald/metrics"
 	"github.com/herald-hq/herald/schemas"
@@ -93,6 +95,7 @@ func (r *recorder) startsFor(eventID string) []startCall {
 type harness struct {
 	t     *testing.T
 	url   string
+	app   *fiber.App
 	ln    *api.Listener
 	store *store.Store
 	disp  *recorder
@@ -136,7 +139,7 @@ func newHarnessOn(t *testing.T, dsn string, edit ...func(*api.Deps)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.ln = api.GuardListener(ln, 0)
+	h.app, h.ln = app, api.GuardListener(ln, 0)
 	go func() { _ = app.Listener(h.ln) }()
 	t.Cleanup(func() {
 		_ = app.Shutdown()

@@ -38,6 +38,9 @@ type Listener struct {
 	open   map[netip.Prefix]int
 	active atomic.Int64
 	read   atomic.Int64
+
+	closed    chan struct{} // closed when the server shuts down
+	closeOnce sync.Once
 }
 
 // GuardListener wraps ln; maxPerClient <= 0 means DefaultMaxConnsPerClient.
@@ -45,7 +48,14 @@ func GuardListener(ln net.Listener, maxPerClient int) *Listener {
 	if maxPerClient <= 0 {
 		maxPerClient = DefaultMaxConnsPerClient
 	}
-	return &Listener{Listener: ln, max: maxPerClient, open: map[netip.Prefix]int{}}
+	return &Listener{Listener: ln, max: maxPerClient, open: map[netip.Prefix]int{}, closed: make(chan struct{})}
+}
+
+// Close closes the listener: the server is shutting down, and request work
+// still running on its connections stops (see workContext).
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
 // Accept returns the next connection within its client's cap; a connection
@@ -149,3 +159,6 @@ func lingerClose(c net.Conn) {
 	}
 	_ = c.Close()
 }
+
+// Unwrap returns the connection underneath (for the client-gone check).
+func (c *guardedConn) Unwrap() net.Conn { return c.Conn }
