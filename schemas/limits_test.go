@@ -40,7 +40,7 @@ func TestSchemaLimits(t *testing.T) {
 		if code(err) != "invalid_schema" {
 			t.Errorf("schema of %d bytes: %v, want invalid_schema", len(raw), err)
 		}
-		if d := time.Since(start); d > time.Second {
+		if d := time.Since(start); d > 5*time.Second { // generous: -race on a loaded machine
 			t.Errorf("refusing a schema of %d bytes took %s", len(raw), d)
 		}
 	}
@@ -53,7 +53,7 @@ func TestSchemaLimits(t *testing.T) {
 		t.Fatal(errs)
 	}
 	t.Logf("deepest allowed nested allOf compiles and validates in %s", time.Since(start))
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("deepest allowed schema took %s", d)
 	}
 }
@@ -73,7 +73,7 @@ func TestPayloadNumbersBounded(t *testing.T) {
 		if code(err) != "payload_too_costly" {
 			t.Errorf("payload of %d bytes: %v, want payload_too_costly", len(payload), err)
 		}
-		if d := time.Since(start); d > time.Second {
+		if d := time.Since(start); d > 5*time.Second { // generous: -race on a loaded machine
 			t.Errorf("refusing a payload of %d bytes took %s", len(payload), d)
 		}
 	}
@@ -118,6 +118,15 @@ func TestValidationBudget(t *testing.T) {
 	cancel()
 	if err := p.Check(ctx, json.RawMessage(`1`)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ended context: %v", err)
+	}
+	// Honest work grows with the payload, and so does the budget: 50,000
+	// items, more than ValidationBudget evaluations, validate.
+	arr, err := CompileSchema(json.RawMessage(`{"type":"array","items":{"type":"integer","minimum":0}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := arr.Check(context.Background(), json.RawMessage(`[`+strings.Repeat("1,", 50000)+`1]`)); err != nil {
+		t.Fatalf("50,000 items: %v", err)
 	}
 	// The schema still works after stopped runs.
 	small, err := CompileSchema(json.RawMessage(expRefs(3)))
