@@ -50,6 +50,7 @@ type Store interface {
 
 	PortalStore
 	StatsStore
+	SourceStore
 }
 
 // Dispatcher starts and steers event workflows (*dispatch.Dispatcher).
@@ -76,6 +77,7 @@ type Config struct {
 type Deps struct {
 	Store      Store
 	Dispatcher Dispatcher
+	Sources    SourceRunner // nil: the sources routes answer 503
 	Metrics    *metrics.Metrics
 	Logger     *slog.Logger
 	// Ready reports whether Temporal is reachable (for /readyz, beside Store.Ping).
@@ -140,6 +142,7 @@ func New(d Deps) *fiber.App {
 	s.eventRoutes(v1)
 	s.portalRoutes(v1)
 	s.statsRoutes(v1)
+	s.sourceRoutes(v1)
 	s.openapi = openAPIDocument(d.Config.Version)
 	return app
 }

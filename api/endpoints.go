@@ -6,7 +6,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/herald-hq/herald/netguard"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/signing"
 )
@@ -58,7 +57,7 @@ func endpointOut(e schemas.Endpoint) schemas.Endpoint {
 // apply validates the fields the request sets and writes them into e.
 func (s *server) apply(ctx context.Context, req endpointRequest, e *schemas.Endpoint) error {
 	if req.URL != nil {
-		if err := netguard.CheckURL(*req.URL, s.Config.AllowPrivateNetworks); err != nil {
+		if err := checkEndpointURL(*req.URL, s.Config.AllowPrivateNetworks); err != nil {
 			return schemas.E(schemas.KindInvalid, "invalid_url", err.Error())
 		}
 		e.URL = *req.URL

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 
@@ -71,60 +72,50 @@ func (s *server) createEvent(c *fiber.Ctx) error {
 	if err := s.decode(c, &req, false); err != nil {
 		return err
 	}
-	appID, ctx := c.Params("app"), c.UserContext()
+	appID := c.Params("app")
 	id, given, err := eventID(c, req)
 	if err != nil {
 		return err
 	}
-	if err := s.checkEvent(c, appID, req); err != nil {
-		return err
+	in := schemas.EventIn{AppID: appID, Payload: req.Payload}
+	if given {
+		in.ID = id
 	}
-	now := s.now()
-	if !given {
-		id = schemas.NewID(schemas.PrefixEvent, now)
+	if req.EventType != nil {
+		in.EventType = *req.EventType
 	}
-	ne := store.NewEvent{AppID: appID, ID: id, EventType: *req.EventType, Payload: req.Payload, CreatedAt: now}
-	created, ev, targets, err := s.Store.AcceptEvent(ctx, ne)
+	work, cancel := s.workContext(c)
+	defer cancel()
+	created, ev, err := s.accept(c.UserContext(), work, in)
 	if err != nil {
 		return err
 	}
 	if created {
-		if err := s.Dispatcher.Start(ctx, ne, targets); err != nil {
-			return unavailable(err)
-		}
-		if s.Metrics != nil {
-			s.Metrics.EventAccepted(ev.EventType)
-		}
 		return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
-	}
-	// A repeat: the first request may have stored the event and failed to
-	// start its workflow, so start it again (Start is idempotent) while
-	// deliveries are still to be made.
-	if ev.Status == schemas.EventPending {
-		stored, targets, err := s.Store.EventInput(ctx, appID, id)
-		if err != nil {
-			return err
-		}
-		if err := s.Dispatcher.Start(ctx, stored, targets); err != nil {
-			return unavailable(err)
-		}
 	}
 	return c.Status(fiber.StatusOK).JSON(eventOut(ev))
 }
 
 // checkEvent checks the event type and the payload against its schema. An
-// unknown app answers 404 before any of that.
-func (s *server) checkEvent(c *fiber.Ctx, appID string, req eventRequest) error {
-	if req.EventType == nil || *req.EventType == "" {
-		return s.appFirst(c, appID, schemas.E(schemas.KindInvalid, "unknown_event_type", "event_type is required"))
+// unknown app answers 404 before any of that. work bounds the schema
+// check (the client leaving or the server stopping ends it).
+func (s *server) checkEvent(ctx, work context.Context, appID, eventType string, payload json.RawMessage) error {
+	appFirst := func(err error) error {
+		if _, aerr := s.Store.GetApp(ctx, appID); aerr != nil {
+			return aerr
+		}
+		return err
 	}
-	if len(req.Payload) == 0 {
-		return s.appFirst(c, appID, schemas.E(schemas.KindInvalid, "invalid_payload", "payload is required"))
+	if eventType == "" {
+		return appFirst(schemas.E(schemas.KindInvalid, "unknown_event_type", "event_type is required"))
 	}
-	t, err := s.Store.GetEventType(c.UserContext(), *req.EventType)
+	if len(payload) == 0 {
+		return appFirst(schemas.E(schemas.KindInvalid, "invalid_payload", "payload is required"))
+	}
+	t, err := s.Store.GetEventType(ctx, eventType)
 	if schemas.IsNotFound(err) {
-		return s.appFirst(c, appID, schemas.Errorf(schemas.KindInvalid, "unknown_event_type",
-			"event type %q does not exist", *req.EventType))
+		return appFirst(schemas.Errorf(schemas.KindInvalid, "unknown_event_type",
+			"event type %q does not exist", eventType))
 	}
 	if err != nil {
 		return err
@@ -136,11 +127,9 @@ func (s *server) checkEvent(c *fiber.Ctx, appID string, req eventRequest) error 
 	if err != nil {
 		return errorf(err, "stored schema of event type %s", t.Name)
 	}
-	ctx, cancel := s.workContext(c)
-	defer cancel()
-	if err := ps.Check(ctx, req.Payload); err != nil {
+	if err := ps.Check(work, payload); err != nil {
 		if schemas.KindOf(err) == schemas.KindInvalid {
-			return s.appFirst(c, appID, err)
+			return appFirst(err)
 		}
 		return workStopped(err)
 	}

@@ -147,6 +147,8 @@ func portalForbids(method, path string, pt store.PortalToken) string {
 		return "a portal link cannot delete its app"
 	case len(seg) >= 3 && seg[2] == "portal-links" && !read:
 		return "a portal link cannot make portal links"
+	case len(seg) >= 3 && seg[2] == "sources": // they name the operator's internal brokers
+		return "a portal link cannot see or manage sources"
 	}
 	return ""
 }

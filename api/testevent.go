@@ -59,8 +59,12 @@ func (s *server) testEndpoint(c *fiber.Ctx) error {
 		}
 		if len(req.Payload) == 0 {
 			payload = jsonexample.FromSchema(t.Schema)
-		} else if err := s.checkEvent(c, e.AppID, eventRequest{EventType: &typ, Payload: payload}); err != nil {
-			return err
+		} else {
+			work, cancel := s.workContext(c)
+			defer cancel()
+			if err := s.checkEvent(ctx, work, e.AppID, typ, payload); err != nil {
+				return err
+			}
 		}
 	}
 	now := s.now()

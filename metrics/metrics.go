@@ -24,6 +24,7 @@ type Metrics struct {
 	deliveries     *prometheus.CounterVec
 	attempts       *prometheus.CounterVec
 	attemptLatency prometheus.Histogram
+	sourceMessages *prometheus.CounterVec
 }
 
 // New makes the metrics and registers them, with the Go and process
@@ -49,7 +50,8 @@ func New(backlog BacklogFunc, logger *slog.Logger) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}),
 	}
-	m.registry.MustRegister(m.eventsAccepted, m.deliveries, m.attempts, m.attemptLatency,
+	m.sourceMessages = newSourceMessages()
+	m.registry.MustRegister(m.eventsAccepted, m.deliveries, m.attempts, m.attemptLatency, m.sourceMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if backlog != nil {
 		m.registry.MustRegister(&backlogCollector{fn: backlog, logger: logger, desc: prometheus.NewDesc(

@@ -89,6 +89,7 @@ type stack struct {
 	temporal   client.Client
 	dispatcher *dispatch.Dispatcher
 	metrics    *metrics.Metrics
+	brokers    *brokers
 }
 
 // startStack opens the store at dsn, connects to Temporal at temporalAddr
@@ -116,11 +117,18 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, dsn, tempo
 	}
 	undo = append(undo, tc.Close)
 	s = newStack(cfg, logger, st, tc)
+	s.brokers = newBrokers(s)
+	undo = append(undo, s.brokers.close)
 	w, err := s.startWorker()
 	if err != nil {
 		return nil, nil, err
 	}
 	undo = append(undo, w.Stop)
+	sw, err := s.startSourceWorker()
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, sw.Stop)
 	return s, stop, nil
 }
 
@@ -148,6 +156,7 @@ func (s *stack) startWorker() (sdkworker.Worker, error) {
 		Metrics: s.metrics,
 		Logger:  s.logger,
 		Now:     time.Now,
+		Sender:  s.sender(),
 		Config: activities.Config{
 			DeliveryTimeout:      s.cfg.DeliveryTimeout,
 			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
@@ -166,6 +175,7 @@ func (s *stack) apiApp() *fiber.App {
 	app := api.New(api.Deps{
 		Store:      s.store,
 		Dispatcher: s.dispatcher,
+		Sources:    s.dispatcher,
 		Metrics:    s.metrics,
 		Logger:     s.logger,
 		Now:        time.Now,
