@@ -158,6 +158,14 @@ func routes() map[string]map[string]op {
 		"/v1/apps/{app}/portal-links/self": {
 			"get": {summary: "What the calling portal token grants (portal tokens only)", status: "200", answer: obj{"type": "object"}, errors: []string{"400", "403"}},
 		},
+		"/v1/apps/{app}/sources": {
+			"post": {summary: "Consume a RabbitMQ queue or a NATS JetStream consumer: each message becomes an event of the app", body: sourceCreateSchema, status: "201", answer: sourceSchema, errors: []string{"400", "403", "404", "422", "503"}},
+			"get":  {summary: "List an app's sources, newest first", status: "200", answer: sourceListSchema, query: page, errors: []string{"400", "403", "404"}},
+		},
+		"/v1/apps/{app}/sources/{src}": {
+			"get":    {summary: "Get a source, with how its consumption goes", status: "200", answer: sourceSchema, errors: []string{"403", "404"}},
+			"delete": {summary: "Stop consuming and delete the source", status: "204", errors: []string{"403", "404"}},
+		},
 		"/v1/apps/{app}/events": {
 			"post": {summary: "Send an event", body: ref("EventCreate"), status: "202", answer: ref("Event"), repeat: true, errors: []string{"400", "404", "413", "422", "503"}},
 			"get":  {summary: "List an app's events, newest first", status: "200", answer: listOfRef("Event"), query: append(page, "status", "event_type", "endpoint_id", "since", "until"), errors: []string{"400", "404"}},

@@ -99,7 +99,10 @@ func (b *Broker) Send(ctx context.Context, req outbound.Request) (outbound.Answe
 		return outbound.Answer{Err: fmt.Sprintf("no confirm within the delivery timeout of %s", b.cfg.Timeout)}, nil
 	}
 	select {
-	case r := <-pch.returns:
+	case r, returned := <-pch.returns:
+		if !returned { // closed with the channel: the broker's reason is in closes
+			break
+		}
 		ok = true // a return leaves the channel usable
 		return outbound.Answer{Err: fmt.Sprintf("exchange %q routed the message to no queue (routing key %q): %d %s",
 			exchange, key, r.ReplyCode, r.ReplyText)}, nil

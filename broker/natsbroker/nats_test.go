@@ -83,7 +83,7 @@ func TestSendFailures(t *testing.T) {
 	ln.Close()
 	for name, tc := range map[string]struct{ url, want string }{
 		"no stream":   {natsURL + "?subject=nobody.listens." + fmt.Sprint(time.Now().UnixNano()), "no response from stream"},
-		"unreachable": {"nats://" + closed + "?subject=s", "connection refused"},
+		"unreachable": {"nats://" + closed + "?subject=s", "no servers available"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ans, err := b.Send(context.Background(), request(tc.url))

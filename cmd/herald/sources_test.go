@@ -177,9 +177,10 @@ func TestSourceSurvivesKillNine(t *testing.T) {
 	}
 	f.source(t, "amqp://guest:guest@127.0.0.1:5672/?queue="+q, f.eventType)
 	eventually(t, time.Minute, "some events delivered", func() bool { return rc.count() >= 5 })
+	ready, _ := r.depth(q)
 	p.kill()
-	left, _ := r.depth(q)
-	t.Logf("killed with %d webhooks received, %d messages not yet taken", rc.count(), left)
+	back, _ := r.depth(q)
+	t.Logf("killed with %d webhooks received; %d messages ready before the kill, %d after (the unacknowledged came back)", rc.count(), ready, back)
 
 	p.env["HERALD_HTTP_ADDR"] = freeAddr(t)
 	p.start()
