@@ -134,7 +134,7 @@ func New(d Deps) *fiber.App {
 	app.Server().HeaderReceived = s.headerReceived
 	app.Use(s.recoverPanic, s.finishBody)
 	s.opsRoutes(app)
-	v1 := app.Group("/v1", s.auth, s.readBody)
+	v1 := app.Group("/v1", s.auth, s.readBody, s.checkParams)
 	s.appRoutes(v1)
 	s.eventTypeRoutes(v1)
 	s.endpointRoutes(v1)

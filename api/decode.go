@@ -18,8 +18,9 @@ import (
 )
 
 // idPattern is what client-given ids (apps, events) and event type names
-// must match. It excludes '/', which keeps workflow ids unambiguous.
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+// must match (schemas.IDPattern). It excludes '/', which keeps workflow ids
+// unambiguous, and "." and "..", which path normalisation would swallow.
+var idPattern = regexp.MustCompile(schemas.IDPattern)
 
 const (
 	defaultLimit = 50
@@ -47,7 +48,7 @@ func (s *server) decode(c *fiber.Ctx, dst any, optional bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return schemas.E(schemas.KindBadRequest, "invalid_json", "the request body has data after its JSON value")
 	}
-	return nil
+	return checkText(dst)
 }
 
 // decodeError explains why a body did not decode.
@@ -128,7 +129,7 @@ func queryTime(c *fiber.Ctx, name string) (*time.Time, error) {
 func checkID(what, id string) error {
 	if !idPattern.MatchString(id) {
 		return schemas.Errorf(schemas.KindInvalid, "invalid_id",
-			"%s must be 1 to 128 letters, digits, '_', '.' or '-', not %q", what, id)
+			"%s must be 1 to 128 letters, digits, '_', '.' or '-', and not \".\" or \"..\"; not %q", what, id)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"math"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
@@ -85,8 +86,8 @@ func (s *server) apply(ctx context.Context, req endpointRequest, e *schemas.Endp
 		e.Ordered = *req.Ordered
 	}
 	if req.RateLimitPerSecond != nil {
-		if *req.RateLimitPerSecond < 0 {
-			return schemas.E(schemas.KindInvalid, "invalid_rate_limit", "rate_limit_per_second must be 0 (no limit) or more")
+		if *req.RateLimitPerSecond < 0 || *req.RateLimitPerSecond > math.MaxInt32 {
+			return schemas.E(schemas.KindInvalid, "invalid_rate_limit", "rate_limit_per_second must be from 0 (no limit) to 2147483647")
 		}
 		e.RateLimitPerSecond = *req.RateLimitPerSecond
 	}

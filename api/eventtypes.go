@@ -63,7 +63,7 @@ func (s *server) createEventType(c *fiber.Ctx) error {
 	}
 	if err := checkID("name", *req.Name); err != nil {
 		return schemas.Errorf(schemas.KindInvalid, "invalid_name",
-			"name must match ^[a-zA-Z0-9_.-]{1,128}$, not %q", *req.Name)
+			"name must be 1 to 128 letters, digits, '_', '.' or '-' (^[a-zA-Z0-9_.-]{1,128}$), and not \".\" or \"..\"; not %q", *req.Name)
 	}
 	sch, err := s.checkSchema(req.Schema)
 	if err != nil {

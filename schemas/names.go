@@ -55,3 +55,9 @@ const (
 func NewID(prefix string, now time.Time) string {
 	return prefix + strings.ToLower(ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String())
 }
+
+// IDPattern is what every client-given id (apps, events, Idempotency-Key)
+// and event type name must match: 1 to 128 letters, digits, '_', '.' or
+// '-', except "." and "..", which clients and proxies normalise away as
+// path segments (so such an id could be created but never reached).
+const IDPattern = `^(?:[a-zA-Z0-9_-][a-zA-Z0-9_.-]{0,127}|\.[a-zA-Z0-9_-][a-zA-Z0-9_.-]{0,126}|\.\.[a-zA-Z0-9_.-]{1,126})$`

@@ -51,7 +51,7 @@ func decodeCursor(s string) (*cursor, error) {
 		return nil, bad
 	}
 	n, err := strconv.ParseInt(micros, 10, 64)
-	if err != nil {
+	if err != nil || n < minTime.UnixMicro() || n > maxTime.UnixMicro() {
 		return nil, bad
 	}
 	return &cursor{at: time.UnixMicro(n).UTC(), key: key}, nil

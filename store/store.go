@@ -204,18 +204,18 @@ func (s *Store) get(ctx context.Context, db querier, dest any, query string, arg
 	query = s.q(query)
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
-		return st.GetContext(ctx, dest, args...)
+		return badInput(st.GetContext(ctx, dest, args...))
 	}
-	return db.GetContext(ctx, dest, query, args...)
+	return badInput(db.GetContext(ctx, dest, query, args...))
 }
 
 func (s *Store) sel(ctx context.Context, db querier, dest any, query string, args ...any) error {
 	query = s.q(query)
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
-		return st.SelectContext(ctx, dest, args...)
+		return badInput(st.SelectContext(ctx, dest, args...))
 	}
-	return db.SelectContext(ctx, dest, query, args...)
+	return badInput(db.SelectContext(ctx, dest, query, args...))
 }
 
 func (s *Store) exec(ctx context.Context, db querier, query string, args ...any) (int64, error) {
@@ -231,7 +231,7 @@ func (s *Store) exec(ctx context.Context, db querier, query string, args ...any)
 		res, err = db.ExecContext(ctx, query, args...)
 	}
 	if err != nil {
-		return 0, err
+		return 0, badInput(err)
 	}
 	return res.RowsAffected()
 }

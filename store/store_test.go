@@ -82,6 +82,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"DeleteApp", testDeleteApp},
 		{"ConcurrentRecorders", testConcurrentRecorders},
 		{"DisableRacesRecorders", testDisableRacesRecorders},
+		{"BadInput", testBadInput},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

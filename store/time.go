@@ -26,7 +26,7 @@ func nts(t *time.Time) any {
 }
 
 func (t dbTime) Value() (driver.Value, error) {
-	return time.Time(t).UTC().Format(timeLayout), nil
+	return clampTime(time.Time(t).UTC()).Format(timeLayout), nil
 }
 
 func (t *dbTime) Scan(src any) error {
