@@ -14,6 +14,7 @@ type cli struct {
 	Worker  workerCmd  `cmd:"" help:"Run a delivery worker against an external Temporal and Postgres."`
 	Migrate migrateCmd `cmd:"" help:"Apply the database migrations to HERALD_DATABASE_URL."`
 	Bench   benchCmd   `cmd:"" help:"Measure Herald against local receivers, beside a plain sign+POST loop and a bare Temporal workflow."`
+	Listen  listenCmd  `cmd:"" help:"Receive webhooks on this machine: verify, print and forward each delivery (with --target, from a temporary endpoint of a running Herald)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
