@@ -203,8 +203,9 @@ func TestPortalInBrowser(t *testing.T) {
 
 	// The events list and the catalog, also on a phone's screen.
 	run("events list", chromedp.Click(`//nav//a[text()="Events"]`), chromedp.WaitVisible(`table.list`), shot(t, ctx, "events"))
-	run("catalog", chromedp.Click(`//nav//a[text()="Event types"]`), chromedp.WaitVisible(`pre.example`),
-		chromedp.Text(`pre.example`, &text), shot(t, ctx, "event-types"))
+	example := `//section[h2[text()="order.created.` + suffix + `"]]//pre[contains(@class, "example")]`
+	run("catalog", chromedp.Click(`//nav//a[text()="Event types"]`), chromedp.WaitVisible(example),
+		chromedp.Text(example, &text), shot(t, ctx, "event-types"))
 	if !strings.Contains(text, `"ord_42"`) {
 		t.Fatalf("example payload %q", text)
 	}
