@@ -111,10 +111,11 @@ type newEvent struct {
 	Payload   json.RawMessage `json:"payload"`
 }
 
-// postEvent sends one event and checks that it was accepted (202).
+// postEvent sends one event and checks that it was accepted: 202, or 200
+// when a retry finds it accepted by an earlier try.
 func (c *apiClient) postEvent(ctx context.Context, app, id string, payload json.RawMessage) error {
 	body := newEvent{ID: id, EventType: benchEventType, Payload: payload}
-	_, err := c.do(ctx, http.MethodPost, "/v1/apps/"+app+"/events", body, nil, http.StatusAccepted)
+	_, err := c.do(ctx, http.MethodPost, "/v1/apps/"+app+"/events", body, nil, http.StatusAccepted, http.StatusOK)
 	return err
 }
 

@@ -1,9 +1,9 @@
 // Package bench measures Herald end to end: events POSTed to its API,
-// deliveries received by local HTTP receivers. In the same run it measures
-// two baselines over the same receivers: a plain Go loop that signs and
-// POSTs (what the hardware can do) and a bare Temporal workflow of the shape
-// of Herald's hot path on an embedded server (what Temporal can do), so the
-// cost of Herald's own layers shows.
+// deliveries received and verified by local HTTP receivers. In the same
+// run, in interleaved rounds, it measures the Temporal floor (a bare
+// workflow doing the same deliveries, in a process of its own like `herald
+// dev`) and a plain sign+POST loop, so the cost of Herald's own layers
+// shows as a ratio from one machine state.
 package bench
 
 import (
@@ -17,38 +17,70 @@ import (
 
 // Options are the settings of one run.
 type Options struct {
-	Events      int  // events to send (M)
+	Events      int  // events per phase, closed loop (M)
 	Endpoints   int  // endpoints each event goes to (E)
-	Concurrency int  // requests in flight (C)
+	Concurrency int  // sends in flight, closed loop (C)
 	Ordered     bool // whether Herald's endpoints are ordered
-	JSON        bool // print the result as one JSON object instead of a table
+	Rounds      int  // phases per system, interleaved
+	Warmup      int  // events each system gets before the first round, not measured
+
+	// Rate > 0 makes the run open-loop: Rate events per second for
+	// Duration, sent on schedule whatever the answers; Events and
+	// Concurrency are then unused.
+	Rate     float64
+	Duration time.Duration
+
+	Floor string // FloorRecorded (default) or FloorBare
+
+	JSON bool   // print the result as one JSON object instead of a table
+	Plot string // write receipts/s and latency over time to this SVG file
 
 	// Target is the URL of a running Herald, with its Token. Empty: the run
 	// starts `Executable dev` itself on a temporary data dir.
 	Target string
 	Token  string
-	// TemporalAddr is the Temporal frontend of Target, used only to count
-	// history events; empty skips that count. Ignored without Target.
+	// TemporalAddr is the Temporal frontend of Target, used to wait for its
+	// workflows to close and count history events; empty skips both.
 	TemporalAddr string
+	// Versus is a second herald executable, measured in the same rounds as
+	// Executable: the before/after of a change.
+	Versus string
 
-	Executable string   // the herald binary, for `herald dev`
-	Environ    []string // the environment `herald dev` inherits (HERALD_* dropped)
+	Executable string   // the herald binary, for `herald dev` and the floor
+	Environ    []string // the environment those inherit (HERALD_* dropped)
 
-	Timeout time.Duration // how long each phase may wait for its deliveries
+	Timeout time.Duration // how long each phase may wait for its deliveries, and for its closes
 	Logger  *slog.Logger  // nil discards
+	// Progress gets a progress line during phases; nil: none. TTY says it
+	// is a terminal (the line is then rewritten in place).
+	Progress io.Writer
+	TTY      bool
 }
 
 func (o *Options) check() error {
 	switch {
-	case o.Events < 1:
-		return errors.New("events must be at least 1")
 	case o.Endpoints < 1:
 		return errors.New("endpoints must be at least 1")
-	case o.Concurrency < 1:
+	case o.Rate < 0:
+		return errors.New("rate must not be negative")
+	case o.Rate > 0 && o.Duration <= 0:
+		return errors.New("--rate needs a --duration")
+	case o.Rate == 0 && o.Events < 1:
+		return errors.New("events must be at least 1")
+	case o.Rate == 0 && o.Concurrency < 1:
 		return errors.New("concurrency must be at least 1")
-	case o.Target == "" && o.Executable == "":
-		return errors.New("either a target URL or the herald executable is needed")
+	case o.Executable == "":
+		return errors.New("the herald executable is needed (for the floor)")
+	case o.Floor != "" && o.Floor != FloorRecorded && o.Floor != FloorBare:
+		return fmt.Errorf("floor must be %q or %q", FloorRecorded, FloorBare)
+	case o.Target != "" && o.Versus != "":
+		return errors.New("--versus starts its own herald dev; it does not go with --target")
 	}
+	if o.Floor == "" {
+		o.Floor = FloorRecorded
+	}
+	o.Rounds = max(o.Rounds, 1)
+	o.Warmup = max(o.Warmup, 0)
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Minute
 	}
@@ -58,132 +90,140 @@ func (o *Options) check() error {
 	return nil
 }
 
-// Result is what a run measured. Rates are per second, latencies in
-// milliseconds from the send of the request (or workflow start) to the
-// receipt at the endpoint.
-type Result struct {
-	Events      int  `json:"events"`
-	Endpoints   int  `json:"endpoints"`
-	Concurrency int  `json:"concurrency"`
-	Ordered     bool `json:"ordered"`
-
-	// Herald: events accepted (202) per second, deliveries received per second.
-	EventsPerS     float64 `json:"events_per_s"`
-	DeliveriesPerS float64 `json:"deliveries_per_s"`
-	P50Ms          float64 `json:"p50_ms"`
-	P95Ms          float64 `json:"p95_ms"`
-	P99Ms          float64 `json:"p99_ms"`
-
-	RawDeliveriesPerS float64 `json:"raw_deliveries_per_s"`
-	RawP50Ms          float64 `json:"raw_p50_ms"`
-	RawP95Ms          float64 `json:"raw_p95_ms"`
-	RawP99Ms          float64 `json:"raw_p99_ms"`
-
-	// The floor's events/s count completed events (workflow started and
-	// every endpoint received it), like Herald's deliveries_per_s / endpoints.
-	FloorEventsPerS     float64 `json:"temporal_floor_events_per_s"`
-	FloorDeliveriesPerS float64 `json:"temporal_floor_deliveries_per_s"`
-	FloorP50Ms          float64 `json:"temporal_floor_p50_ms"`
-	FloorP95Ms          float64 `json:"temporal_floor_p95_ms"`
-	FloorP99Ms          float64 `json:"temporal_floor_p99_ms"`
-
-	// Herald's deliveries/s over the baseline's deliveries/s.
-	RatioVsFloor float64 `json:"ratio_vs_floor"`
-	RatioVsRaw   float64 `json:"ratio_vs_raw"`
-
-	// Average history length of a sample of Herald's event workflows; 0 when
-	// not measured (a target without --temporal-address).
-	HistoryEventsPerEvent float64 `json:"history_events_per_event"`
-	HistorySample         int     `json:"history_sample"`
-
-	// Herald's deliveries that arrived before one accepted before they were
-	// sent (ordered endpoints only), and repeated receipts of a webhook id.
-	OutOfOrder int `json:"out_of_order"`
-	Duplicates int `json:"duplicates"`
-	// Sampled receipts (every 100th per endpoint, all three phases) whose
-	// signature did not verify, and how many were checked.
-	SignatureFailures int `json:"signature_failures"`
-	SignaturesChecked int `json:"signatures_checked"`
-
-	Target string `json:"target"` // "herald dev" when the run started it
+// events is the number of events of one measured phase.
+func (o *Options) events() int {
+	if o.Rate > 0 {
+		return max(1, int(o.Rate*o.Duration.Seconds()))
+	}
+	return o.Events
 }
 
-// Run measures Herald, then the raw loop, then the Temporal floor, one after
-// another so that they do not share the CPU. Progress goes to stderr; the
-// result is printed to stdout as a table, or as one JSON object.
-func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (Result, error) {
+// conns is how many connections a sender keeps open.
+func (o *Options) conns() int {
+	if o.Rate > 0 {
+		return max(64, int(o.Rate))
+	}
+	return o.Concurrency
+}
+
+// Run starts the systems, measures them in interleaved rounds, and prints
+// the result to stdout as a table, or as one JSON object.
+func Run(ctx context.Context, o Options, stdout io.Writer) (Result, error) {
 	if err := o.check(); err != nil {
 		return Result{}, fmt.Errorf("bench: %w", err)
 	}
-	res := Result{Events: o.Events, Endpoints: o.Endpoints, Concurrency: o.Concurrency, Ordered: o.Ordered, Target: o.Target}
-
 	recv, err := StartReceivers(o.Logger)
 	if err != nil {
-		return res, err
+		return Result{}, err
 	}
 	defer recv.Close()
 
-	h, err := measureHerald(ctx, o, recv, stderr)
+	systems, err := startSystems(ctx, o)
+	defer func() {
+		for _, s := range systems {
+			s.close(o.Logger)
+		}
+	}()
 	if err != nil {
-		return res, fmt.Errorf("bench herald: %w", err)
+		return Result{}, err
 	}
-	res.Target = h.target
-	res.EventsPerS, res.DeliveriesPerS = h.eventsPerS, h.deliveriesPerS
-	res.P50Ms, res.P95Ms, res.P99Ms = h.lat.p50, h.lat.p95, h.lat.p99
-	res.OutOfOrder, res.Duplicates = h.outOfOrder, h.dups
-	res.HistoryEventsPerEvent, res.HistorySample = h.historyPerEvent, h.historySample
-	fmt.Fprintf(stderr, "herald: %.1f events/s accepted, %.1f deliveries/s\n", res.EventsPerS, res.DeliveriesPerS)
-
-	raw, err := runRaw(ctx, o, recv)
+	res, err := runRounds(ctx, o, systems, recv)
 	if err != nil {
-		return res, fmt.Errorf("bench raw loop: %w", err)
+		return res, err
 	}
-	res.RawDeliveriesPerS = raw.deliveriesPerS
-	res.RawP50Ms, res.RawP95Ms, res.RawP99Ms = raw.lat.p50, raw.lat.p95, raw.lat.p99
-	fmt.Fprintf(stderr, "raw loop: %.0f deliveries/s\n", res.RawDeliveriesPerS)
-
-	floor, err := runFloor(ctx, o, recv, stderr)
-	if err != nil {
-		return res, fmt.Errorf("bench temporal floor: %w", err)
+	if o.Plot != "" {
+		if err := writePlot(o.Plot, res); err != nil {
+			return res, err
+		}
 	}
-	res.FloorEventsPerS, res.FloorDeliveriesPerS = floor.eventsPerS, floor.deliveriesPerS
-	res.FloorP50Ms, res.FloorP95Ms, res.FloorP99Ms = floor.lat.p50, floor.lat.p95, floor.lat.p99
-	fmt.Fprintf(stderr, "temporal floor: %.1f events/s\n", res.FloorEventsPerS)
-
-	res.SignatureFailures = h.sigFails + raw.sigFails + floor.sigFails
-	res.SignaturesChecked = h.sigChecked + raw.sigChecked + floor.sigChecked
-	res.RatioVsRaw = ratio(res.DeliveriesPerS, res.RawDeliveriesPerS)
-	res.RatioVsFloor = ratio(res.DeliveriesPerS, res.FloorDeliveriesPerS)
-
+	if !res.Settings.OpenLoop {
+		res.dropTimelines()
+	}
 	if err := writeResult(stdout, res, o.JSON); err != nil {
 		return res, fmt.Errorf("write result: %w", err)
 	}
 	return res, nil
 }
 
-// measureHerald runs the Herald phase against the target, or against a
-// `herald dev` started for it and stopped once measured.
-func measureHerald(ctx context.Context, o Options, recv *Receivers, stderr io.Writer) (heraldPhase, error) {
-	t := heraldTarget{URL: o.Target, Token: o.Token, TemporalAddr: o.TemporalAddr, name: o.Target}
-	if t.URL == "" {
-		fmt.Fprintln(stderr, "starting herald dev...")
-		dev, err := startDev(ctx, o.Executable, o.Environ, o.Logger)
-		if err != nil {
-			return heraldPhase{}, err
-		}
-		defer func() {
-			if err := dev.Stop(); err != nil {
-				o.Logger.Warn("stopping herald dev", "error", err)
-			}
-		}()
-		t = heraldTarget{URL: dev.URL, Token: dev.Token, TemporalAddr: dev.TemporalAddr, name: "herald dev"}
+// startSystems starts Herald, the versus Herald if any, the floor, and the
+// raw loop (closed loop only), in the order their phases run in round 1.
+func startSystems(ctx context.Context, o Options) ([]*system, error) {
+	var out []*system
+	h, err := heraldSystem(ctx, o, "herald", o.Executable)
+	if err != nil {
+		return out, fmt.Errorf("bench herald: %w", err)
 	}
-	return runHerald(ctx, o, t, recv, stderr)
+	out = append(out, h)
+	if o.Versus != "" {
+		v, err := heraldSystem(ctx, o, "versus", o.Versus)
+		if err != nil {
+			return out, fmt.Errorf("bench versus: %w", err)
+		}
+		out = append(out, v)
+	}
+	f, err := floorSystem(ctx, o)
+	if err != nil {
+		return out, fmt.Errorf("bench floor: %w", err)
+	}
+	out = append(out, f)
+	if o.Rate == 0 {
+		out = append(out, rawSystem(o))
+	}
+	return out, nil
 }
 
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
+// runRounds warms every system up, then runs one phase per system per
+// round. The order of the systems is reversed every other round, so a
+// drift of the machine's load falls on all of them alike.
+func runRounds(ctx context.Context, o Options, systems []*system, recv *Receivers) (Result, error) {
+	res := newResult(o)
+	rounds := map[string][]Figures{}
+	pw := newProgressWriter(o.Progress, o.TTY)
+	if o.Warmup > 0 {
+		warm := o
+		warm.Rate = 0
+		warm.Concurrency = max(1, o.Concurrency)
+		for _, s := range systems {
+			label := s.name + " warm-up"
+			if _, err := runPhase(ctx, warm, s, recv, s.name+"-warm", label, o.Warmup, pw); err != nil {
+				return res, fmt.Errorf("bench %s: %w", label, err)
+			}
+		}
 	}
-	return a / b
+	var lastHerald phaseRun
+	for r := range o.Rounds {
+		order := systems
+		if r%2 == 1 {
+			order = reversed(systems)
+		}
+		for _, s := range order {
+			label := fmt.Sprintf("%s %d/%d", s.name, r+1, o.Rounds)
+			p, err := runPhase(ctx, o, s, recv, fmt.Sprintf("%s-%d", s.name, r+1), label, o.events(), pw)
+			if err != nil {
+				return res, fmt.Errorf("bench %s: %w", label, err)
+			}
+			rounds[s.name] = append(rounds[s.name], p.Figures)
+			if s.name == "herald" {
+				lastHerald = p
+			}
+		}
+	}
+	res.set(rounds)
+	res.Strays = recv.Strays()
+	for _, s := range systems {
+		if s.name == "herald" {
+			if err := res.heraldExtras(ctx, o, s, lastHerald); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+func reversed(s []*system) []*system {
+	out := make([]*system, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
 }

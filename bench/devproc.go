@@ -25,9 +25,10 @@ const devReadyTimeout = 3 * time.Minute
 // it is killed.
 const devStopTimeout = 30 * time.Second
 
-// devProc is a `herald dev` the bench started, on a data dir of its own.
+// devProc is a process the bench started (`herald dev`, or the floor's
+// `herald bench-floor`) on a data dir of its own.
 type devProc struct {
-	URL          string // http://host:port of the API
+	URL          string // http://host:port of its HTTP API
 	Token        string
 	TemporalAddr string // its embedded Temporal frontend
 
@@ -42,6 +43,19 @@ type devProc struct {
 // with the HERALD_* variables of environ replaced, and waits until its
 // /readyz answers 200.
 func startDev(ctx context.Context, exe string, environ []string, logger *slog.Logger) (*devProc, error) {
+	return startProc(ctx, exe, "dev", environ, logger)
+}
+
+// startFloor runs `exe bench-floor` the same way: the Temporal floor in a
+// process of its own, measured like `herald dev`.
+func startFloor(ctx context.Context, exe string, environ []string, logger *slog.Logger) (*devProc, error) {
+	return startProc(ctx, exe, floorCommand, environ, logger)
+}
+
+// floorCommand is the hidden herald command that runs ServeFloor.
+const floorCommand = "bench-floor"
+
+func startProc(ctx context.Context, exe, command string, environ []string, logger *slog.Logger) (*devProc, error) {
 	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
@@ -50,7 +64,7 @@ func startDev(ctx context.Context, exe string, environ []string, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "herald-bench-dev-")
+	dir, err := os.MkdirTemp("", "herald-bench-"+command+"-")
 	if err != nil {
 		return nil, fmt.Errorf("make temp dir: %w", err)
 	}
@@ -78,27 +92,30 @@ func startDev(ctx context.Context, exe string, environ []string, logger *slog.Lo
 	)
 	// Not CommandContext: the process is stopped with SIGTERM in Stop, even
 	// when ctx has ended, so that it shuts down cleanly.
-	d.cmd = exec.Command(exe, "dev")
+	d.cmd = exec.Command(exe, command)
 	d.cmd.Env = env
 	d.cmd.Stdout = d.output
 	d.cmd.Stderr = d.output
 	if err := d.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start %s dev: %w", exe, err)
+		return nil, fmt.Errorf("start %s %s: %w", exe, command, err)
 	}
 	go func() {
 		d.waitErr = d.cmd.Wait()
 		close(d.exited)
 	}()
-	logger.Debug("herald dev started", "pid", d.cmd.Process.Pid, "url", d.URL, "data_dir", dir)
+	logger.Debug("process started", "command", command, "pid", d.cmd.Process.Pid, "url", d.URL, "data_dir", dir)
 	if err := d.waitReady(ctx); err != nil {
 		if stopErr := d.Stop(); stopErr != nil {
-			logger.Warn("stopping herald dev", "error", stopErr)
+			logger.Warn("stopping "+command, "error", stopErr)
 		}
 		return nil, err
 	}
 	return d, nil
 }
+
+// PID is the process id, for its CPU and memory counters.
+func (d *devProc) PID() int { return d.cmd.Process.Pid }
 
 // waitReady polls GET /readyz until it answers 200, the process exits, or
 // devReadyTimeout passes.
@@ -121,9 +138,9 @@ func (d *devProc) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("herald dev not ready at %s/readyz: %w; its output:\n%s", d.URL, ctx.Err(), d.output.tail(4096))
+			return fmt.Errorf("%s not ready at %s/readyz: %w; its output:\n%s", d.cmd.Args[1], d.URL, ctx.Err(), d.output.tail(4096))
 		case <-d.exited:
-			return fmt.Errorf("herald dev exited before it was ready (%v); its output:\n%s", d.waitErr, d.output.tail(4096))
+			return fmt.Errorf("%s exited before it was ready (%v); its output:\n%s", d.cmd.Args[1], d.waitErr, d.output.tail(4096))
 		case <-tick.C:
 		}
 	}
@@ -139,17 +156,17 @@ func (d *devProc) Stop() error {
 	default:
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal herald dev: %w", err)
+		return fmt.Errorf("signal %s: %w", d.cmd.Args[1], err)
 	}
 	select {
 	case <-d.exited:
 		return nil
 	case <-time.After(devStopTimeout):
 		if err := d.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return fmt.Errorf("kill herald dev: %w", err)
+			return fmt.Errorf("kill %s: %w", d.cmd.Args[1], err)
 		}
 		<-d.exited
-		return fmt.Errorf("herald dev did not stop within %s of SIGTERM and was killed", devStopTimeout)
+		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", d.cmd.Args[1], devStopTimeout)
 	}
 }
 

@@ -2,28 +2,34 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"sync/atomic"
+	"sync"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/herald-hq/herald/devserver"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite", as Herald's store uses
 )
 
 // The floor's own names, apart from Herald's.
 const (
 	floorTaskQueue    = "herald-bench-floor"
 	floorWorkflowName = "HeraldBenchFloor"
-	floorActivityName = "HeraldBenchFloorPost"
+	floorDeliverName  = "HeraldBenchFloorDeliver"
+	floorPostAllName  = "HeraldBenchFloorPostAll"
+)
+
+// Floor kinds: what the floor workflow does for one event.
+const (
+	// FloorRecorded makes E recorded deliveries: E local activities started
+	// together in the first workflow task, each signing, POSTing to its
+	// endpoint and writing one attempt row to SQLite, as Herald does.
+	FloorRecorded = "recorded"
+	// FloorBare is the least a workflow can do: one local activity that
+	// signs and POSTs to every endpoint in turn, and records nothing.
+	FloorBare = "bare"
 )
 
 // floorInput is the floor workflow's argument: the event, not the endpoints.
@@ -31,27 +37,92 @@ type floorInput struct {
 	EventID   string
 	CreatedAt time.Time
 	Payload   json.RawMessage
+	Endpoints int
+	Kind      string
 }
 
-// floorWorkflow is the least a Temporal workflow can do for Herald's hot
-// path: its first task runs one local activity that signs and POSTs.
+// floorDelivery is one delivery of the recorded floor.
+type floorDelivery struct {
+	Event    floorInput
+	Endpoint int
+}
+
+// floorWorkflow is the floor: its first (eagerly started) task runs the
+// local activities of one event.
 func floorWorkflow(ctx workflow.Context, in floorInput) error {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second})
-	return workflow.ExecuteLocalActivity(ctx, floorActivityName, in).Get(ctx, nil)
+	if in.Kind == FloorBare {
+		return workflow.ExecuteLocalActivity(ctx, floorPostAllName, in).Get(ctx, nil)
+	}
+	futures := make([]workflow.Future, in.Endpoints)
+	for i := range futures {
+		futures[i] = workflow.ExecuteLocalActivity(ctx, floorDeliverName, floorDelivery{Event: in, Endpoint: i})
+	}
+	for _, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// floorActivities holds what the floor's activity needs: the endpoints and
-// a keep-alive client.
+// floorActivities holds what the floor's activities need: the endpoints of
+// the current phase, a keep-alive client and the attempts table.
 type floorActivities struct {
-	hc      *http.Client
+	hc     *http.Client
+	record *sql.Stmt
+
+	mu      sync.RWMutex
 	urls    []string
 	secrets []string
 }
 
-// post delivers the event to every endpoint, one after another.
-func (a *floorActivities) post(ctx context.Context, in floorInput) error {
-	for i, u := range a.urls {
-		w := webhook{URL: u, ID: in.EventID, EventType: benchEventType, CreatedAt: in.CreatedAt, Payload: in.Payload, Secret: a.secrets[i]}
+// setEndpoints points the activities at a new phase's endpoints.
+func (a *floorActivities) setEndpoints(urls, secrets []string) {
+	a.mu.Lock()
+	a.urls, a.secrets = urls, secrets
+	a.mu.Unlock()
+}
+
+func (a *floorActivities) endpoint(i int) (string, string, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if i < 0 || i >= len(a.urls) {
+		return "", "", fmt.Errorf("floor: no endpoint %d", i)
+	}
+	return a.urls[i], a.secrets[i], nil
+}
+
+// deliver signs and POSTs one delivery and records the attempt, like
+// Herald's delivery activity (one write transaction per attempt).
+func (a *floorActivities) deliver(ctx context.Context, d floorDelivery) error {
+	u, secret, err := a.endpoint(d.Endpoint)
+	if err != nil {
+		return err
+	}
+	in := d.Event
+	w := webhook{URL: u, ID: in.EventID, EventType: benchEventType, CreatedAt: in.CreatedAt, Payload: in.Payload, Secret: secret}
+	start := time.Now()
+	postErr := w.post(ctx, a.hc)
+	outcome := "succeeded"
+	if postErr != nil {
+		outcome = "failed"
+	}
+	if _, err := a.record.ExecContext(ctx, in.EventID, d.Endpoint, outcome, start.UnixMicro(), time.Since(start).Microseconds()); err != nil {
+		return fmt.Errorf("floor: record attempt: %w", err)
+	}
+	return postErr
+}
+
+// postAll delivers the event to every endpoint, one after another, and
+// records nothing: the bare floor.
+func (a *floorActivities) postAll(ctx context.Context, in floorInput) error {
+	for i := range in.Endpoints {
+		u, secret, err := a.endpoint(i)
+		if err != nil {
+			return err
+		}
+		w := webhook{URL: u, ID: in.EventID, EventType: benchEventType, CreatedAt: in.CreatedAt, Payload: in.Payload, Secret: secret}
 		if err := w.post(ctx, a.hc); err != nil {
 			return err
 		}
@@ -59,94 +130,31 @@ func (a *floorActivities) post(ctx context.Context, in floorInput) error {
 	return nil
 }
 
-// runFloor starts an embedded Temporal server (package devserver, on a
-// temporary dir) with a worker and client in this process, and starts M
-// floor workflows eagerly at concurrency C. Latency runs from the start
-// request to the receipt; events/s counts completed events.
-func runFloor(ctx context.Context, o Options, recv *Receivers, stderr io.Writer) (phase, error) {
-	dir, err := os.MkdirTemp("", "herald-bench-floor-")
+// openFloorStore opens the floor's attempts table in a SQLite file with the
+// settings of Herald's store (WAL, synchronous=NORMAL, one connection) and
+// prepares its insert.
+func openFloorStore(path string) (*sql.DB, *sql.Stmt, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)")
 	if err != nil {
-		return phase{}, fmt.Errorf("make temp dir: %w", err)
+		return nil, nil, fmt.Errorf("floor: open store: %w", err)
 	}
-	defer os.RemoveAll(dir)
-
-	fmt.Fprintln(stderr, "starting an embedded Temporal server for the floor...")
-	srv, err := devserver.Start(ctx, devserver.Config{
-		DataDir:      dir,
-		FrontendAddr: "127.0.0.1:0",
-		Namespace:    devserver.DefaultNamespace,
-		Logger:       o.Logger,
-	})
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	const ddl = `CREATE TABLE IF NOT EXISTS attempts (
+		id INTEGER PRIMARY KEY,
+		event_id TEXT NOT NULL,
+		endpoint INTEGER NOT NULL,
+		outcome TEXT NOT NULL,
+		started_us INTEGER NOT NULL,
+		duration_us INTEGER NOT NULL)`
+	if _, err := db.Exec(ddl); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("floor: create attempts table: %w", err)
+	}
+	stmt, err := db.Prepare(`INSERT INTO attempts (event_id, endpoint, outcome, started_us, duration_us) VALUES (?, ?, ?, ?, ?)`)
 	if err != nil {
-		return phase{}, err
+		db.Close()
+		return nil, nil, fmt.Errorf("floor: prepare insert: %w", err)
 	}
-	defer srv.Stop()
-
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  srv.FrontendAddr(),
-		Namespace: devserver.DefaultNamespace,
-		Logger:    sdklog.NewStructuredLogger(o.Logger),
-	})
-	if err != nil {
-		return phase{}, fmt.Errorf("connect to the floor's Temporal: %w", err)
-	}
-	defer c.Close()
-
-	secrets, err := newSecrets(o.Endpoints)
-	if err != nil {
-		return phase{}, err
-	}
-	acts := &floorActivities{hc: keepAliveClient(o.Concurrency), secrets: secrets}
-	for i := range o.Endpoints {
-		acts.urls = append(acts.urls, recv.URL(phaseFloor, i))
-	}
-	defer acts.hc.CloseIdleConnections()
-	// Eager start hands the first workflow task to a worker that shares the
-	// starting client.
-	w := worker.New(c, floorTaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: floorWorkflowName})
-	w.RegisterActivityWithOptions(acts.post, activity.RegisterOptions{Name: floorActivityName})
-	if err := w.Start(); err != nil {
-		return phase{}, fmt.Errorf("start the floor's worker: %w", err)
-	}
-	defer w.Stop()
-
-	rec := recv.Record(phaseFloor, secrets)
-	run, err := runID()
-	if err != nil {
-		return phase{}, err
-	}
-	log := newSendLog(o.Events)
-	var started atomic.Int64
-	want := o.Events * o.Endpoints
-	stop := progress(stderr, "temporal floor", func() string {
-		return fmt.Sprintf("started %d/%d, delivered %d/%d", started.Load(), o.Events, rec.Delivered(), want)
-	})
-	defer stop()
-
-	created := time.Now()
-	err = pool(ctx, o.Events, o.Concurrency, func(ctx context.Context, i int) error {
-		in := floorInput{EventID: fmt.Sprintf("floor_%s_%07d", run, i), CreatedAt: created, Payload: benchPayload(i)}
-		opts := client.StartWorkflowOptions{
-			ID:               "bench-floor/" + in.EventID,
-			TaskQueue:        floorTaskQueue,
-			EnableEagerStart: true,
-		}
-		sendAt := time.Now()
-		if _, err := c.ExecuteWorkflow(ctx, opts, floorWorkflowName, in); err != nil {
-			return fmt.Errorf("start floor workflow: %w", err)
-		}
-		log.add(in.EventID, sent{sendAt: sendAt, acceptAt: time.Now()})
-		started.Add(1)
-		return nil
-	})
-	if err != nil {
-		return phase{}, err
-	}
-	if err := rec.Wait(ctx, want, o.Timeout); err != nil {
-		return phase{}, err
-	}
-	stop()
-	firstSend, _ := log.span()
-	return measure(rec, log.sends, firstSend, o.Events), nil
+	return db, stmt, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/herald-hq/herald/schemas"
 )
@@ -19,17 +18,7 @@ const historySampleSize = 20
 // historyPerEvent reads the histories of a sample of the events' workflows,
 // spread evenly over ids, once each has closed, and returns their average
 // length and the sample's size.
-func historyPerEvent(ctx context.Context, temporalAddr, app string, ids []string, logger *slog.Logger) (float64, int, error) {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  temporalAddr,
-		Namespace: "default",
-		Logger:    sdklog.NewStructuredLogger(logger),
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("connect to Temporal at %s: %w", temporalAddr, err)
-	}
-	defer c.Close()
-
+func historyPerEvent(ctx context.Context, c client.Client, app string, ids []string, logger *slog.Logger) (float64, int, error) {
 	n := min(historySampleSize, len(ids))
 	total := 0
 	for k := range n {

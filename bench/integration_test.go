@@ -12,12 +12,14 @@ import (
 )
 
 // TestRunAgainstHeraldDev builds the herald binary and runs the whole bench
-// with 50 events against the `herald dev` it starts.
+// (Herald, the floor in its own process, the raw loop; two rounds) with a
+// few events against the `herald dev` it starts, and draws the plot.
 func TestRunAgainstHeraldDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the herald binary and runs herald dev: not in -short")
 	}
-	bin := filepath.Join(t.TempDir(), "herald")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "herald")
 	build := exec.Command("go", "build", "-o", bin, "github.com/herald-hq/herald/cmd/herald")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -26,35 +28,48 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
+	plot := filepath.Join(dir, "bench.svg")
 	res, err := Run(ctx, Options{
-		Events:      50,
+		Events:      30,
 		Endpoints:   2,
 		Concurrency: 8,
-		Ordered:     true,
+		Rounds:      2,
+		Warmup:      5,
 		JSON:        true,
+		Plot:        plot,
 		Executable:  bin,
 		Environ:     os.Environ(),
 		Timeout:     2 * time.Minute,
 		Logger:      slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}, &stdout, &stderr)
+		Progress:    &stderr,
+	}, &stdout)
 	t.Logf("stderr:\n%s", stderr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("result:\n%s", stdout.String())
-	if res.OutOfOrder != 0 || res.SignatureFailures != 0 {
-		t.Errorf("out of order %d, signature failures %d; want none", res.OutOfOrder, res.SignatureFailures)
-	}
-	if res.SignaturesChecked == 0 {
-		t.Error("no signature was checked")
-	}
-	for name, v := range map[string]float64{
-		"events_per_s": res.EventsPerS, "deliveries_per_s": res.DeliveriesPerS, "p50_ms": res.P50Ms,
-		"raw_deliveries_per_s": res.RawDeliveriesPerS, "temporal_floor_events_per_s": res.FloorEventsPerS,
-		"history_events_per_event": res.HistoryEventsPerEvent,
-	} {
-		if v <= 0 {
-			t.Errorf("%s = %v, want > 0", name, v)
+	for name, s := range map[string]Summary{"herald": res.Herald, "floor": res.Floor, "raw": *res.Raw} {
+		if len(s.Rounds) != 2 {
+			t.Fatalf("%s: %d rounds, want 2", name, len(s.Rounds))
 		}
+		for i, f := range s.Rounds {
+			if f.Deliveries != 60 || f.SignaturesChecked != 60 || f.SignatureFailures != 0 || f.Duplicates != 0 || f.UnknownIDs != 0 {
+				t.Errorf("%s round %d: %v deliveries, %v of %v signatures failed, %v duplicates, %v unknown; want 60 verified, no failure",
+					name, i+1, f.Deliveries, f.SignatureFailures, f.SignaturesChecked, f.Duplicates, f.UnknownIDs)
+			}
+			if f.DeliveredPerS <= 0 || f.P50Ms <= 0 || f.CompletedPerS <= 0 || f.CompletedPerS > f.DeliveredPerS {
+				t.Errorf("%s round %d: delivered/s %v, completed/s %v, p50 %v", name, i+1, f.DeliveredPerS, f.CompletedPerS, f.P50Ms)
+			}
+		}
+	}
+	// The two processes' own CPU counters were read; the raw loop has none.
+	if res.Herald.Median.CPUMsPerDelivery <= 0 || res.Floor.Median.CPUMsPerDelivery <= 0 || res.Raw.Median.CPUS != 0 {
+		t.Errorf("CPU ms per delivery: herald %v, floor %v, raw CPU %v", res.Herald.Median.CPUMsPerDelivery, res.Floor.Median.CPUMsPerDelivery, res.Raw.Median.CPUS)
+	}
+	if res.HeraldOverFloor.CPUPerDelivery.Median <= 0 || res.HistoryEventsPerEvent <= 0 || res.HeraldRSSMiB <= 0 {
+		t.Errorf("ratio %v, history %v, rss %v", res.HeraldOverFloor.CPUPerDelivery, res.HistoryEventsPerEvent, res.HeraldRSSMiB)
+	}
+	if svg, err := os.ReadFile(plot); err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("floor round 2")) {
+		t.Errorf("plot: %v; %d bytes", err, len(svg))
 	}
 }

@@ -82,46 +82,33 @@ func newSecrets(n int) ([]string, error) {
 	return out, nil
 }
 
-// runRaw makes the same M*E deliveries as Herald with a plain loop at the
-// same concurrency: build the envelope, sign, POST over keep-alive
-// connections. Each (event, endpoint) is one job with its own webhook id,
-// whose latency runs from just before its POST to its receipt.
-func runRaw(ctx context.Context, o Options, recv *Receivers) (phase, error) {
-	secrets, err := newSecrets(o.Endpoints)
-	if err != nil {
-		return phase{}, err
-	}
-	rec := recv.Record(phaseRaw, secrets)
-	hc := keepAliveClient(o.Concurrency)
-	defer hc.CloseIdleConnections()
+// rawSystem is a plain Go loop in the bench process that does what the
+// floor's bare activity does for one event: build the envelope, sign and
+// POST to each endpoint in turn over keep-alive connections. It has no
+// process of its own, so no CPU figures.
+func rawSystem(o Options) *system {
+	hc := keepAliveClient(o.conns())
 	created := time.Now()
-	log := newSendLog(o.Events * o.Endpoints)
-
-	err = pool(ctx, o.Events*o.Endpoints, o.Concurrency, func(ctx context.Context, job int) error {
-		ev, ep := job/o.Endpoints, job%o.Endpoints
-		w := webhook{
-			URL:       recv.URL(phaseRaw, ep),
-			ID:        fmt.Sprintf("raw_%07d_%d", ev, ep),
-			EventType: benchEventType,
-			CreatedAt: created,
-			Payload:   benchPayload(ev),
-			Secret:    secrets[ep],
+	s := &system{name: "raw", stop: hc.CloseIdleConnections}
+	s.begin = func(ctx context.Context, urls []string) (phaseSetup, error) {
+		secrets, err := newSecrets(len(urls))
+		if err != nil {
+			return phaseSetup{}, err
 		}
-		sendAt := time.Now()
-		if err := w.post(ctx, hc); err != nil {
-			return err
+		run, err := runID()
+		if err != nil {
+			return phaseSetup{}, err
 		}
-		log.add(w.ID, sent{sendAt: sendAt, acceptAt: time.Now()})
-		return nil
-	})
-	if err != nil {
-		return phase{}, err
+		send := func(ctx context.Context, id string, p json.RawMessage) error {
+			for i, u := range urls {
+				w := webhook{URL: u, ID: id, EventType: benchEventType, CreatedAt: created, Payload: p, Secret: secrets[i]}
+				if err := w.post(ctx, hc); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return phaseSetup{secrets: secrets, send: send, idPrefix: "raw_" + run + "_"}, nil
 	}
-	// Every receipt was recorded before its 200 was written; Wait only
-	// guards against a bug in that reasoning.
-	if err := rec.Wait(ctx, o.Events*o.Endpoints, o.Timeout); err != nil {
-		return phase{}, err
-	}
-	firstSend, _ := log.span()
-	return measure(rec, log.sends, firstSend, o.Events), nil
+	return s
 }

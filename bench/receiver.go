@@ -14,13 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/herald-hq/herald/signing"
 )
-
-// verifyEvery says which arrivals get their signature checked: every
-// verifyEvery-th arrival at an endpoint (the first included), so the check
-// stays off most of the hot path.
-const verifyEvery = 100
 
 // Receivers is one local HTTP server standing in for every webhook
 // endpoint of a run. Each phase (Herald, raw loop, Temporal floor) gets a
@@ -32,6 +29,7 @@ type Receivers struct {
 
 	mu        sync.RWMutex
 	recorders map[string]*Recorder
+	strays    atomic.Int64
 }
 
 // StartReceivers listens on a free 127.0.0.1 port and serves until Close.
@@ -55,15 +53,22 @@ func (r *Receivers) URL(phase string, i int) string {
 	return fmt.Sprintf("http://%s/%s/%d", r.ln.Addr(), phase, i)
 }
 
-// Record makes the recorder of a phase, whose endpoints verify samples with
-// secrets (one per endpoint), and routes the phase's requests to it.
-func (r *Receivers) Record(phase string, secrets []string) *Recorder {
-	rec := newRecorder(secrets)
+// Record makes the recorder of a phase, whose endpoints verify every
+// receipt with secrets (one per endpoint), and routes the phase's requests
+// to it.
+func (r *Receivers) Record(phase string, secrets []string) (*Recorder, error) {
+	rec, err := newRecorder(secrets)
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	r.recorders[phase] = rec
 	r.mu.Unlock()
-	return rec
+	return rec, nil
 }
+
+// Strays is the number of requests to a path no recorder serves.
+func (r *Receivers) Strays() int { return int(r.strays.Load()) }
 
 // Close stops the server.
 func (r *Receivers) Close() error {
@@ -83,6 +88,7 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.RUnlock()
 	i, err := strconv.Atoi(idx)
 	if rec == nil || err != nil || i < 0 || i >= len(rec.endpoints) {
+		r.strays.Add(1)
 		http.NotFound(w, req)
 		return
 	}
@@ -102,7 +108,9 @@ type arrival struct {
 }
 
 type endpointLog struct {
-	secret string
+	// verifier is the official Standard Webhooks library, not Herald's
+	// own code: the receipt is checked as a user's endpoint would.
+	verifier *standardwebhooks.Webhook
 
 	mu       sync.Mutex
 	seen     map[string]bool
@@ -111,7 +119,8 @@ type endpointLog struct {
 }
 
 // Recorder keeps, per endpoint, when each webhook id first arrived and in
-// which order; it counts duplicates and signature failures of the samples.
+// which order; it verifies the signature of every receipt and counts
+// duplicates and failures.
 type Recorder struct {
 	endpoints []*endpointLog
 	unique    atomic.Int64
@@ -121,19 +130,22 @@ type Recorder struct {
 	changed   chan struct{} // gets a value (without blocking) on each new arrival
 }
 
-func newRecorder(secrets []string) *Recorder {
+func newRecorder(secrets []string) (*Recorder, error) {
 	rec := &Recorder{changed: make(chan struct{}, 1)}
 	for _, s := range secrets {
-		rec.endpoints = append(rec.endpoints, &endpointLog{secret: s, seen: map[string]bool{}})
+		v, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			return nil, fmt.Errorf("receiver: endpoint secret: %w", err)
+		}
+		rec.endpoints = append(rec.endpoints, &endpointLog{verifier: v, seen: map[string]bool{}})
 	}
-	return rec
+	return rec, nil
 }
 
 func (rec *Recorder) arrive(i int, h http.Header, body []byte, at time.Time) {
 	ep := rec.endpoints[i]
 	id := h.Get(signing.HeaderID)
 	ep.mu.Lock()
-	n := ep.total
 	ep.total++
 	first := !ep.seen[id]
 	if first {
@@ -142,11 +154,9 @@ func (rec *Recorder) arrive(i int, h http.Header, body []byte, at time.Time) {
 	}
 	ep.mu.Unlock()
 
-	if n%verifyEvery == 0 {
-		rec.verified.Add(1)
-		if err := signing.Verify(ep.secret, h, body, 5*time.Minute); err != nil {
-			rec.sigFails.Add(1)
-		}
+	rec.verified.Add(1)
+	if err := ep.verifier.Verify(body, h); err != nil {
+		rec.sigFails.Add(1)
 	}
 	if !first {
 		rec.dups.Add(1)
@@ -165,10 +175,10 @@ func (rec *Recorder) Delivered() int { return int(rec.unique.Load()) }
 // Duplicates is the number of receipts of a webhook id an endpoint already had.
 func (rec *Recorder) Duplicates() int { return int(rec.dups.Load()) }
 
-// SignatureFailures is the number of sampled receipts whose signature did not verify.
+// SignatureFailures is the number of receipts whose signature did not verify.
 func (rec *Recorder) SignatureFailures() int { return int(rec.sigFails.Load()) }
 
-// Verified is the number of sampled receipts.
+// Verified is the number of receipts whose signature was checked (all).
 func (rec *Recorder) Verified() int { return int(rec.verified.Load()) }
 
 // Wait blocks until want distinct receipts arrived, ctx ends, or timeout

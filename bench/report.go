@@ -4,65 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
-
-// percentiles are latencies in milliseconds.
-type percentiles struct {
-	p50, p95, p99 float64
-}
-
-// latencyPercentiles sorts d and returns its 50th, 95th and 99th
-// percentiles by the nearest-rank method; zero for no samples.
-func latencyPercentiles(d []time.Duration) percentiles {
-	if len(d) == 0 {
-		return percentiles{}
-	}
-	slices.Sort(d)
-	at := func(p float64) float64 {
-		rank := int(math.Ceil(p / 100 * float64(len(d))))
-		rank = max(rank, 1)
-		return float64(d[rank-1]) / float64(time.Millisecond)
-	}
-	return percentiles{p50: at(50), p95: at(95), p99: at(99)}
-}
-
-// phase is what one of the three measurements found.
-type phase struct {
-	eventsPerS     float64
-	deliveriesPerS float64
-	lat            percentiles
-	sigFails       int
-	sigChecked     int
-}
-
-// measure derives a phase's figures from its recorder: deliveries/s is the
-// number of receipts over the time from the first send to the last receipt.
-func measure(rec *Recorder, sends map[string]sent, firstSend time.Time, events int) phase {
-	all := rec.Arrivals()
-	n := 0
-	for _, eps := range all {
-		n += len(eps)
-	}
-	span := lastArrival(all).Sub(firstSend).Seconds()
-	return phase{
-		eventsPerS:     perSecond(events, span),
-		deliveriesPerS: perSecond(n, span),
-		lat:            latencyPercentiles(latencies(all, sends)),
-		sigFails:       rec.SignatureFailures(),
-		sigChecked:     rec.Verified(),
-	}
-}
-
-func perSecond(n int, seconds float64) float64 {
-	if seconds <= 0 {
-		return 0
-	}
-	return float64(n) / seconds
-}
 
 func writeResult(w io.Writer, r Result, asJSON bool) error {
 	if asJSON {
@@ -73,27 +19,151 @@ func writeResult(w io.Writer, r Result, asJSON bool) error {
 	return writeTable(w, r)
 }
 
-// writeTable prints the result for a person.
+// writeTable prints the result for a person: medians with their range.
 func writeTable(w io.Writer, r Result) error {
-	fmt.Fprintf(w, "herald bench: %d events x %d endpoints, concurrency %d, ordered %t, against %s\n\n",
-		r.Events, r.Endpoints, r.Concurrency, r.Ordered, r.Target)
-	const row = "%-30s %10s %13s %9s %9s %9s\n"
-	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
-	fmt.Fprintf(w, row, "", "events/s", "deliveries/s", "p50 ms", "p95 ms", "p99 ms")
-	fmt.Fprintf(w, row, "Herald (accepted; delivered)", f(r.EventsPerS, 1), f(r.DeliveriesPerS, 1), f(r.P50Ms, 1), f(r.P95Ms, 1), f(r.P99Ms, 1))
-	fmt.Fprintf(w, row, "raw sign+POST loop", "-", f(r.RawDeliveriesPerS, 1), f(r.RawP50Ms, 2), f(r.RawP95Ms, 2), f(r.RawP99Ms, 2))
-	fmt.Fprintf(w, row, "Temporal floor (completed)", f(r.FloorEventsPerS, 1), f(r.FloorDeliveriesPerS, 1), f(r.FloorP50Ms, 1), f(r.FloorP95Ms, 1), f(r.FloorP99Ms, 1))
+	s := r.Settings
+	load := fmt.Sprintf("%d events, %d in flight", s.Events, s.Concurrency)
+	if s.OpenLoop {
+		load = fmt.Sprintf("open loop, %.0f events/s for %.0fs", s.Rate, s.DurationS)
+	}
+	order := "unordered"
+	if s.Ordered {
+		order = "ordered"
+	}
+	fmt.Fprintf(w, "herald bench: %s x %d endpoints (%s), %d rounds, %s floor, against %s\n\n",
+		load, s.Endpoints, order, s.Rounds, s.Floor, s.Target)
+
+	type col struct {
+		name string
+		sum  *Summary
+	}
+	cols := []col{{"herald", &r.Herald}}
+	if r.Versus != nil {
+		cols = append(cols, col{"versus", r.Versus})
+	}
+	cols = append(cols, col{"floor", &r.Floor})
+	if r.Raw != nil {
+		cols = append(cols, col{"raw loop", r.Raw})
+	}
+	fmt.Fprintf(w, "%-26s", "median [min-max]")
+	for _, c := range cols {
+		fmt.Fprintf(w, " %-24s", c.name)
+	}
+	fmt.Fprintln(w)
+	rows := []struct {
+		name string
+		get  func(Figures) float64
+		prec int
+	}{
+		{"accepted events/s", func(f Figures) float64 { return f.AcceptedPerS }, 1},
+		{"delivered/s", func(f Figures) float64 { return f.DeliveredPerS }, 1},
+		{"completed deliveries/s", func(f Figures) float64 { return f.CompletedPerS }, 1},
+		{"CPU ms per delivery", func(f Figures) float64 { return f.CPUMsPerDelivery }, 2},
+		{"cores used", func(f Figures) float64 { return f.Cores }, 2},
+		{"CPU s after last receipt", func(f Figures) float64 { return f.CPUAfterReceiptsS }, 2},
+		{"send->receipt p50 ms", func(f Figures) float64 { return f.P50Ms }, 1},
+		{"send->receipt p99 ms", func(f Figures) float64 { return f.P99Ms }, 1},
+		{"accept->receipt p50 ms", func(f Figures) float64 { return f.AcceptP50Ms }, 1},
+		{"accept->receipt p99 ms", func(f Figures) float64 { return f.AcceptP99Ms }, 1},
+		{"accept->receipt max ms", func(f Figures) float64 { return f.AcceptMaxMs }, 1},
+		{"backlog max", func(f Figures) float64 { return f.BacklogMax }, 0},
+		{"RSS MiB at end", func(f Figures) float64 { return f.RSSMiB }, 0},
+	}
+	for _, row := range rows {
+		fmt.Fprintf(w, "%-26s", row.name)
+		for _, c := range cols {
+			fmt.Fprintf(w, " %-24s", statText(row.get(c.sum.Median), row.get(c.sum.Min), row.get(c.sum.Max), row.prec))
+		}
+		fmt.Fprintln(w)
+	}
+	ratioLine := func(name string, rt Ratios) {
+		fmt.Fprintf(w, "%s (per round): CPU per delivery %s, delivered/s %s, completed/s %s\n", name,
+			statText(rt.CPUPerDelivery.Median, rt.CPUPerDelivery.Min, rt.CPUPerDelivery.Max, 3),
+			statText(rt.DeliveredPerS.Median, rt.DeliveredPerS.Min, rt.DeliveredPerS.Max, 3),
+			statText(rt.CompletedPerS.Median, rt.CompletedPerS.Min, rt.CompletedPerS.Max, 3))
+	}
+	fmt.Fprintln(w)
+	ratioLine("herald / floor", r.HeraldOverFloor)
+	if r.VersusOverHerald != nil {
+		ratioLine("versus / herald", *r.VersusOverHerald)
+	}
+	var checks []string
+	for _, c := range cols {
+		t := totals(c.sum.Rounds)
+		checks = append(checks, fmt.Sprintf("  %-8s signatures %.0f checked, %.0f failed; duplicates %.0f; unknown ids %.0f; out of order %.0f; send errors %.0f",
+			c.name, t.SignaturesChecked, t.SignatureFailures, t.Duplicates, t.UnknownIDs, t.OutOfOrder, t.SendErrors))
+	}
 	history := "not measured"
 	if r.HistorySample > 0 {
 		history = fmt.Sprintf("%.1f (sample of %d)", r.HistoryEventsPerEvent, r.HistorySample)
 	}
-	_, err := fmt.Fprintf(w, `
-Herald / raw deliveries/s:    %.4f
-Herald / floor deliveries/s:  %.3f
-history events per event:     %s
-out of order:                 %d
-duplicates:                   %d
-signature failures:           %d of %d checked
-`, r.RatioVsRaw, r.RatioVsFloor, history, r.OutOfOrder, r.Duplicates, r.SignatureFailures, r.SignaturesChecked)
+	_, err := fmt.Fprintf(w, "\nchecks, all rounds (order is promised on ordered endpoints only):\n%s\n  stray requests %d\n\nhistory events per event: %s\nherald process: %d events, RSS %.0f MiB (peak %.0f MiB)\n",
+		strings.Join(checks, "\n"), r.Strays, history, r.HeraldEvents, r.HeraldRSSMiB, r.HeraldPeakRSSMiB)
 	return err
+}
+
+func statText(med, lo, hi float64, prec int) string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+	if lo == hi {
+		return f(med)
+	}
+	return f(med) + " [" + f(lo) + "-" + f(hi) + "]"
+}
+
+// totals sums the check counts of the rounds.
+func totals(rounds []Figures) Figures {
+	var t Figures
+	for _, f := range rounds {
+		t.SignaturesChecked += f.SignaturesChecked
+		t.SignatureFailures += f.SignatureFailures
+		t.Duplicates += f.Duplicates
+		t.UnknownIDs += f.UnknownIDs
+		t.OutOfOrder += f.OutOfOrder
+		t.SendErrors += f.SendErrors
+	}
+	return t
+}
+
+// progressWriter shows progress lines: on a terminal one line rewritten in
+// place, elsewhere one line every progressEvery.
+type progressWriter struct {
+	w   io.Writer
+	tty bool
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+const progressEvery = 5 * time.Second
+
+// newProgressWriter returns nil (no progress) for a nil w.
+func newProgressWriter(w io.Writer, tty bool) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return &progressWriter{w: w, tty: tty}
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		return fmt.Fprintf(p.w, "\r\033[K%s", strings.TrimRight(string(b), "\n"))
+	}
+	if time.Since(p.last) < progressEvery {
+		return len(b), nil
+	}
+	p.last = time.Now()
+	return p.w.Write(b)
+}
+
+// final writes the last line of a phase, always, ending it on a terminal.
+func (p *progressWriter) final(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		return
+	}
+	fmt.Fprint(p.w, line)
 }

@@ -17,6 +17,8 @@ import (
 const (
 	clusterName = "active"
 	storeName   = "sqlite"
+	// visibilityStoreName is the data store of the visibility file.
+	visibilityStoreName = "sqlite-visibility"
 	// Retention of closed workflows in the namespace Herald creates.
 	namespaceRetention = 7 * 24 * time.Hour
 )
@@ -50,6 +52,9 @@ type tuning struct {
 	// logLevel is the least level of Temporal's own logs passed to
 	// Config.Logger.
 	logLevel slog.Level
+	// separateVisibility puts Temporal's visibility store in a SQLite file
+	// of its own (VisibilityFile), with its own connection.
+	separateVisibility bool
 }
 
 // defaultTuning is what Start runs with. See docs/devserver-tuning.md for the
@@ -62,6 +67,11 @@ func defaultTuning() tuning {
 		pollRPS:     1000,
 		shards:      1,
 		logLevel:    slog.LevelWarn,
+		// The SQL plugin shares one connection per file among all four
+		// services; visibility's inserts at start and close (a third of the
+		// server's CPU) then queue behind history's writes. Its own file
+		// gives it its own connection and write lock.
+		separateVisibility: true,
 	}
 }
 
@@ -165,8 +175,9 @@ type ports struct {
 }
 
 // serverConfig is the static config of a single-process server whose services
-// all listen on host. dbPath is the SQLite file.
-func serverConfig(host string, p ports, dbPath string, t tuning) *config.Config {
+// all listen on host. dbPath is the SQLite file; visPath, when set, the
+// visibility store's.
+func serverConfig(host string, p ports, dbPath, visPath string, t tuning) *config.Config {
 	frontendAddr := net.JoinHostPort(host, strconv.Itoa(p.frontend))
 	frontendHTTPAddr := net.JoinHostPort(host, strconv.Itoa(p.frontendHTTP))
 	service := func(port int) config.Service {
@@ -181,6 +192,10 @@ func serverConfig(host string, p ports, dbPath string, t tuning) *config.Config 
 	c.Persistence.VisibilityStore = storeName
 	c.Persistence.NumHistoryShards = t.shards // fixed forever once the file exists
 	c.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: sqliteConfig(dbPath, t)}}
+	if visPath != "" {
+		c.Persistence.VisibilityStore = visibilityStoreName
+		c.Persistence.DataStores[visibilityStoreName] = config.DataStore{SQL: sqliteConfig(visPath, t)}
+	}
 
 	// The cluster id is left empty: the server makes one on first start and
 	// reads it back from the file afterwards.

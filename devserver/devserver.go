@@ -20,7 +20,7 @@ import (
 
 // Config says where the dev server keeps its data and listens.
 type Config struct {
-	DataDir      string       // SQLite file lives at DataDir/temporal.db (dir created if missing)
+	DataDir      string       // SQLite files live at DataDir/temporal.db and DataDir/temporal-visibility.db (dir created if missing)
 	FrontendAddr string       // host:port of the gRPC frontend, e.g. 127.0.0.1:7233; port 0 picks a free one
 	UIAddr       string       // host:port of the Web UI; empty = no UI; port 0 picks a free one
 	Namespace    string       // created if missing (default "default")
@@ -31,6 +31,11 @@ type Config struct {
 
 // DBFile is the name of the SQLite file inside Config.DataDir.
 const DBFile = "temporal.db"
+
+// VisibilityFile is the name of the SQLite file of Temporal's visibility
+// store (the listing of workflows) inside Config.DataDir. A data dir made
+// before it existed keeps visibility in DBFile.
+const VisibilityFile = "temporal-visibility.db"
 
 // DefaultNamespace is the namespace used when Config.Namespace is empty.
 const DefaultNamespace = "default"
@@ -102,15 +107,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("devserver: creating data dir: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, DBFile)
+	visPath, err := visibilityPath(cfg.DataDir, tn)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
 	if err := ensureSchema(dbPath); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	if visPath != "" {
+		if err := ensureSchema(visPath); err != nil {
+			return nil, fmt.Errorf("devserver: %w", err)
+		}
 	}
 	if err := ensureNamespace(sqliteConfig(dbPath, tn), cfg.Namespace, searchAttributes()); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
 
 	ts, err := temporal.NewServer(
-		temporal.WithConfig(serverConfig(host, p, dbPath, tn)),
+		temporal.WithConfig(serverConfig(host, p, dbPath, visPath, tn)),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(host, p)),
 		temporal.WithDynamicConfigClient(dynamicConfig(tn)),

@@ -77,8 +77,10 @@ func TestStartRunRestart(t *testing.T) {
 
 	// First start, on an empty dir.
 	s := start(t, ctx, cfg)
-	if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
-		t.Fatalf("database file: %v", err)
+	for _, f := range []string{DBFile, VisibilityFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("database file: %v", err)
+		}
 	}
 	resp, err := http.Get("http://" + s.UIAddr() + "/")
 	if err != nil {
@@ -113,6 +115,7 @@ func TestStartRunRestart(t *testing.T) {
 	c = dialTest(t, s.FrontendAddr(), ns)
 	checkSearchAttributes(t, ctx, c, ns)
 	checkCompleted(t, ctx, c, "greet-1", runID)
+	checkListed(t, ctx, c, 1)
 	if err := s.Stop(); err != nil {
 		t.Fatalf("Stop after restart: %v", err)
 	}
@@ -140,8 +143,34 @@ func TestSearchAttributesAddedToExistingNamespace(t *testing.T) {
 	if a.FrontendAddr() == b.FrontendAddr() {
 		t.Fatalf("both servers on %s", a.FrontendAddr())
 	}
-	checkSearchAttributes(t, ctx, dialTest(t, a.FrontendAddr(), DefaultNamespace), DefaultNamespace)
+	ca := dialTest(t, a.FrontendAddr(), DefaultNamespace)
+	checkSearchAttributes(t, ctx, ca, DefaultNamespace)
 	checkSearchAttributes(t, ctx, dialTest(t, b.FrontendAddr(), DefaultNamespace), DefaultNamespace)
+	// A data dir made before visibility had its own file keeps its listing
+	// in the one file.
+	if _, err := os.Stat(filepath.Join(dir, VisibilityFile)); err == nil {
+		t.Errorf("%s made for an existing data dir", VisibilityFile)
+	}
+	runGreet(t, ctx, ca, "greet-old-layout")
+	checkListed(t, ctx, ca, 1)
+}
+
+// checkListed waits until visibility lists want closed workflows tagged by
+// runGreet.
+func checkListed(t *testing.T, ctx context.Context, c client.Client, want int64) {
+	t.Helper()
+	q := schemas.SearchAttrApp + " = 'app_1' AND ExecutionStatus = 'Completed'"
+	var got int64
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
+		if err != nil {
+			t.Fatalf("CountWorkflow: %v", err)
+		}
+		if got = r.GetCount(); got == want {
+			return
+		}
+	}
+	t.Fatalf("visibility lists %d completed workflows, want %d", got, want)
 }
 
 func checkSearchAttributes(t *testing.T, ctx context.Context, c client.Client, ns string) {

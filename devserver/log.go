@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"go.temporal.io/server/common/log"
@@ -47,6 +48,10 @@ func quiet(l *slog.Logger, min slog.Leveler) *slog.Logger {
 // server's own zap logger does.
 type serverLogger struct {
 	l *slog.Logger
+	// with are the tags of With, turned into attributes only when a record
+	// is logged: the server calls With on hot paths (per task, per
+	// workflow) and almost every record is below the level and dropped.
+	with []tag.Tag
 }
 
 var (
@@ -74,7 +79,11 @@ func (s serverLogger) Fatal(msg string, tags ...tag.Tag) {
 
 // With returns a logger that adds tags to every record.
 func (s serverLogger) With(tags ...tag.Tag) log.Logger {
-	return serverLogger{l: s.l.With(tagArgs(tags)...)}
+	if len(tags) == 0 {
+		return s
+	}
+	// Clip, so that two loggers made from s never share a backing array.
+	return serverLogger{l: s.l, with: append(slices.Clip(s.with), tags...)}
 }
 
 func (s serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
@@ -90,7 +99,7 @@ func (s serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 			return
 		}
 	}
-	s.l.Log(ctx, level, msg, tagArgs(tags)...)
+	s.l.Log(ctx, level, msg, append(tagArgs(s.with), tagArgs(tags)...)...)
 }
 
 // canceled reports whether a tag carries an error caused by a canceled context.

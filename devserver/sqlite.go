@@ -48,6 +48,27 @@ func ensureSchema(path string) error {
 	return syncDir(filepath.Dir(path))
 }
 
+// visibilityPath is the SQLite file for Temporal's visibility store, or ""
+// to keep visibility in DBFile: when the tuning says so, or for a data dir
+// made before visibility had a file of its own (its listing is in DBFile).
+func visibilityPath(dataDir string, t tuning) (string, error) {
+	if !t.separateVisibility {
+		return "", nil
+	}
+	vis := filepath.Join(dataDir, VisibilityFile)
+	if _, err := os.Stat(vis); err == nil {
+		return vis, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("checking visibility file: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, DBFile)); err == nil {
+		return "", nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("checking database file: %w", err)
+	}
+	return vis, nil
+}
+
 // ensureNamespace registers namespace in the database unless it exists.
 // Doing it before the server starts (rather than through the API after) means
 // the namespace is in the server's cache from its first request. The search

@@ -63,6 +63,7 @@ func tuningVariants() []tuningVariant {
 		{"limits=raised", func(t *tuning) { t.raiseLimits = true }},
 		{"cache_size=64MiB", func(t *tuning) { t.cacheKiB = 64 << 10 }},
 		{"logs=info", func(t *tuning) { t.logLevel = slog.LevelInfo }},
+		{"visibility=shared", func(t *tuning) { t.separateVisibility = false }},
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -9,19 +10,49 @@ import (
 )
 
 type benchCmd struct {
-	Events       int           `default:"1000" help:"Events to send."`
+	Events       int           `default:"1000" help:"Events per measured phase (closed loop)."`
 	Endpoints    int           `default:"1" help:"Endpoints every event is delivered to."`
-	Concurrency  int           `default:"64" help:"Requests in flight."`
+	Concurrency  int           `default:"64" help:"Sends in flight (closed loop)."`
 	Ordered      bool          `default:"true" negatable:"" help:"Make the endpoints ordered (--ordered=false or --no-ordered for unordered)."`
+	Rounds       int           `default:"3" help:"Phases per system, interleaved (Herald, floor, raw; reversed every other round)."`
+	Warmup       int           `default:"200" help:"Events each system gets before the first round, not measured."`
+	Rate         float64       `placeholder:"R" help:"Open loop: send R events per second whatever the answers (with --duration)."`
+	Duration     time.Duration `placeholder:"D" help:"Open loop: how long to send at --rate."`
+	Floor        string        `default:"recorded" enum:"recorded,bare" help:"The floor's work per event: 'recorded' (one local activity per endpoint that signs, POSTs and writes an attempt row to SQLite) or 'bare' (one local activity POSTing to every endpoint, no record)."`
 	JSON         bool          `name:"json" help:"Print one JSON object instead of a table."`
+	Plot         string        `placeholder:"FILE.svg" help:"Draw receipts per second and latency over time for every phase into an SVG file."`
 	Target       string        `placeholder:"URL" help:"A running Herald to measure; by default the bench starts its own 'herald dev' on a temporary data dir."`
 	Token        string        `help:"API token of --target (default: HERALD_API_TOKEN)."`
-	TemporalAddr string        `name:"temporal-address" placeholder:"HOST:PORT" help:"Temporal frontend of --target, to count history events per event; omitted: not counted."`
-	Timeout      time.Duration `default:"10m" help:"How long each phase may wait for its deliveries."`
+	TemporalAddr string        `name:"temporal-address" placeholder:"HOST:PORT" help:"Temporal frontend of --target, to wait for its workflows to close and count history events; omitted: neither."`
+	Versus       string        `placeholder:"HERALD_BINARY" help:"Another herald binary to measure in the same rounds (a before/after of a change)."`
+	Timeout      time.Duration `default:"10m" help:"How long each phase may wait for its deliveries, and then for its workflows to close."`
 }
 
-// Run measures Herald beside a plain sign+POST loop and a bare Temporal
-// workflow of the same shape, all in this run.
+// Help is the long help of `herald bench --help`: what every figure means.
+func (benchCmd) Help() string {
+	return `Measures Herald beside the Temporal floor (a bare workflow doing the same deliveries on the same
+embedded server, in a process of its own like 'herald dev') and a plain sign+POST loop, in
+interleaved rounds. Every receipt is verified with the official Standard Webhooks library.
+
+Per system, every figure is given as the median and the range over the rounds:
+  accepted_events_per_s       events answered 2xx / (first send .. last answer)
+  delivered_per_s             distinct receipts / (first send .. last receipt)
+  completed_deliveries_per_s  distinct receipts / (first send .. every workflow of the phase closed)
+  window_s                    first send .. every workflow of the phase closed
+  cpu_s, cpu_ms_per_delivery  CPU of the system's own process over window_s, from /proc; per receipt
+  cpu_after_last_receipt_s    the part of cpu_s after the last receipt
+  cores                       cpu_s / window_s
+  rss_mib                     resident memory of the process at the end of the phase
+  send_to_receipt_*_ms        from sending an event to each of its receipts (p50, p95, p99, max)
+  accept_to_receipt_*_ms      from the answer to the send to each receipt (negative: receipt first)
+  backlog_max                 most deliveries owed and not yet received, sampled every second
+  send_errors, signature_failures, signatures_checked, duplicates, unknown_ids, out_of_order
+herald_over_floor gives, round by round, Herald's figure over the floor's (CPU per delivery,
+delivered/s, completed/s), then their median and range. The raw loop runs in the bench's own
+process: it has no CPU figures. See docs/performance.md.`
+}
+
+// Run runs the bench.
 func (c *benchCmd) Run(e *env) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -31,19 +62,56 @@ func (c *benchCmd) Run(e *env) error {
 	if token == "" && c.Target != "" {
 		token = e.getenv("HERALD_API_TOKEN")
 	}
+	tty := isTerminal(e.stderr)
+	var progress io.Writer = e.stderr
+	if c.JSON && !tty {
+		progress = nil
+	}
 	_, err = bench.Run(e.ctx, bench.Options{
 		Events:       c.Events,
 		Endpoints:    c.Endpoints,
 		Concurrency:  c.Concurrency,
 		Ordered:      c.Ordered,
+		Rounds:       c.Rounds,
+		Warmup:       c.Warmup,
+		Rate:         c.Rate,
+		Duration:     c.Duration,
+		Floor:        c.Floor,
 		JSON:         c.JSON,
+		Plot:         c.Plot,
 		Target:       c.Target,
 		Token:        token,
 		TemporalAddr: c.TemporalAddr,
+		Versus:       c.Versus,
 		Executable:   exe,
 		Environ:      os.Environ(),
 		Timeout:      c.Timeout,
 		Logger:       newLogger(e.stderr, "warn"),
-	}, e.stdout, e.stderr)
+		Progress:     progress,
+		TTY:          tty,
+	}, e.stdout)
 	return err
+}
+
+// benchFloorCmd is the floor's process, started by `herald bench`.
+type benchFloorCmd struct{}
+
+func (benchFloorCmd) Run(e *env) error {
+	return bench.ServeFloor(e.ctx, bench.FloorConfig{
+		DataDir:      e.getenv("HERALD_DATA_DIR"),
+		HTTPAddr:     e.getenv("HERALD_HTTP_ADDR"),
+		TemporalAddr: e.getenv("HERALD_DEV_TEMPORAL_ADDR"),
+		Token:        e.getenv("HERALD_API_TOKEN"),
+		Logger:       newLogger(e.stderr, "warn"),
+	})
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
