@@ -14,7 +14,7 @@ import (
 func TestServerLoggerWith(t *testing.T) {
 	var b bytes.Buffer
 	base := serverLogger{l: slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	parent := base.With(tag.NewStringTag("shard", "1"))
+	parent := base.With(tag.NewStringTag("shard", "1")).(serverLogger)
 	a := parent.With(tag.NewStringTag("wf", "a"))
 	c := parent.With(tag.NewStringTag("wf", "c"))
 
