@@ -16,7 +16,8 @@ import (
 // its targets, then its workflow starts. created is false for a repeat of
 // an id the app has.
 func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created bool, ev schemas.Event, err error) {
-	if err := s.checkEvent(ctx, work, in.AppID, in.EventType, in.Payload); err != nil {
+	t, err := s.checkEvent(ctx, work, in.AppID, in.EventType, in.Payload)
+	if err != nil {
 		return false, ev, err
 	}
 	now := s.now()
@@ -24,6 +25,7 @@ func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created 
 		in.ID = schemas.NewID(schemas.PrefixEvent, now)
 	}
 	ne := store.NewEvent{AppID: in.AppID, ID: in.ID, EventType: in.EventType, Payload: in.Payload, CreatedAt: now}
+	ne.Filter = s.filterFor(ctx, ne, t)
 	created, ev, targets, err := s.Store.AcceptEvent(ctx, ne)
 	if err != nil {
 		return false, ev, err
@@ -68,7 +70,7 @@ func NewAcceptor(d Deps) *Acceptor {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Acceptor{s: &server{Deps: d, schemas: newSchemaCache()}}
+	return &Acceptor{s: &server{Deps: d, schemas: newSchemaCache(), router: newRouter(d)}}
 }
 
 // Accept accepts one event. Its errors carry the kind the API would answer

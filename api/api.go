@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/herald-hq/herald/metrics"
+	"github.com/herald-hq/herald/routing"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -39,6 +40,7 @@ type Store interface {
 	DeleteEndpoint(ctx context.Context, appID, id string, now time.Time) error
 	GetEndpointSecrets(ctx context.Context, appID, id string) (schemas.EndpointSecrets, error)
 	RotateEndpointSecret(ctx context.Context, appID, id, newKey string, overlapUntil time.Time) error
+	RoutedEndpoints(ctx context.Context, eventType string) ([]schemas.Endpoint, error)
 
 	AcceptEvent(ctx context.Context, ev store.NewEvent) (bool, schemas.Event, []schemas.Target, error)
 	EventInput(ctx context.Context, appID, id string) (store.NewEvent, []schemas.Target, error)
@@ -79,6 +81,7 @@ type Deps struct {
 	Dispatcher Dispatcher
 	Sources    SourceRunner // nil: the sources routes answer 503
 	Metrics    *metrics.Metrics
+	Router     *routing.Router // endpoint filters and transforms; nil: one of the API's own
 	Logger     *slog.Logger
 	// Ready reports whether Temporal is reachable (for /readyz, beside Store.Ping).
 	Ready  func(ctx context.Context) error
@@ -90,6 +93,7 @@ type Deps struct {
 type server struct {
 	Deps
 	schemas *schemaCache
+	router  *routing.Router
 	openapi []byte
 }
 
@@ -113,7 +117,7 @@ func New(d Deps) *fiber.App {
 	if d.Ready == nil {
 		d.Ready = func(context.Context) error { return nil }
 	}
-	s := &server{Deps: d, schemas: newSchemaCache()}
+	s := &server{Deps: d, schemas: newSchemaCache(), router: newRouter(d)}
 	app := fiber.New(fiber.Config{
 		AppName: "herald",
 		// Bodies are read by readBody after auth, bounded, into a buffer

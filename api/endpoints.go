@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"slices"
 
@@ -30,6 +31,8 @@ type endpointRequest struct {
 	Headers            *map[string]string `json:"headers"`
 	Disabled           *bool              `json:"disabled"`
 	SignatureType      *string            `json:"signature_type"`
+	Filter             json.RawMessage    `json:"filter"`    // string; null removes it
+	Transform          json.RawMessage    `json:"transform"` // string; null removes it
 }
 
 // endpointCreated is the create answer: the endpoint and its secret (the
@@ -107,7 +110,7 @@ func (s *server) apply(ctx context.Context, req endpointRequest, e *schemas.Endp
 	if req.Disabled != nil && !*req.Disabled {
 		e.DisabledAt, e.DisabledReason = nil, ""
 	}
-	return nil
+	return s.applyRouting(ctx, req, e)
 }
 
 func checkSignatureType(t *string) (string, error) {

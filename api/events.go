@@ -96,10 +96,10 @@ func (s *server) createEvent(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusOK).JSON(eventOut(ev))
 }
 
-// checkEvent checks the event type and the payload against its schema. An
-// unknown app answers 404 before any of that. work bounds the schema
+// checkEvent checks the event type and the payload against its schema, and
+// returns the type. An unknown app answers 404 before any of that. work bounds the schema
 // check (the client leaving or the server stopping ends it).
-func (s *server) checkEvent(ctx, work context.Context, appID, eventType string, payload json.RawMessage) error {
+func (s *server) checkEvent(ctx, work context.Context, appID, eventType string, payload json.RawMessage) (schemas.EventType, error) {
 	appFirst := func(err error) error {
 		if _, aerr := s.Store.GetApp(ctx, appID); aerr != nil {
 			return aerr
@@ -107,33 +107,33 @@ func (s *server) checkEvent(ctx, work context.Context, appID, eventType string, 
 		return err
 	}
 	if eventType == "" {
-		return appFirst(schemas.E(schemas.KindInvalid, "unknown_event_type", "event_type is required"))
+		return schemas.EventType{}, appFirst(schemas.E(schemas.KindInvalid, "unknown_event_type", "event_type is required"))
 	}
 	if len(payload) == 0 {
-		return appFirst(schemas.E(schemas.KindInvalid, "invalid_payload", "payload is required"))
+		return schemas.EventType{}, appFirst(schemas.E(schemas.KindInvalid, "invalid_payload", "payload is required"))
 	}
 	t, err := s.Store.GetEventType(ctx, eventType)
 	if schemas.IsNotFound(err) {
-		return appFirst(schemas.Errorf(schemas.KindInvalid, "unknown_event_type",
+		return t, appFirst(schemas.Errorf(schemas.KindInvalid, "unknown_event_type",
 			"event type %q does not exist", eventType))
 	}
 	if err != nil {
-		return err
+		return t, err
 	}
 	if len(t.Schema) == 0 || string(t.Schema) == "null" {
-		return nil
+		return t, nil
 	}
 	ps, err := s.schemas.compile(t.Schema)
 	if err != nil {
-		return errorf(err, "stored schema of event type %s", t.Name)
+		return t, errorf(err, "stored schema of event type %s", t.Name)
 	}
 	if err := ps.Check(work, payload); err != nil {
 		if schemas.KindOf(err) == schemas.KindInvalid {
-			return appFirst(err)
+			return t, appFirst(err)
 		}
-		return workStopped(err)
+		return t, workStopped(err)
 	}
-	return nil
+	return t, nil
 }
 
 // appFirst answers app_not_found when the app does not exist, else err.

@@ -127,7 +127,21 @@ func (s *server) updateEventType(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(eventTypeOut(t))
+	if req.Schema == nil {
+		return c.JSON(eventTypeOut(t))
+	}
+	warnings, err := s.recheckRouting(c.UserContext(), t)
+	if err != nil {
+		return err
+	}
+	return c.JSON(eventTypeUpdated{EventType: eventTypeOut(t), Warnings: warnings})
+}
+
+// eventTypeUpdated is the PATCH answer: the event type and the endpoints
+// whose filter or transform its new schema no longer type-checks.
+type eventTypeUpdated struct {
+	schemas.EventType
+	Warnings []routingWarning `json:"warnings,omitempty"`
 }
 
 func (s *server) deleteEventType(c *fiber.Ctx) error {

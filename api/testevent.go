@@ -62,7 +62,7 @@ func (s *server) testEndpoint(c *fiber.Ctx) error {
 		} else {
 			work, cancel := s.workContext(c)
 			defer cancel()
-			if err := s.checkEvent(ctx, work, e.AppID, typ, payload); err != nil {
+			if _, err := s.checkEvent(ctx, work, e.AppID, typ, payload); err != nil {
 				return err
 			}
 		}

@@ -25,6 +25,7 @@ type Metrics struct {
 	attempts       *prometheus.CounterVec
 	attemptLatency prometheus.Histogram
 	sourceMessages *prometheus.CounterVec
+	routing        routingMetrics
 }
 
 // New makes the metrics and registers them, with the Go and process
@@ -53,6 +54,7 @@ func New(backlog BacklogFunc, logger *slog.Logger) *Metrics {
 	m.sourceMessages = newSourceMessages()
 	m.registry.MustRegister(m.eventsAccepted, m.deliveries, m.attempts, m.attemptLatency, m.sourceMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.routing = newRoutingMetrics(m.registry)
 	if backlog != nil {
 		m.registry.MustRegister(&backlogCollector{fn: backlog, logger: logger, desc: prometheus.NewDesc(
 			"herald_endpoint_mailbox_depth",

@@ -47,6 +47,8 @@ type Endpoint struct {
 	DisabledReason     string            `json:"disabled_reason,omitempty"`
 	DisabledAt         *time.Time        `json:"disabled_at,omitempty"`
 	SignatureType      string            `json:"signature_type"`
+	Filter             string            `json:"filter,omitempty"`    // CEL: which events it gets
+	Transform          string            `json:"transform,omitempty"` // CEL: the body and headers it gets
 	CreatedAt          time.Time         `json:"created_at"`
 	UpdatedAt          time.Time         `json:"updated_at"`
 }

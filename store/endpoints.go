@@ -30,11 +30,13 @@ type endpointRow struct {
 	PreviousExpiresAt  *dbTime `db:"previous_expires_at"`
 	CreatedAt          dbTime  `db:"created_at"`
 	UpdatedAt          dbTime  `db:"updated_at"`
+	FilterExpr         string  `db:"filter_expr"`
+	TransformExpr      string  `db:"transform_expr"`
 }
 
 const endpointCols = `id, app_id, url, description, event_types, ordered, rate_limit_per_second, headers,
 	disabled, disabled_reason, disabled_at, signature_type, secret_key, previous_key, previous_expires_at,
-	created_at, updated_at`
+	created_at, updated_at, filter_expr, transform_expr`
 
 func (r endpointRow) endpoint() (schemas.Endpoint, error) {
 	e := schemas.Endpoint{
@@ -43,6 +45,7 @@ func (r endpointRow) endpoint() (schemas.Endpoint, error) {
 		DisabledAt: ptr(r.DisabledAt), SignatureType: r.SignatureType,
 		CreatedAt: r.CreatedAt.T(), UpdatedAt: r.UpdatedAt.T(),
 		EventTypes: []string{}, Headers: map[string]string{},
+		Filter: r.FilterExpr, Transform: r.TransformExpr,
 	}
 	if err := json.Unmarshal([]byte(r.EventTypes), &e.EventTypes); err != nil {
 		return e, fmt.Errorf("endpoint %s event_types: %w", r.ID, err)
@@ -117,10 +120,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec sche
 			return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 		}
 		n, err := s.exec(ctx, tx, `INSERT INTO endpoints (`+endpointCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			e.ID, e.AppID, e.URL, e.Description, types, e.Ordered, e.RateLimitPerSecond, headers,
 			e.Disabled, e.DisabledReason, nts(e.DisabledAt), sig, sec.Key, sec.PreviousKey,
-			nts(sec.PreviousExpiresAt), ts(e.CreatedAt), ts(updated))
+			nts(sec.PreviousExpiresAt), ts(e.CreatedAt), ts(updated), e.Filter, e.Transform)
 		if err != nil {
 			return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 		}
@@ -212,9 +215,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas
 		var r endpointRow
 		err = s.get(ctx, tx, &r, `UPDATE endpoints SET url = ?, description = ?, event_types = ?, ordered = ?,
 			rate_limit_per_second = ?, headers = ?, disabled = ?, disabled_reason = ?, disabled_at = ?,
-			updated_at = ?`+clearFailing+` WHERE app_id = ? AND id = ? RETURNING `+endpointCols,
+			updated_at = ?, filter_expr = ?, transform_expr = ?`+clearFailing+` WHERE app_id = ? AND id = ? RETURNING `+endpointCols,
 			e.URL, e.Description, types, e.Ordered, e.RateLimitPerSecond, headers, e.Disabled,
-			e.DisabledReason, nts(e.DisabledAt), ts(updated), e.AppID, e.ID)
+			e.DisabledReason, nts(e.DisabledAt), ts(updated), e.Filter, e.Transform, e.AppID, e.ID)
 		if err != nil {
 			return fmt.Errorf("update endpoint %s: %w", e.ID, err)
 		}

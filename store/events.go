@@ -23,6 +23,9 @@ type NewEvent struct {
 	// OnlyEndpoint makes a test event: it goes to this endpoint alone,
 	// whatever the endpoint subscribes to.
 	OnlyEndpoint string
+	// Filter evaluates the filters of endpoints that have one, at
+	// acceptance; without it such endpoints get nothing.
+	Filter FilterFunc `json:"-"`
 }
 
 // EventFilter narrows ListEvents. Since is inclusive, Until exclusive, both
@@ -105,6 +108,7 @@ type subscriber struct {
 	ID         string `db:"id"`
 	EventTypes string `db:"event_types"`
 	Ordered    bool   `db:"ordered"`
+	Filter     string `db:"filter_expr"`
 }
 
 func (sub subscriber) wants(eventType string) (bool, error) {
@@ -143,7 +147,7 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 			return fmt.Errorf("accept event %s: %w", ev.ID, err)
 		}
 		var subs []subscriber
-		err = s.sel(ctx, tx, &subs, `SELECT id, event_types, ordered FROM endpoints
+		err = s.sel(ctx, tx, &subs, `SELECT id, event_types, ordered, filter_expr FROM endpoints
 			WHERE app_id = ? AND disabled = ? ORDER BY id`, ev.AppID, false)
 		if err != nil {
 			return fmt.Errorf("accept event %s: endpoints: %w", ev.ID, err)
@@ -156,7 +160,7 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 			if e != nil && err == nil {
 				err = e
 			}
-			return !ok
+			return !ok || !ev.admits(sub)
 		})
 		if err != nil {
 			return err
