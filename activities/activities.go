@@ -15,6 +15,7 @@ import (
 
 	"github.com/herald-hq/herald/metrics"
 	"github.com/herald-hq/herald/outbound"
+	"github.com/herald-hq/herald/routing"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -35,6 +36,7 @@ type Store interface {
 	AdoptAttempt(ctx context.Context, r store.AttemptRecord, fromKey string) (schemas.Attempt, string, bool, error)
 	NextFresh(ctx context.Context, endpointID string, seq int64) (store.DeliveryRef, bool, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
+	GetEventType(ctx context.Context, name string) (schemas.EventType, error)
 }
 
 // Waker tells the event workflow of an ordered endpoint's head delivery that
@@ -72,6 +74,8 @@ type Deps struct {
 	// Sender sends the deliveries; nil: HTTP(S) only, with
 	// outbound.NewHTTP(Config's timeout and private-network rule).
 	Sender outbound.Sender
+	// Router runs endpoint transforms; nil: one of the activities' own.
+	Router *routing.Router
 }
 
 // Activities are Herald's activities. Safe for concurrent use.
@@ -83,6 +87,7 @@ type Activities struct {
 	now     func() time.Time
 	cfg     Config
 	sender  outbound.Sender
+	router  func() (*routing.Router, error)
 }
 
 // New makes the activities from their dependencies.
@@ -94,7 +99,7 @@ func New(d Deps) *Activities {
 		d.Config.UserAgent = "Herald"
 	}
 	a := &Activities{store: d.Store, waker: d.Waker, metrics: d.Metrics, log: d.Logger,
-		now: d.Now, cfg: d.Config, sender: d.Sender}
+		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d)}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

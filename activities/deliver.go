@@ -247,12 +247,13 @@ func (a *Activities) eventStatus(ctx context.Context, req schemas.DeliverRequest
 
 // post signs the delivery and sends it through the endpoint's transport.
 // Its error is only the activity's context ending (the worker is stopping
-// or the activity timed out): the attempt is then not recorded, and the
-// retried activity makes it again.
+// or the activity timed out) or the store failing to give a transform its
+// schema: the attempt is then not recorded, and the retried activity makes
+// it again.
 func (a *Activities) post(ctx context.Context, job store.DeliveryJob, at time.Time) (answer, error) {
-	body, err := envelope(job.Event)
-	if err != nil {
-		return answer{errText: err.Error()}, nil
+	body, extra, failure, err := a.content(ctx, job)
+	if err != nil || failure != "" {
+		return answer{errText: failure}, err
 	}
 	keys := []string{job.Secrets.Key}
 	if p := job.Secrets; p.PreviousKey != "" && p.PreviousExpiresAt != nil && p.PreviousExpiresAt.After(at) {
@@ -267,6 +268,9 @@ func (a *Activities) post(ctx context.Context, job store.DeliveryJob, at time.Ti
 		if !strings.HasPrefix(strings.ToLower(k), "webhook-") {
 			h.Set(k, v)
 		}
+	}
+	for k, v := range extra { // a transform's headers, over the endpoint's
+		h.Set(k, v)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", a.cfg.UserAgent)
