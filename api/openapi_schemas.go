@@ -32,6 +32,8 @@ func endpointFields() obj {
 		"headers":               obj{"type": "object", "additionalProperties": str()},
 		"disabled":              boolean(),
 		"signature_type":        obj{"type": "string", "enum": []string{"hmac-sha256", "ed25519"}, "default": "hmac-sha256"},
+		"filter":                obj{"type": []string{"string", "null"}, "description": "CEL over event_type and payload (docs/routing.md); null or empty removes it"},
+		"transform":             obj{"type": []string{"string", "null"}, "description": "CEL over event_type, payload and event_id yielding {body?, headers?} (docs/routing.md)"},
 	}
 }
 
@@ -42,6 +44,7 @@ func endpointSchema(withSecret bool) obj {
 		"headers":  obj{"type": "object", "additionalProperties": str()},
 		"disabled": boolean(), "disabled_reason": str(), "disabled_at": timeStr(),
 		"signature_type": str(), "created_at": timeStr(), "updated_at": timeStr(),
+		"filter": str(), "transform": str(),
 	}
 	req := []string{"id", "app_id", "url", "description", "event_types", "ordered", "rate_limit_per_second",
 		"headers", "disabled", "signature_type", "created_at", "updated_at"}

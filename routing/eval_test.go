@@ -96,13 +96,10 @@ func TestCostLimit(t *testing.T) {
 	r := newRouter(t)
 	ev := &Event{ID: "evt_1", Type: EventType{Name: "t"}, Payload: json.RawMessage(`{"xs": [1,2,3,4,5,6,7,8,9,10]}`)}
 	expr := `payload.xs.all(a, payload.xs.all(b, payload.xs.all(c, payload.xs.all(d, payload.xs.all(e, a + b + c + d + e > 0.0)))))`
-	start := time.Now()
+	// 10^5 iterations: the limit stops it before, whatever the machine's speed.
 	got, err := r.Match(context.Background(), ep1, expr, false, ev)
 	if got || err == nil || !strings.Contains(err.Error(), "cost limit") {
 		t.Fatalf("%v, %v; want the cost limit", got, err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("stopped after %s", d)
 	}
 }
 
