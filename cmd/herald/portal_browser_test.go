@@ -202,7 +202,14 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 
 	// The events list and the catalog, also on a phone's screen.
-	run("events list", chromedp.Click(`//nav//a[text()="Events"]`), chromedp.WaitVisible(`table.list`), shot(t, ctx, "events"))
+	run("events list", chromedp.Click(`//nav//a[text()="Events"]`), chromedp.WaitVisible(`table.list`), shot(t, ctx, "events"),
+		chromedp.Evaluate(`document.activeElement.tagName + ":" + document.activeElement.textContent`, &text))
+	if text != "H1:Events" {
+		t.Fatalf("focus after navigating is on %q, not the new page's heading", text)
+	}
+	// The filters work from the keyboard: choose "failed" and submit with Enter.
+	run("filter by keyboard", chromedp.Focus(`select[name="status"]`), chromedp.SetValue(`select[name="status"]`, "failed"),
+		chromedp.Focus(`form.filters button`), chromedp.KeyEvent("\r"), chromedp.WaitVisible(`//p[text()="No events match."]`))
 	example := `//section[h2[text()="order.created.` + suffix + `"]]//pre[contains(@class, "example")]`
 	run("catalog", chromedp.Click(`//nav//a[text()="Event types"]`), chromedp.WaitVisible(example),
 		chromedp.Text(example, &text), shot(t, ctx, "event-types"))
