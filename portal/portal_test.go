@@ -230,3 +230,23 @@ func TestPortalFrameAncestors(t *testing.T) {
 		t.Fatalf("framing headers: %v", h)
 	}
 }
+
+func TestPortalEndpointFilter(t *testing.T) {
+	t.Parallel()
+	e := serve(t)
+	e.api("POST", "/v1/apps", map[string]any{"id": "a", "name": "A"}, nil)
+	e.api("POST", "/v1/event-types", map[string]any{"name": "t"}, nil)
+	tok := e.link("a", false)
+	form := url.Values{"url": {"https://example.com/f"}, "event_types": {"t"}, "filter": {"payload.amount >"}}
+	_, _, body := e.do("POST", "/portal/apps/a/endpoints", tok, true, form)
+	i := strings.Index(body, `name="filter"`)
+	j := strings.Index(body, "field-error")
+	if i < 0 || j < i || !strings.Contains(body, "payload.amount &gt;") {
+		t.Fatalf("a bad filter's error is not shown by its field: %s", body)
+	}
+	form.Set("filter", `event_type == "t"`)
+	code, _, body := e.do("POST", "/portal/apps/a/endpoints", tok, true, form)
+	if code != 200 || !strings.Contains(body, "<dt>Filter</dt>") || !strings.Contains(body, "event_type == &#34;t&#34;") {
+		t.Fatalf("filter not shown: %d %s", code, body)
+	}
+}
