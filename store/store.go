@@ -142,7 +142,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	opts = append(opts, goose.WithDisableGlobalRegistry(true))
+	// Migrations are additive and independent of each other, so a database
+	// that has a later one (a development build) still takes an earlier one
+	// that arrived after it, instead of refusing to start.
+	opts = append(opts, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	p, err := goose.NewProvider(dialect, s.db.DB, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
