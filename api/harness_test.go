@@ -93,7 +93,7 @@ func (r *recorder) startsFor(eventID string) []startCall {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	app   *fiber.App
 	ln    *api.Listener
@@ -104,13 +104,13 @@ type harness struct {
 }
 
 // newHarness serves the API on a real 127.0.0.1 listener over a real SQLite store.
-func newHarness(t *testing.T, edit ...func(*api.Deps)) *harness {
+func newHarness(t testing.TB, edit ...func(*api.Deps)) *harness {
 	t.Helper()
 	return newHarnessOn(t, "sqlite:"+t.TempDir()+"/h.db", edit...)
 }
 
 // newHarnessOn is newHarness over the database dsn names.
-func newHarnessOn(t *testing.T, dsn string, edit ...func(*api.Deps)) *harness {
+func newHarnessOn(t testing.TB, dsn string, edit ...func(*api.Deps)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
@@ -156,7 +156,7 @@ type resp struct {
 }
 
 // json decodes the answer into a generic value.
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -234,7 +234,7 @@ func (h *harness) fails(status int, code, method, path string, body any, hdr ...
 	return checkError(h.t, r, code)
 }
 
-func checkError(t *testing.T, r resp, code string) map[string]any {
+func checkError(t testing.TB, r resp, code string) map[string]any {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("error Content-Type %q: %s", ct, r.body)
