@@ -27,7 +27,8 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	var stderr lockedBuffer // the logger and the progress line write from their own goroutines
 	plot := filepath.Join(dir, "bench.svg")
 	res, err := Run(ctx, Options{
 		Events:      30,
@@ -43,7 +44,7 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 		Logger:      slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Progress:    &stderr,
 	}, &stdout)
-	t.Logf("stderr:\n%s", stderr.String())
+	t.Logf("stderr:\n%s", stderr.tail(outputKeep))
 	if err != nil {
 		t.Fatal(err)
 	}
