@@ -22,9 +22,11 @@ type SourceStore interface {
 	SetSourceStatus(ctx context.Context, appID, id, status, lastError string, now time.Time) error
 }
 
-// Acceptor accepts an event as POST .../events does (*api.Acceptor).
+// Acceptor accepts an event as POST .../events does (*api.Acceptor), in
+// two steps: Admit checks and stores it (its place in order is then
+// fixed), start starts its workflow (nil: nothing to start).
 type Acceptor interface {
-	Accept(ctx context.Context, in schemas.EventIn) (created bool, err error)
+	Admit(ctx context.Context, in schemas.EventIn) (created bool, start func(context.Context) error, err error)
 }
 
 // Heartbeater records an activity's heartbeat and says whether Temporal

@@ -30,34 +30,56 @@ const (
 var eventIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
 
 // consume runs one subscription to the source until it fails (its error)
-// or runCtx ends (nil). Messages are accepted in lanes: messages with one
+// or runCtx ends (nil). Messages are admitted in lanes: messages with one
 // ordering key (or none) go through one lane, one at a time in the
-// broker's order, so the order the store fixes at acceptance is the
-// queue's; different keys are accepted at once. A message is acknowledged
-// only once its event is accepted.
+// broker's order, so the order the store fixes at admission is the
+// queue's; different keys are admitted at once. Workflows are then started
+// concurrently (the order no longer depends on them), and a message is
+// acknowledged only once its event's workflow has started.
 func (s *Sources) consume(runCtx context.Context, src schemas.Source, ready func(), log *slog.Logger) error {
 	ctx, stop := context.WithCancelCause(runCtx)
 	defer stop(nil)
 	n := s.d.Config.Lanes
 	lanes := make([]chan broker.Delivery, n)
+	starts := make(chan admitted, s.d.Config.Prefetch)
 	var wg sync.WaitGroup
-	for i := range lanes {
-		lanes[i] = make(chan broker.Delivery, s.d.Config.Prefetch)
+	run := func(f func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if err := f(); err != nil {
+				stop(err)
+			}
+		}()
+	}
+	for i := range lanes {
+		lanes[i] = make(chan broker.Delivery, s.d.Config.Prefetch)
+		run(func() error {
 			for {
 				select {
 				case <-ctx.Done():
-					return
+					return nil
 				case d := <-lanes[i]:
-					if err := s.settle(ctx, src, d, log); err != nil {
-						stop(err)
-						return
+					if err := s.admit(ctx, src, d, starts, log); err != nil {
+						return err
 					}
 				}
 			}
-		}()
+		})
+	}
+	for range s.d.Config.Prefetch {
+		run(func() error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case a := <-starts:
+					if err := s.start(ctx, a); err != nil {
+						return err
+					}
+				}
+			}
+		})
 	}
 	err := s.d.Consumer.Consume(ctx, src.URL, s.d.Config.Prefetch, ready, func(d broker.Delivery) {
 		select {
@@ -83,23 +105,27 @@ func lane(key string, n int) int {
 	return 1 + int(h.Sum32()%uint32(n-1))
 }
 
-// settle accepts one message's event and acknowledges the message, or
-// rejects it when it can never be accepted. An error (the store or
-// Temporal is down) stops the subscription: the message goes back to the
-// broker and comes again, an idempotent repeat.
-func (s *Sources) settle(ctx context.Context, src schemas.Source, d broker.Delivery, log *slog.Logger) error {
+// admitted is a message whose event is stored, its workflow to start.
+type admitted struct {
+	d       broker.Delivery
+	id      string
+	created bool
+	start   func(context.Context) error
+}
+
+// admit stores one message's event and hands it to the starters, or
+// rejects the message when it can never be accepted. An error (the store
+// is down) stops the subscription: the message goes back to the broker and
+// comes again, an idempotent repeat.
+func (s *Sources) admit(ctx context.Context, src schemas.Source, d broker.Delivery, starts chan<- admitted, log *slog.Logger) error {
 	in := s.eventOf(src, d.Message)
-	created, err := s.d.Acceptor.Accept(ctx, in)
+	created, start, err := s.d.Acceptor.Admit(ctx, in)
 	switch kind := schemas.KindOf(err); {
 	case err == nil:
-		if err := d.Ack(); err != nil {
-			return fmt.Errorf("acknowledge message: %w", err)
+		select {
+		case starts <- admitted{d: d, id: in.ID, created: created, start: start}:
+		case <-ctx.Done():
 		}
-		result := metrics.SourceAccepted
-		if !created {
-			result = metrics.SourceRepeat
-		}
-		s.count(result, "")
 		return nil
 	case kind == schemas.KindInvalid || kind == schemas.KindBadRequest || kind == schemas.KindTooLarge:
 		code := "invalid"
@@ -114,8 +140,40 @@ func (s *Sources) settle(ctx context.Context, src schemas.Source, d broker.Deliv
 		s.count(metrics.SourceRejected, code)
 		return nil
 	default:
-		return fmt.Errorf("accept message as event %s: %w", in.ID, err)
+		return fmt.Errorf("admit message as event %s: %w", in.ID, err)
 	}
+}
+
+// startTries is how often a workflow start is tried before the
+// subscription gives up (a busy Temporal answers unavailable for moments).
+const startTries = 5
+
+// start starts an admitted event's workflow and acknowledges its message.
+func (s *Sources) start(ctx context.Context, a admitted) error {
+	if a.start != nil {
+		var err error
+		for try := range startTries {
+			if err = a.start(ctx); err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(100<<try) * time.Millisecond):
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("start the workflow of event %s: %w", a.id, err)
+		}
+	}
+	if err := a.d.Ack(); err != nil {
+		return fmt.Errorf("acknowledge message: %w", err)
+	}
+	result := metrics.SourceAccepted
+	if !a.created {
+		result = metrics.SourceRepeat
+	}
+	s.count(result, "")
+	return nil
 }
 
 func (s *Sources) count(result, reason string) {

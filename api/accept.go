@@ -16,9 +16,21 @@ import (
 // its targets, then its workflow starts. created is false for a repeat of
 // an id the app has.
 func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created bool, ev schemas.Event, err error) {
+	created, ev, start, err := s.admit(ctx, work, in)
+	if err == nil && start != nil {
+		err = start(ctx)
+	}
+	return created, ev, err
+}
+
+// admit is accept up to the store: the event is checked and stored, its
+// place in every ordered endpoint's order fixed. start, nil when there is
+// nothing to start, starts its workflow; until it has, the event is not
+// accepted (a repeat of its id starts it).
+func (s *server) admit(ctx, work context.Context, in schemas.EventIn) (created bool, ev schemas.Event, start func(context.Context) error, err error) {
 	t, err := s.checkEvent(ctx, work, in.AppID, in.EventType, in.Payload)
 	if err != nil {
-		return false, ev, err
+		return false, ev, nil, err
 	}
 	now := s.now()
 	if in.ID == "" {
@@ -28,30 +40,35 @@ func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created 
 	ne.Filter = s.filterFor(ctx, ne, t)
 	created, ev, targets, err := s.Store.AcceptEvent(ctx, ne)
 	if err != nil {
-		return false, ev, err
+		return false, ev, nil, err
 	}
 	if created {
-		if err := s.Dispatcher.Start(ctx, ne, targets); err != nil {
-			return false, ev, unavailable(err)
-		}
-		if s.Metrics != nil {
-			s.Metrics.EventAccepted(ev.EventType)
-		}
-		return true, ev, nil
+		return true, ev, func(ctx context.Context) error {
+			if err := s.Dispatcher.Start(ctx, ne, targets); err != nil {
+				return unavailable(err)
+			}
+			if s.Metrics != nil {
+				s.Metrics.EventAccepted(ev.EventType)
+			}
+			return nil
+		}, nil
 	}
 	// A repeat: the first request may have stored the event and failed to
 	// start its workflow, so start it again (Start is idempotent) while
 	// deliveries are still to be made.
-	if ev.Status == schemas.EventPending {
+	if ev.Status != schemas.EventPending {
+		return false, ev, nil, nil
+	}
+	return false, ev, func(ctx context.Context) error {
 		stored, targets, err := s.Store.EventInput(ctx, in.AppID, in.ID)
 		if err != nil {
-			return false, ev, err
+			return err
 		}
 		if err := s.Dispatcher.Start(ctx, stored, targets); err != nil {
-			return false, ev, unavailable(err)
+			return unavailable(err)
 		}
-	}
-	return false, ev, nil
+		return nil
+	}, nil
 }
 
 // Acceptor accepts events that do not come through HTTP (a source's
@@ -73,21 +90,33 @@ func NewAcceptor(d Deps) *Acceptor {
 	return &Acceptor{s: &server{Deps: d, schemas: newSchemaCache(), router: newRouter(d)}}
 }
 
-// Accept accepts one event. Its errors carry the kind the API would answer
-// with: KindInvalid, KindBadRequest and KindTooLarge mean the event can
-// never be accepted; others may pass on a later try.
-func (a *Acceptor) Accept(ctx context.Context, in schemas.EventIn) (created bool, err error) {
+// Admit checks and stores one event, fixing its place in order; start
+// (nil when there is nothing to start) then starts its workflow, which
+// makes it accepted. Splitting the two lets a caller admit in order and
+// start concurrently. Errors carry the kind the API would answer with:
+// KindInvalid, KindBadRequest and KindTooLarge mean the event can never be
+// accepted; others may pass on a later try.
+func (a *Acceptor) Admit(ctx context.Context, in schemas.EventIn) (created bool, start func(context.Context) error, err error) {
 	if len(in.Payload) > a.s.Config.MaxPayloadBytes {
-		return false, errTooLarge
+		return false, nil, errTooLarge
 	}
 	if !json.Valid(in.Payload) {
-		return false, schemas.E(schemas.KindBadRequest, "invalid_json", "the payload is not valid JSON")
+		return false, nil, schemas.E(schemas.KindBadRequest, "invalid_json", "the payload is not valid JSON")
 	}
 	if in.ID != "" {
 		if err := checkID("id", in.ID); err != nil {
-			return false, err
+			return false, nil, err
 		}
 	}
-	created, _, err = a.s.accept(ctx, ctx, in)
+	created, _, start, err = a.s.admit(ctx, ctx, in)
+	return created, start, err
+}
+
+// Accept admits one event and starts it.
+func (a *Acceptor) Accept(ctx context.Context, in schemas.EventIn) (created bool, err error) {
+	created, start, err := a.Admit(ctx, in)
+	if err == nil && start != nil {
+		err = start(ctx)
+	}
 	return created, err
 }

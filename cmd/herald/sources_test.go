@@ -40,6 +40,11 @@ func (f fixture) waitSource(t *testing.T, id, status string) schemas.Source {
 // metric reads one sample of /metrics (0 when absent).
 func metric(t *testing.T, p *devProc, line string) string {
 	t.Helper()
+	return metricOf(t, p, line)
+}
+
+func metricOf(t testing.TB, p *devProc, line string) string {
+	t.Helper()
 	resp, err := http.Get(p.api.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
