@@ -26,8 +26,8 @@ const (
 	HeaderOrderingKey = "herald-ordering-key"
 )
 
-// eventIDPattern is the API's rule for client-given event ids.
-var eventIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+// eventIDPattern is the rule for client-given event ids.
+var eventIDPattern = regexp.MustCompile(schemas.IDPattern)
 
 // consume runs one subscription to the source until it fails (its error)
 // or runCtx ends (nil). Messages are admitted in lanes: messages with one
