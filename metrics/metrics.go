@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,9 @@ type Metrics struct {
 	attemptLatency prometheus.Histogram
 	sourceMessages *prometheus.CounterVec
 	routing        routingMetrics
+
+	sdkOnce sync.Once
+	sdk     *sdkMetrics // the Temporal SDK's metrics, made on first use
 }
 
 // New makes the metrics and registers them, with the Go and process

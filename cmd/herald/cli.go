@@ -16,6 +16,7 @@ type cli struct {
 	Bench   benchCmd   `cmd:"" help:"Measure Herald against verifying local receivers, beside the bare Temporal floor and a plain sign+POST loop, in interleaved rounds."`
 	Listen  listenCmd  `cmd:"" help:"Receive webhooks on this machine: verify, print and forward each delivery (with --target, from a temporary endpoint of a running Herald)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+	Health  healthCmd  `cmd:"" help:"Exit 0 when this host's Herald (at HERALD_HTTP_ADDR) answers /readyz with 200: a container health check for images without curl."`
 
 	BenchFloor benchFloorCmd `cmd:"" name:"bench-floor" hidden:"" help:"The Temporal floor's process, started by 'herald bench'."`
 }
@@ -56,6 +57,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type versionCmd struct{}
 
 func (versionCmd) Run(e *env) error {
-	_, err := fmt.Fprintln(e.stdout, "herald", version)
+	_, err := fmt.Fprintln(e.stdout, "herald", versionString())
 	return err
 }

@@ -30,11 +30,18 @@ type Config struct {
 	DevTemporalAddr      string
 	DevUIAddr            string
 	LogLevel             string
+	LogFormat            string // text or json
 	// DebugAddr, when set, serves Go's pprof profiles (net/http/pprof).
 	DebugAddr string
 	// PublicURL is the base of portal links; PortalFrameAncestors may frame the portal.
 	PublicURL            string
 	PortalFrameAncestors []string
+
+	// Temporal is how `herald api` and `herald worker` reach Temporal
+	// beyond its address: TLS, API key, search attribute registration.
+	Temporal TemporalConn
+	// Worker tunes the Temporal worker of dev, api and worker.
+	Worker WorkerTuning
 }
 
 // mode says which command the configuration is for: defaults and required
@@ -63,6 +70,7 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 		DevTemporalAddr:   or(getenv("HERALD_DEV_TEMPORAL_ADDR"), "127.0.0.1:7233"),
 		DevUIAddr:         or(getenv("HERALD_DEV_UI_ADDR"), "127.0.0.1:8233"),
 		LogLevel:          or(getenv("HERALD_LOG_LEVEL"), "info"),
+		LogFormat:         or(getenv("HERALD_LOG_FORMAT"), "text"),
 		DebugAddr:         getenv("HERALD_DEBUG_ADDR"),
 	}
 	c.PublicURL = strings.TrimRight(or(getenv("HERALD_PUBLIC_URL"), "http://"+c.HTTPAddr), "/")
@@ -103,6 +111,10 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 	default:
 		check(fmt.Errorf("HERALD_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		check(fmt.Errorf("HERALD_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	c.Worker = loadWorkerTuning(getenv, m, check)
 
 	if c.DatabaseURL != "" {
 		check(wrapVar("HERALD_DATABASE_URL", checkPostgresURL(c.DatabaseURL)))
@@ -119,14 +131,25 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 		} else {
 			check(wrapVar("HERALD_TEMPORAL_ADDRESS", checkHostPort(c.TemporalAddress)))
 		}
+		c.Temporal = loadTemporalConn(getenv, check)
 	}
 	if m == modeAPI && c.APIToken == "" {
 		check(errors.New("HERALD_API_TOKEN is required: the bearer token clients send"))
 	}
 	if len(errs) > 0 {
-		return Config{}, errs[0]
+		return Config{}, configError(errs)
 	}
 	return c, nil
+}
+
+// configError lists every problem at once, on one line: an operator fixes
+// them in one go instead of one per start.
+func configError(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	return fmt.Errorf("configuration: %s", strings.Join(msgs, "; "))
 }
 
 func or(v, def string) string {

@@ -40,8 +40,9 @@ func sharedDev(t *testing.T) *devProc {
 }
 
 // apiFor gives a test its own client of the shared instance.
-func apiFor(t *testing.T, p *devProc) *apiClient {
-	return &apiClient{t: t, base: p.api.base, token: p.api.token}
+func apiFor(t *testing.T, p underTest) *apiClient {
+	base, token := p.apiBase()
+	return &apiClient{t: t, base: base, token: token}
 }
 
 type fixture struct {
@@ -108,7 +109,10 @@ func (f fixture) waitStatus(t *testing.T, id, status string, timeout time.Durati
 
 func TestDeliverSignedHappyPath(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioDeliverSignedHappyPath(t, sharedDev(t))
+}
+
+func scenarioDeliverSignedHappyPath(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), map[string]any{"type": "object", "required": []string{"order"}})
 	rc := newReceiver(t, nil)
 	ep := f.endpoint(t, map[string]any{"url": rc.URL(), "headers": map[string]string{"X-Tenant": "acme"}})
@@ -161,11 +165,11 @@ func TestDeliverSignedHappyPath(t *testing.T) {
 	}
 	recordHistory(t, p, f.app, "evt-happy", "happy_path")
 
-	metrics := f.api.do("GET", "/metrics", nil)
+	metrics := p.metricsText(t)
 	for _, want := range []string{"herald_events_accepted_total{event_type=\"" + f.eventType + "\"} 1",
 		`herald_deliveries_total{outcome="succeeded"}`, `herald_attempts_total{class="2xx"}`,
 		"herald_attempt_duration_seconds_bucket"} {
-		if metrics.Status != 200 || !strings.Contains(string(metrics.Body), want) {
+		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
@@ -173,7 +177,10 @@ func TestDeliverSignedHappyPath(t *testing.T) {
 
 func TestRetriesUntilSuccess(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioRetriesUntilSuccess(t, sharedDev(t))
+}
+
+func scenarioRetriesUntilSuccess(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, func(n int, _ *http.Request) (int, http.Header, time.Duration) {
 		if n <= 2 {
@@ -200,7 +207,10 @@ func TestRetriesUntilSuccess(t *testing.T) {
 
 func TestExhaustionFails(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioExhaustionFails(t, sharedDev(t))
+}
+
+func scenarioExhaustionFails(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, func(int, *http.Request) (int, http.Header, time.Duration) { return 503, nil, 0 })
 	f.endpoint(t, map[string]any{"url": rc.URL()})
@@ -220,7 +230,10 @@ func TestExhaustionFails(t *testing.T) {
 // attempt comes only after the previous event's delivery ended.
 func TestOrderedDeliveryWithFailures(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioOrderedDeliveryWithFailures(t, sharedDev(t))
+}
+
+func scenarioOrderedDeliveryWithFailures(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	failFirst := func(id string) int { // how many times this event fails first: 0, 1 or 2
 		h := fnv.New32a()
@@ -283,7 +296,10 @@ func idsOf(rs []received) []string {
 
 func TestUnorderedFanOutAndTypeFilter(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioUnorderedFanOutAndTypeFilter(t, sharedDev(t))
+}
+
+func scenarioUnorderedFanOutAndTypeFilter(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	other := "other-" + f.eventType
 	f.api.must(201, "POST", "/v1/event-types", map[string]any{"name": other}, nil)
@@ -325,7 +341,10 @@ func TestUnorderedFanOutAndTypeFilter(t *testing.T) {
 
 func TestIdempotentRepost(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioIdempotentRepost(t, sharedDev(t))
+}
+
+func scenarioIdempotentRepost(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, nil)
 	f.endpoint(t, map[string]any{"url": rc.URL()})
@@ -361,7 +380,10 @@ func TestIdempotentRepost(t *testing.T) {
 
 func TestSchemaFailureChangesNothing(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioSchemaFailureChangesNothing(t, sharedDev(t))
+}
+
+func scenarioSchemaFailureChangesNothing(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), map[string]any{"type": "object", "required": []string{"order"}})
 	r := f.api.do("POST", "/v1/apps/"+f.app+"/events", map[string]any{"id": "bad", "event_type": f.eventType, "payload": map[string]int{"x": 1}})
 	if r.Status != 422 {

@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -25,10 +27,15 @@ func (devCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(e.stderr, cfg.LogLevel)
+	logger := newFormatLogger(e.stderr, cfg.LogLevel, cfg.LogFormat)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+		return fmt.Errorf("HERALD_DATA_DIR: create %s: %w", cfg.DataDir, err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// The token is printed only when Herald made it: an operator's own
 	// token would end up in terminal scrollback and log collectors.
 	shownToken := "from HERALD_API_TOKEN"
@@ -45,6 +52,15 @@ func (devCmd) Run(e *env) error {
 		return fmt.Errorf("HERALD_HTTP_ADDR: listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
+	// The embedded server's ports too: its own error would be a Temporal
+	// log line that names no variable.
+	for _, a := range []struct{ name, addr string }{
+		{"HERALD_DEV_TEMPORAL_ADDR", cfg.DevTemporalAddr}, {"HERALD_DEV_UI_ADDR", cfg.DevUIAddr},
+	} {
+		if err := checkFree(a.addr); err != nil {
+			return fmt.Errorf("%s: %s is taken (%v); set %s to a free host:port", a.name, a.addr, err, a.name)
+		}
+	}
 	if err := serveDebug(e.ctx, cfg.DebugAddr, logger); err != nil {
 		return err
 	}
@@ -65,13 +81,13 @@ func (devCmd) Run(e *env) error {
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(cfg.DataDir, "herald.db")
 	}
-	s, stop, err := startStack(e.ctx, cfg, logger, dsn, srv.FrontendAddr())
+	s, stop, err := startStack(e.ctx, cfg, logger, stackSpec{dsn: dsn, temporalAddr: srv.FrontendAddr(), worker: true})
 	if err != nil {
 		return err
 	}
 	defer stop()
 
-	fmt.Fprintf(e.stdout, "Herald %s is running (ready in %s)\n", version, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "Herald %s is running (ready in %s)\n", shortVersion(), time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "  API:          http://%s   (token: %s)\n", ln.Addr(), shownToken)
 	fmt.Fprintf(e.stdout, "  API docs:     http://%s/docs\n", ln.Addr())
 	fmt.Fprintf(e.stdout, "  Temporal:     %s   (namespace %s)\n", srv.FrontendAddr(), cfg.TemporalNamespace)
@@ -104,4 +120,17 @@ func devToken(dataDir string) (string, error) {
 		return "", fmt.Errorf("write API token %s: %w", path, err)
 	}
 	return token, nil
+}
+
+// checkFree reports an error if addr cannot be listened on now.
+func checkFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			return op.Err
+		}
+		return err
+	}
+	return ln.Close()
 }

@@ -12,9 +12,6 @@ import (
 	"syscall"
 )
 
-// version is set at link time (-ldflags "-X main.version=...").
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

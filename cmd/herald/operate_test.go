@@ -18,11 +18,11 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
-func temporalClient(t *testing.T, p *devProc) client.Client {
+func temporalClient(t *testing.T, p underTest) client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tc, err := client.DialContext(ctx, client.Options{HostPort: p.temporal, Namespace: "default"})
+	tc, err := client.DialContext(ctx, client.Options{HostPort: p.temporalAddr(), Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,10 @@ func TestCancelDuringRetryWait(t *testing.T) {
 
 func TestCancelBySignalDuringSlowAttempt(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioCancelBySignalDuringSlowAttempt(t, sharedDev(t))
+}
+
+func scenarioCancelBySignalDuringSlowAttempt(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	started := make(chan struct{}, 1)
 	rc := newReceiver(t, func(int, *http.Request) (int, http.Header, time.Duration) {
@@ -113,7 +116,10 @@ func TestCancelBySignalDuringSlowAttempt(t *testing.T) {
 
 func TestReplayAfterSuccessAndAfterClose(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioReplayAfterSuccessAndAfterClose(t, sharedDev(t))
+}
+
+func scenarioReplayAfterSuccessAndAfterClose(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, nil)
 	ep := f.endpoint(t, map[string]any{"url": rc.URL()})
@@ -143,7 +149,10 @@ func TestReplayAfterSuccessAndAfterClose(t *testing.T) {
 
 func TestReplayBySignal(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioReplayBySignal(t, sharedDev(t))
+}
+
+func scenarioReplayBySignal(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	var fail atomic.Bool
 	fail.Store(true)
@@ -167,8 +176,13 @@ func TestReplayBySignal(t *testing.T) {
 
 func TestRecoverFailedWindow(t *testing.T) {
 	t.Parallel()
-	p := startDev(t, t.TempDir(), map[string]string{"HERALD_RETRY_SCHEDULE": "none"})
-	f := newFixture(t, p.api.withT(t), nil)
+	scenarioRecoverFailedWindow(t, sharedDev(t))
+}
+
+// Every event fails through the whole (short) schedule first; recovered,
+// they are delivered again in order.
+func scenarioRecoverFailedWindow(t *testing.T, p underTest) {
+	f := newFixture(t, apiFor(t, p), nil)
 	var fail atomic.Bool
 	fail.Store(true)
 	rc := newReceiver(t, func(int, *http.Request) (int, http.Header, time.Duration) {
@@ -187,6 +201,7 @@ func TestRecoverFailedWindow(t *testing.T) {
 		f.waitStatus(t, id, schemas.EventFailed, 60*time.Second)
 	}
 	fail.Store(false)
+	failed := rc.count()
 	var out struct {
 		Replayed int `json:"replayed"`
 	}
@@ -198,7 +213,7 @@ func TestRecoverFailedWindow(t *testing.T) {
 		f.waitStatus(t, id, schemas.EventDelivered, 60*time.Second)
 	}
 	var order []string
-	for _, r := range rc.received()[len(ids):] {
+	for _, r := range rc.received()[failed:] {
 		order = append(order, r.ID)
 	}
 	if strings.Join(order, ",") != strings.Join(ids, ",") {
@@ -214,7 +229,10 @@ func TestRecoverFailedWindow(t *testing.T) {
 
 func TestSecretRotationSignsWithBothKeys(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioSecretRotationSignsWithBothKeys(t, sharedDev(t))
+}
+
+func scenarioSecretRotationSignsWithBothKeys(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, nil)
 	ep := f.endpoint(t, map[string]any{"url": rc.URL()})
@@ -251,7 +269,10 @@ func TestSecretRotationSignsWithBothKeys(t *testing.T) {
 
 func TestEd25519Endpoint(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioEd25519Endpoint(t, sharedDev(t))
+}
+
+func scenarioEd25519Endpoint(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, nil)
 	ep := f.endpoint(t, map[string]any{"url": rc.URL(), "signature_type": "ed25519"})
@@ -309,7 +330,10 @@ func TestEd25519Endpoint(t *testing.T) {
 
 func TestRateLimitHolds(t *testing.T) {
 	t.Parallel()
-	p := sharedDev(t)
+	scenarioRateLimitHolds(t, sharedDev(t))
+}
+
+func scenarioRateLimitHolds(t *testing.T, p underTest) {
 	f := newFixture(t, apiFor(t, p), nil)
 	rc := newReceiver(t, nil)
 	f.endpoint(t, map[string]any{"url": rc.URL(), "ordered": false, "rate_limit_per_second": 5})

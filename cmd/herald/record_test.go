@@ -12,7 +12,7 @@ import (
 // workflows/testdata/<name>.json when HERALD_RECORD_HISTORIES=1, for the
 // replay test there: histories of real runs of these end-to-end scenarios
 // are what a change to the workflow must keep replaying.
-func recordHistory(t *testing.T, p *devProc, appID, eventID, name string) {
+func recordHistory(t *testing.T, p underTest, appID, eventID, name string) {
 	t.Helper()
 	histtest.Record(t, temporalClient(t, p), schemas.EventWorkflowID(appID, eventID),
 		filepath.Join("..", "..", "workflows", "testdata"), name)

@@ -15,7 +15,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/herald-hq/herald/activities"
@@ -29,55 +28,32 @@ import (
 )
 
 func newLogger(w io.Writer, level string) *slog.Logger {
+	return newFormatLogger(w, level, "text")
+}
+
+// newFormatLogger logs at level (loadConfig has checked it) as text or as
+// JSON, one object a line, for log collectors.
+func newFormatLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
-	_ = l.UnmarshalText([]byte(level)) // loadConfig has checked it
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // openStore opens the database and brings its schema up to date.
 func openStore(ctx context.Context, dsn string) (*store.Store, error) {
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("HERALD_DATABASE_URL: open database: %s", oneLine(err))
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("migrate database: %w", err)
+		return nil, fmt.Errorf("HERALD_DATABASE_URL: migrate database: %s", oneLine(err))
 	}
 	return st, nil
-}
-
-// dialTemporal connects to a Temporal frontend. The SDK's own logs go to
-// the same logger, from warnings up: at info it logs every poll.
-func dialTemporal(ctx context.Context, addr, namespace string, logger *slog.Logger) (client.Client, error) {
-	sdkLogger := slog.New(levelFloor{logger.Handler(), slog.LevelWarn})
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  addr,
-		Namespace: namespace,
-		Logger:    sdklog.NewStructuredLogger(sdkLogger),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
-	}
-	return c, nil
-}
-
-// levelFloor drops records below a level, whatever the wrapped handler allows.
-type levelFloor struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
-	return levelFloor{h.Handler.WithAttrs(a), h.min}
-}
-
-func (h levelFloor) WithGroup(name string) slog.Handler {
-	return levelFloor{h.Handler.WithGroup(name), h.min}
 }
 
 // stack is the part of Herald shared by `dev`, `api` and `worker`: the store,
@@ -92,47 +68,72 @@ type stack struct {
 	brokers    *brokers
 }
 
-// startStack opens the store at dsn, connects to Temporal at temporalAddr
-// and starts a worker. stop undoes all of it, in reverse order.
-func startStack(ctx context.Context, cfg Config, logger *slog.Logger, dsn, temporalAddr string) (s *stack, stop func(), err error) {
+// stackSpec says where the stack's parts are and which of them run.
+type stackSpec struct {
+	dsn          string
+	temporalAddr string
+	// production: the Temporal service is someone else's. Connect with the
+	// TLS and API key settings, and check the namespace and Herald's
+	// search attributes before serving.
+	production bool
+	// worker: run a Temporal worker in this process (always in dev and
+	// worker; in api when eager start is on).
+	worker bool
+}
+
+// startStack opens the store, connects to Temporal and starts a worker as
+// spec says. stop undoes all of it, in reverse order; on error everything
+// started is undone already and stop is nil.
+func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stackSpec) (*stack, func(), error) {
 	var undo []func()
-	stop = func() {
+	stop := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
-	defer func() {
-		if err != nil {
-			stop()
-		}
-	}()
-	st, err := openStore(ctx, dsn)
-	if err != nil {
+	fail := func(err error) (*stack, func(), error) {
+		stop()
 		return nil, nil, err
+	}
+	st, err := openStore(ctx, spec.dsn)
+	if err != nil {
+		return fail(err)
 	}
 	undo = append(undo, func() { st.Close() })
-	tc, err := dialTemporal(ctx, temporalAddr, cfg.TemporalNamespace, logger)
+	m := metrics.New(st.Backlog, logger)
+	conn := TemporalConn{}
+	if spec.production {
+		conn = cfg.Temporal
+	}
+	tc, err := dialTemporal(ctx, spec.temporalAddr, cfg.TemporalNamespace, conn, logger, m.TemporalHandler())
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	undo = append(undo, tc.Close)
-	s = newStack(cfg, logger, st, tc)
+	if spec.production {
+		if err := checkNamespace(ctx, tc, spec.temporalAddr, cfg.TemporalNamespace, conn.RegisterSearchAttributes, logger); err != nil {
+			return fail(err)
+		}
+	}
+	s := newStack(cfg, logger, st, tc, m)
 	s.brokers = newBrokers(s)
 	undo = append(undo, s.brokers.close)
-	w, err := s.startWorker()
-	if err != nil {
-		return nil, nil, err
+	if spec.worker {
+		w, err := s.startWorker()
+		if err != nil {
+			return fail(err)
+		}
+		undo = append(undo, w.Stop)
+		sw, err := s.startSourceWorker()
+		if err != nil {
+			return fail(err)
+		}
+		undo = append(undo, sw.Stop)
 	}
-	undo = append(undo, w.Stop)
-	sw, err := s.startSourceWorker()
-	if err != nil {
-		return nil, nil, err
-	}
-	undo = append(undo, sw.Stop)
 	return s, stop, nil
 }
 
-func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client) *stack {
+func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client, m *metrics.Metrics) *stack {
 	return &stack{
 		cfg:      cfg,
 		logger:   logger,
@@ -143,7 +144,7 @@ func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client
 			RetrySchedule:   cfg.RetrySchedule,
 			DeliveryTimeout: cfg.DeliveryTimeout,
 		}),
-		metrics: metrics.New(st.Backlog, logger),
+		metrics: m,
 	}
 }
 
@@ -161,10 +162,10 @@ func (s *stack) startWorker() (sdkworker.Worker, error) {
 			DeliveryTimeout:      s.cfg.DeliveryTimeout,
 			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
 			DisableAfter:         s.cfg.DisableAfter,
-			UserAgent:            "Herald/" + version,
+			UserAgent:            "Herald/" + shortVersion(),
 		},
 	})
-	w := worker.New(s.temporal, acts, worker.Options{})
+	w := worker.New(s.temporal, acts, s.cfg.Worker.options())
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
@@ -188,7 +189,7 @@ func (s *stack) apiApp() *fiber.App {
 			MaxPayloadBytes:      s.cfg.MaxPayloadBytes,
 			SecretOverlap:        s.cfg.SecretOverlap,
 			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
-			Version:              version,
+			Version:              shortVersion(),
 			PublicURL:            s.cfg.PublicURL,
 		},
 	})

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package prodtest
+
+import (
+	"syscall"
+	"time"
+)
+
+func procAttr() *syscall.SysProcAttr { return nil }
+
+func procCPU(int) time.Duration { return 0 }
