@@ -37,6 +37,7 @@ type Store interface {
 	NextFresh(ctx context.Context, endpointID string, seq int64) (store.DeliveryRef, bool, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 	GetEventType(ctx context.Context, name string) (schemas.EventType, error)
+	PurgeBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
 // Waker tells the event workflow of an ordered endpoint's head delivery that
@@ -58,6 +59,9 @@ type Config struct {
 	DisableAfter time.Duration
 	// UserAgent is sent with every delivery, "Herald/<version>".
 	UserAgent string
+	// Retention is how long events are kept (HERALD_RETENTION); zero means
+	// DefaultRetention.
+	Retention time.Duration
 }
 
 // DefaultDeliveryTimeout is the contract's default HERALD_DELIVERY_TIMEOUT.

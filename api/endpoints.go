@@ -33,6 +33,8 @@ type endpointRequest struct {
 	SignatureType      *string            `json:"signature_type"`
 	Filter             json.RawMessage    `json:"filter"`    // string; null removes it
 	Transform          json.RawMessage    `json:"transform"` // string; null removes it
+	Auth               authField          `json:"auth"`
+	CAPEM              *string            `json:"ca_pem"`
 }
 
 // endpointCreated is the create answer: the endpoint and its secret (the
@@ -109,6 +111,9 @@ func (s *server) apply(ctx context.Context, req endpointRequest, e *schemas.Endp
 	}
 	if req.Disabled != nil && !*req.Disabled {
 		e.DisabledAt, e.DisabledReason = nil, ""
+	}
+	if err := s.applyAuth(req.Auth, req.CAPEM, e); err != nil {
+		return err
 	}
 	return s.applyRouting(ctx, req, e)
 }

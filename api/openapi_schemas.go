@@ -34,7 +34,25 @@ func endpointFields() obj {
 		"signature_type":        obj{"type": "string", "enum": []string{"hmac-sha256", "ed25519"}, "default": "hmac-sha256"},
 		"filter":                obj{"type": []string{"string", "null"}, "description": "CEL over event_type and payload (docs/routing.md); null or empty removes it"},
 		"transform":             obj{"type": []string{"string", "null"}, "description": "CEL over event_type, payload and event_id yielding {body?, headers?} (docs/routing.md)"},
+		"auth":                  authSchema(true),
+		"ca_pem":                obj{"type": "string", "description": "PEM certificates of a private CA the receiver's certificate must chain to"},
 	}
+}
+
+// authSchema is an endpoint's receiver authentication; its secrets are
+// write-only (only in requests).
+func authSchema(withSecrets bool) obj {
+	props := obj{
+		"type":      obj{"type": "string", "enum": []string{"oauth2_client_credentials", "mtls"}},
+		"token_url": obj{"type": "string", "format": "uri"}, "client_id": str(),
+		"scopes": arrayOf(str()), "audience": str(), "cert_pem": str(),
+	}
+	if withSecrets {
+		props["client_secret"] = str()
+		props["key_pem"] = str()
+		return request([]string{"type"}, props)
+	}
+	return object([]string{"type"}, props)
 }
 
 func endpointSchema(withSecret bool) obj {
@@ -44,7 +62,7 @@ func endpointSchema(withSecret bool) obj {
 		"headers":  obj{"type": "object", "additionalProperties": str()},
 		"disabled": boolean(), "disabled_reason": str(), "disabled_at": timeStr(),
 		"signature_type": str(), "created_at": timeStr(), "updated_at": timeStr(),
-		"filter": str(), "transform": str(),
+		"filter": str(), "transform": str(), "auth": authSchema(false), "ca_pem": str(),
 	}
 	req := []string{"id", "app_id", "url", "description", "event_types", "ordered", "rate_limit_per_second",
 		"headers", "disabled", "signature_type", "created_at", "updated_at"}

@@ -19,8 +19,11 @@ const (
 	storeName   = "sqlite"
 	// visibilityStoreName is the data store of the visibility file.
 	visibilityStoreName = "sqlite-visibility"
-	// Retention of closed workflows in the namespace Herald creates.
-	namespaceRetention = 7 * 24 * time.Hour
+	// namespaceRetention is the default retention of closed workflows in
+	// the namespace (Config.Retention): Herald's own store keeps the
+	// queryable record for HERALD_RETENTION; Temporal's histories, ~20 KB an
+	// event, are for debugging recent runs.
+	namespaceRetention = 24 * time.Hour
 )
 
 // tuning holds the embedded server's performance settings. Start runs with
@@ -55,6 +58,10 @@ type tuning struct {
 	// separateVisibility puts Temporal's visibility store in a SQLite file
 	// of its own (VisibilityFile), with its own connection.
 	separateVisibility bool
+	// historyCacheBytes bounds the history service's cache of workflow
+	// mutable state, by size; 0 leaves the server's default bound of
+	// 128,000 entries (sized for a cluster host: no bound for one process).
+	historyCacheBytes int
 }
 
 // defaultTuning is what Start runs with. See docs/devserver-tuning.md for the
@@ -72,6 +79,9 @@ func defaultTuning() tuning {
 		// server's CPU) then queue behind history's writes. Its own file
 		// gives it its own connection and write lock.
 		separateVisibility: true,
+		// 32 MiB holds the mutable state of thousands of open workflows;
+		// see docs/devserver-tuning.md for the soak behind it.
+		historyCacheBytes: 32 << 20,
 	}
 }
 
@@ -132,6 +142,18 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 		} {
 			dc[k] = 1_000_000
 		}
+	}
+	if t.historyCacheBytes > 0 {
+		// The default bound (128,000 entries, an hour's TTL) let a steady
+		// 17 events/s grow the process by ~670 MB in 15 minutes: every
+		// closed workflow's mutable state stayed for the hour. Bounded by
+		// bytes, the cache evicts the least recently used instead.
+		dc[dynamicconfig.HistoryCacheSizeBasedLimit.Key()] = true
+		dc[dynamicconfig.HistoryCacheHostLevelMaxSizeBytes.Key()] = t.historyCacheBytes
+		dc[dynamicconfig.HistoryCacheTTL.Key()] = 10 * time.Minute
+		// One shard: the shard-level events cache is the only one (the
+		// host-level one is off by default); keep it at its 512 KiB.
+		dc[dynamicconfig.EventsCacheMaxSizeBytes.Key()] = 512 << 10
 	}
 	if t.shardIOConcurrency > 0 {
 		dc[dynamicconfig.ShardIOConcurrency.Key()] = t.shardIOConcurrency

@@ -25,6 +25,9 @@ type Config struct {
 	UIAddr       string       // host:port of the Web UI; empty = no UI; port 0 picks a free one
 	Namespace    string       // created if missing (default "default")
 	Logger       *slog.Logger // gets Temporal's own logs at WARN and above; nil discards them
+	// Retention is how long closed workflows are kept (0: a day); set on
+	// the namespace at every start.
+	Retention time.Duration
 
 	tuning *tuning // nil: defaultTuning(); set only by the measurement in tuning_test.go
 }
@@ -103,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	frontendAddr := net.JoinHostPort(host, strconv.Itoa(p.frontend))
 
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("devserver: creating data dir: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, DBFile)
@@ -119,7 +122,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("devserver: %w", err)
 		}
 	}
-	if err := ensureNamespace(sqliteConfig(dbPath, tn), cfg.Namespace, searchAttributes()); err != nil {
+	if cfg.Retention <= 0 {
+		cfg.Retention = namespaceRetention
+	}
+	dc := dynamicConfig(tn)
+	retentionConfig(dc, cfg.Retention)
+	if err := ensureNamespace(sqliteConfig(dbPath, tn), cfg.Namespace, cfg.Retention, searchAttributes()); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
 
@@ -127,7 +135,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		temporal.WithConfig(serverConfig(host, p, dbPath, visPath, tn)),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(host, p)),
-		temporal.WithDynamicConfigClient(dynamicConfig(tn)),
+		temporal.WithDynamicConfigClient(dc),
 		temporal.WithLogger(serverLogger{l: logger}),
 	)
 	if err != nil {
@@ -139,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{temporal: ts, frontendAddr: frontendAddr, logLevel: level}
 
-	if err := waitReady(ctx, frontendAddr, cfg.Namespace, logger); err != nil {
+	if err := waitReady(ctx, frontendAddr, cfg.Namespace, cfg.Retention, logger); err != nil {
 		stopTemporal(ts, level)
 		return nil, fmt.Errorf("devserver: %w", err)
 	}

@@ -131,11 +131,24 @@ func TestSearchAttributesAddedToExistingNamespace(t *testing.T) {
 	if err := ensureSchema(db); err != nil {
 		t.Fatal(err)
 	}
-	if err := ensureNamespace(sqliteConfig(db, defaultTuning()), DefaultNamespace, nil); err != nil {
+	if err := ensureNamespace(sqliteConfig(db, defaultTuning()), DefaultNamespace, 7*24*time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 
-	a := start(t, ctx, Config{DataDir: dir, FrontendAddr: "127.0.0.1:0", Logger: testLogger()})
+	a := start(t, ctx, Config{DataDir: dir, FrontendAddr: "127.0.0.1:0", Logger: testLogger(), Retention: 3 * time.Hour})
+	desc, err := dialTest(t, a.FrontendAddr(), DefaultNamespace).WorkflowService().DescribeNamespace(ctx,
+		&workflowservice.DescribeNamespaceRequest{Namespace: DefaultNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != 3*time.Hour {
+		t.Errorf("retention of an existing namespace %v after Start with 3h", got)
+	}
+	if fi, err := os.Stat(db); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("temporal.db has mode %o, want 600", fi.Mode().Perm())
+	}
 	if a.UIAddr() != "" {
 		t.Errorf("UIAddr %q without a UI", a.UIAddr())
 	}

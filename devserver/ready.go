@@ -26,7 +26,7 @@ func searchAttributes() map[string]enumspb.IndexedValueType {
 
 // waitReady waits until the frontend answers for namespace, then registers
 // any of Herald's search attributes the namespace lacks.
-func waitReady(ctx context.Context, frontendAddr, namespace string, logger *slog.Logger) error {
+func waitReady(ctx context.Context, frontendAddr, namespace string, retention time.Duration, logger *slog.Logger) error {
 	c, err := dial(ctx, frontendAddr, namespace, logger)
 	if err != nil {
 		return err
@@ -39,6 +39,9 @@ func waitReady(ctx context.Context, frontendAddr, namespace string, logger *slog
 		return err
 	}); err != nil {
 		return fmt.Errorf("waiting for namespace %q: %w", namespace, err)
+	}
+	if err := ensureRetention(ctx, c.WorkflowService(), namespace, retention); err != nil {
+		return err
 	}
 	return ensureSearchAttributes(ctx, c.OperatorService(), namespace)
 }

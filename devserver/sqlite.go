@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/server/common/config"
@@ -22,7 +23,7 @@ import (
 // reused as is, which is what keeps workflows across restarts.
 func ensureSchema(path string) error {
 	if _, err := os.Stat(path); err == nil {
-		return nil
+		return restrict(path)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking database file: %w", err)
 	}
@@ -30,6 +31,11 @@ func ensureSchema(path string) error {
 	tmp := path + ".setup"
 	if err := removeDB(tmp); err != nil {
 		return fmt.Errorf("removing leftover of an interrupted setup: %w", err)
+	}
+	// SQLite gives its journals the mode of the database file: made 0600
+	// here, the file and every journal stay readable by the owner only.
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		return fmt.Errorf("creating %s: %w", tmp, err)
 	}
 	// The default rollback journal is used for the setup, so that after
 	// closing, the side file is the whole database (no -wal file to carry).
@@ -74,14 +80,25 @@ func visibilityPath(dataDir string, t tuning) (string, error) {
 // the namespace is in the server's cache from its first request. The search
 // attributes are mapped to visibility columns at creation; Start adds any that
 // are missing from an older namespace through the operator API.
-func ensureNamespace(cfg *config.SQL, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+func ensureNamespace(cfg *config.SQL, namespace string, retention time.Duration, attrs map[string]enumspb.IndexedValueType) error {
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, attrs)
 	if err != nil {
 		return fmt.Errorf("describing namespace %q: %w", namespace, err)
 	}
-	ns.Detail.Config.Retention = timestamp.DurationPtr(namespaceRetention)
+	ns.Detail.Config.Retention = timestamp.DurationPtr(retention)
 	if err := sqliteschema.CreateNamespaces(cfg, ns); err != nil {
 		return fmt.Errorf("creating namespace %q: %w", namespace, err)
+	}
+	return nil
+}
+
+// restrict makes a SQLite file and its journals, if present, readable by
+// the owner only (data dirs from older versions have them 0644).
+func restrict(path string) error {
+	for _, p := range []string{path, path + "-journal", path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restricting %s: %w", p, err)
+		}
 	}
 	return nil
 }

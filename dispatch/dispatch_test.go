@@ -72,6 +72,8 @@ func (a *acts) PrepareReplay(ctx context.Context, req schemas.PrepareReplayReque
 	return a.replay, nil
 }
 
+func (a *acts) Purge(context.Context) (schemas.PurgeResult, error) { return schemas.PurgeResult{}, nil }
+
 func (a *acts) calls(key string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -49,6 +49,8 @@ type Endpoint struct {
 	SignatureType      string            `json:"signature_type"`
 	Filter             string            `json:"filter,omitempty"`    // CEL: which events it gets
 	Transform          string            `json:"transform,omitempty"` // CEL: the body and headers it gets
+	Auth               *EndpointAuth     `json:"auth,omitempty"`      // secrets only in the delivery job
+	CAPEM              string            `json:"ca_pem,omitempty"`    // a private CA for the receiver's certificate
 	CreatedAt          time.Time         `json:"created_at"`
 	UpdatedAt          time.Time         `json:"updated_at"`
 }

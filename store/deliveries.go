@@ -54,7 +54,8 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		COALESCE(ep.signature_type, '') AS signature_type, COALESCE(ep.secret_key, '') AS secret_key,
 		COALESCE(ep.previous_key, '') AS previous_key, ep.previous_expires_at,
 		COALESCE(ep.created_at, e.created_at) AS created_at, COALESCE(ep.updated_at, e.created_at) AS updated_at,
-		COALESCE(ep.filter_expr, '') AS filter_expr, COALESCE(ep.transform_expr, '') AS transform_expr
+		COALESCE(ep.filter_expr, '') AS filter_expr, COALESCE(ep.transform_expr, '') AS transform_expr,
+		COALESCE(ep.auth, '') AS auth, COALESCE(ep.auth_secret, '') AS auth_secret, COALESCE(ep.ca_pem, '') AS ca_pem
 		FROM deliveries d
 		JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
 		LEFT JOIN endpoints ep ON ep.id = d.endpoint_id AND ep.app_id = d.app_id
@@ -77,7 +78,12 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		if job.Endpoint, err = r.endpoint(); err != nil {
 			return DeliveryJob{}, err
 		}
-		job.Secrets = r.secrets()
+		if job.Secrets, err = s.secrets(r.endpointRow); err != nil {
+			return DeliveryJob{}, err
+		}
+		if err := s.openAuth(r.endpointRow, job.Endpoint.Auth); err != nil {
+			return DeliveryJob{}, err
+		}
 	}
 	return job, nil
 }

@@ -28,6 +28,9 @@ type endpointRow struct {
 	SecretKey          string  `db:"secret_key"`
 	PreviousKey        string  `db:"previous_key"`
 	PreviousExpiresAt  *dbTime `db:"previous_expires_at"`
+	Auth               string  `db:"auth"`        // public part, JSON; '' when none
+	AuthSecret         string  `db:"auth_secret"` // sealed
+	CAPEM              string  `db:"ca_pem"`
 	CreatedAt          dbTime  `db:"created_at"`
 	UpdatedAt          dbTime  `db:"updated_at"`
 	FilterExpr         string  `db:"filter_expr"`
@@ -36,13 +39,13 @@ type endpointRow struct {
 
 const endpointCols = `id, app_id, url, description, event_types, ordered, rate_limit_per_second, headers,
 	disabled, disabled_reason, disabled_at, signature_type, secret_key, previous_key, previous_expires_at,
-	created_at, updated_at, filter_expr, transform_expr`
+	created_at, updated_at, filter_expr, transform_expr, auth, auth_secret, ca_pem`
 
 func (r endpointRow) endpoint() (schemas.Endpoint, error) {
 	e := schemas.Endpoint{
 		ID: r.ID, AppID: r.AppID, URL: r.URL, Description: r.Description, Ordered: r.Ordered,
 		RateLimitPerSecond: r.RateLimitPerSecond, Disabled: r.Disabled, DisabledReason: r.DisabledReason,
-		DisabledAt: ptr(r.DisabledAt), SignatureType: r.SignatureType,
+		DisabledAt: ptr(r.DisabledAt), SignatureType: r.SignatureType, CAPEM: r.CAPEM,
 		CreatedAt: r.CreatedAt.T(), UpdatedAt: r.UpdatedAt.T(),
 		EventTypes: []string{}, Headers: map[string]string{},
 		Filter: r.FilterExpr, Transform: r.TransformExpr,
@@ -53,6 +56,12 @@ func (r endpointRow) endpoint() (schemas.Endpoint, error) {
 	if err := json.Unmarshal([]byte(r.Headers), &e.Headers); err != nil {
 		return e, fmt.Errorf("endpoint %s headers: %w", r.ID, err)
 	}
+	if r.Auth != "" {
+		e.Auth = new(schemas.EndpointAuth)
+		if err := json.Unmarshal([]byte(r.Auth), e.Auth); err != nil {
+			return e, fmt.Errorf("endpoint %s auth: %w", r.ID, err)
+		}
+	}
 	if e.EventTypes == nil {
 		e.EventTypes = []string{}
 	}
@@ -62,9 +71,29 @@ func (r endpointRow) endpoint() (schemas.Endpoint, error) {
 	return e, nil
 }
 
-func (r endpointRow) secrets() schemas.EndpointSecrets {
-	return schemas.EndpointSecrets{Key: r.SecretKey, PreviousKey: r.PreviousKey,
+// secrets opens the row's signing keys.
+func (s *Store) secrets(r endpointRow) (schemas.EndpointSecrets, error) {
+	sec := schemas.EndpointSecrets{Key: r.SecretKey, PreviousKey: r.PreviousKey,
 		PreviousExpiresAt: ptr(r.PreviousExpiresAt)}
+	err := s.openFor(r.ID, &sec.Key, &sec.PreviousKey)
+	return sec, err
+}
+
+// authArgs encodes an endpoint's auth for its columns: the public part as
+// JSON and the secret sealed.
+func (s *Store) authArgs(e schemas.Endpoint) (auth, secret string, err error) {
+	if e.Auth == nil {
+		return "", "", nil
+	}
+	b, err := json.Marshal(e.Auth) // the secret does not encode
+	if err != nil {
+		return "", "", fmt.Errorf("endpoint %s auth: %w", e.ID, err)
+	}
+	secret = e.Auth.Secret()
+	if err := s.sealFor(e.ID, &secret); err != nil {
+		return "", "", err
+	}
+	return string(b), secret, nil
 }
 
 // jsonArgs encodes an endpoint's event types and headers for their columns.
@@ -110,6 +139,13 @@ func (s *Store) CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec sche
 	if e.Disabled && e.DisabledAt == nil {
 		e.DisabledAt = &e.CreatedAt
 	}
+	auth, authSecret, err := s.authArgs(e)
+	if err != nil {
+		return err
+	}
+	if err := s.sealFor(e.ID, &sec.Key, &sec.PreviousKey); err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var one int
 		err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`, e.AppID)
@@ -120,10 +156,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec sche
 			return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 		}
 		n, err := s.exec(ctx, tx, `INSERT INTO endpoints (`+endpointCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			e.ID, e.AppID, e.URL, e.Description, types, e.Ordered, e.RateLimitPerSecond, headers,
 			e.Disabled, e.DisabledReason, nts(e.DisabledAt), sig, sec.Key, sec.PreviousKey,
-			nts(sec.PreviousExpiresAt), ts(e.CreatedAt), ts(updated), e.Filter, e.Transform)
+			nts(sec.PreviousExpiresAt), ts(e.CreatedAt), ts(updated), e.Filter, e.Transform, auth, authSecret, e.CAPEM)
 		if err != nil {
 			return fmt.Errorf("create endpoint %s: %w", e.ID, err)
 		}
@@ -184,7 +220,8 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p Page) ([]sche
 }
 
 // UpdateEndpoint replaces an endpoint's mutable fields (disabled_at defaults
-// to when it got disabled when e leaves it nil). When it goes from
+// to when it got disabled when e leaves it nil). An auth without its secret
+// keeps the stored secret when the auth type is unchanged. When it goes from
 // enabled to disabled, its non-final deliveries become cancelled in the same
 // transaction; when it is enabled again its failure streak is forgotten.
 func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas.Endpoint, error) {
@@ -195,6 +232,10 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas
 	updated := e.UpdatedAt
 	if updated.IsZero() {
 		updated = time.Now()
+	}
+	auth, authSecret, err := s.authArgs(e)
+	if err != nil {
+		return schemas.Endpoint{}, err
 	}
 	var out schemas.Endpoint
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -208,6 +249,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas
 				e.DisabledAt = &updated
 			}
 		}
+		if e.Auth != nil && authSecret == "" && old.Auth != "" {
+			var was schemas.EndpointAuth
+			if json.Unmarshal([]byte(old.Auth), &was) == nil && was.Type == e.Auth.Type {
+				authSecret = old.AuthSecret
+			}
+		}
 		clearFailing := ""
 		if old.Disabled && !e.Disabled {
 			clearFailing = ", failing_since = NULL"
@@ -215,9 +262,10 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e schemas.Endpoint) (schemas
 		var r endpointRow
 		err = s.get(ctx, tx, &r, `UPDATE endpoints SET url = ?, description = ?, event_types = ?, ordered = ?,
 			rate_limit_per_second = ?, headers = ?, disabled = ?, disabled_reason = ?, disabled_at = ?,
-			updated_at = ?, filter_expr = ?, transform_expr = ?`+clearFailing+` WHERE app_id = ? AND id = ? RETURNING `+endpointCols,
+			updated_at = ?, filter_expr = ?, transform_expr = ?, auth = ?, auth_secret = ?, ca_pem = ?`+clearFailing+`
+			WHERE app_id = ? AND id = ? RETURNING `+endpointCols,
 			e.URL, e.Description, types, e.Ordered, e.RateLimitPerSecond, headers, e.Disabled,
-			e.DisabledReason, nts(e.DisabledAt), ts(updated), e.Filter, e.Transform, e.AppID, e.ID)
+			e.DisabledReason, nts(e.DisabledAt), ts(updated), e.Filter, e.Transform, auth, authSecret, e.CAPEM, e.AppID, e.ID)
 		if err != nil {
 			return fmt.Errorf("update endpoint %s: %w", e.ID, err)
 		}
@@ -255,12 +303,15 @@ func (s *Store) GetEndpointSecrets(ctx context.Context, appID, id string) (schem
 	if err != nil {
 		return schemas.EndpointSecrets{}, err
 	}
-	return r.secrets(), nil
+	return s.secrets(r)
 }
 
 // RotateEndpointSecret makes newKey the endpoint's key; the current key
 // becomes the previous one, signing beside it until overlapUntil.
 func (s *Store) RotateEndpointSecret(ctx context.Context, appID, id, newKey string, overlapUntil time.Time) error {
+	if err := s.sealFor(id, &newKey); err != nil {
+		return err
+	}
 	n, err := s.exec(ctx, s.db, `UPDATE endpoints SET previous_key = secret_key, previous_expires_at = ?,
 		secret_key = ?, updated_at = ? WHERE app_id = ? AND id = ?`,
 		ts(overlapUntil), newKey, ts(time.Now()), appID, id)

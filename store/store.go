@@ -36,16 +36,20 @@ type Store struct {
 	db      *sqlx.DB
 	dialect string
 	stmts   stmtCache
+	sealer  Sealer
 }
 
 // Open connects to the database named by dsn: "postgres://..." or
 // "postgresql://..." for Postgres; "sqlite:<path>" or a plain file path for
 // SQLite. It does not migrate; call Migrate.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var (
-		s   = &Store{}
+		s   = &Store{sealer: plainSealer{}}
 		err error
 	)
+	for _, o := range opts {
+		o(s)
+	}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = DialectPostgres
@@ -58,6 +62,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
 	default:
 		s.dialect = DialectSQLite
+		if err := privateFile(sqlitePath(dsn)); err != nil {
+			return nil, err
+		}
 		s.db, err = sqlx.Open("sqlite", sqliteDSN(dsn))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -75,6 +82,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sqlitePath is the file a "sqlite:<path>" or "<path>" DSN names.
+func sqlitePath(dsn string) string {
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	path = strings.TrimPrefix(path, "//")
+	path, _, _ = strings.Cut(path, "?")
+	return strings.TrimPrefix(path, "file:")
 }
 
 // sqliteDSN turns "sqlite:<path>" or "<path>" into a modernc DSN with WAL,

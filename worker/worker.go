@@ -24,6 +24,7 @@ type Activities interface {
 	PassTurn(ctx context.Context, req schemas.PassTurnRequest) error
 	CancelDeliveries(ctx context.Context, req schemas.CancelRequest) (schemas.CancelResult, error)
 	PrepareReplay(ctx context.Context, req schemas.PrepareReplayRequest) ([]schemas.Target, error)
+	Purge(ctx context.Context) (schemas.PurgeResult, error)
 }
 
 // Options tune the worker; a zero field takes the default below.
@@ -103,6 +104,7 @@ func New(c client.Client, acts Activities, opts Options) sdkworker.Worker {
 // or a replayer for the workflow alone with acts nil).
 func Register(r sdkworker.Registry, acts Activities) {
 	r.RegisterWorkflowWithOptions(workflows.EventWorkflow, workflow.RegisterOptions{Name: schemas.EventWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: schemas.RetentionWorkflowName})
 	if acts == nil {
 		return
 	}
@@ -112,6 +114,7 @@ func Register(r sdkworker.Registry, acts Activities) {
 		schemas.ActivityPassTurn:         acts.PassTurn,
 		schemas.ActivityCancelDeliveries: acts.CancelDeliveries,
 		schemas.ActivityPrepareReplay:    acts.PrepareReplay,
+		schemas.ActivityPurge:            acts.Purge,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

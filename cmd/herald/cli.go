@@ -13,6 +13,7 @@ type cli struct {
 	API     apiCmd     `cmd:"" name:"api" help:"Run the HTTP API against an external Temporal (HERALD_TEMPORAL_ADDRESS) and Postgres (HERALD_DATABASE_URL)."`
 	Worker  workerCmd  `cmd:"" help:"Run a delivery worker against an external Temporal and Postgres."`
 	Migrate migrateCmd `cmd:"" help:"Apply the database migrations to HERALD_DATABASE_URL."`
+	Rekey   rekeyCmd   `cmd:"" help:"Re-encrypt every stored secret with the first key of HERALD_ENCRYPTION_KEYS (after adding a new key first)."`
 	Bench   benchCmd   `cmd:"" help:"Measure Herald against verifying local receivers, beside the bare Temporal floor and a plain sign+POST loop, in interleaved rounds."`
 	Listen  listenCmd  `cmd:"" help:"Receive webhooks on this machine: verify, print and forward each delivery (with --target, from a temporary endpoint of a running Herald)."`
 	Version versionCmd `cmd:"" help:"Print the version."`

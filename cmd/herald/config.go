@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/herald-hq/herald/seal"
 )
 
 // Config is everything Herald reads from its environment. Only this file
@@ -31,6 +33,14 @@ type Config struct {
 	DevUIAddr            string
 	LogLevel             string
 	LogFormat            string // text or json
+	// EncryptionKeys seal secrets at rest (HERALD_ENCRYPTION_KEYS); in
+	// `herald dev` a key file in the data dir when unset.
+	EncryptionKeys string
+	// Retention is how long events are kept (HERALD_RETENTION);
+	// DevTemporalRetention how long the embedded server keeps closed
+	// workflows (HERALD_DEV_TEMPORAL_RETENTION).
+	Retention            time.Duration
+	DevTemporalRetention time.Duration
 	// DebugAddr, when set, serves Go's pprof profiles (net/http/pprof).
 	DebugAddr string
 	// PublicURL is the base of portal links; PortalFrameAncestors may frame the portal.
@@ -72,6 +82,7 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 		LogLevel:          or(getenv("HERALD_LOG_LEVEL"), "info"),
 		LogFormat:         or(getenv("HERALD_LOG_FORMAT"), "text"),
 		DebugAddr:         getenv("HERALD_DEBUG_ADDR"),
+		EncryptionKeys:    getenv("HERALD_ENCRYPTION_KEYS"),
 	}
 	c.PublicURL = strings.TrimRight(or(getenv("HERALD_PUBLIC_URL"), "http://"+c.HTTPAddr), "/")
 	c.PortalFrameAncestors = strings.Fields(strings.ReplaceAll(getenv("HERALD_PORTAL_FRAME_ANCESTORS"), ",", " "))
@@ -92,11 +103,23 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 	check(wrapVar("HERALD_IDEMPOTENCY_WINDOW", err))
 	c.DisableAfter, err = parsePositiveDuration(or(getenv("HERALD_DISABLE_AFTER"), "5d"))
 	check(wrapVar("HERALD_DISABLE_AFTER", err))
+	c.Retention, err = parsePositiveDuration(or(getenv("HERALD_RETENTION"), "7d"))
+	check(wrapVar("HERALD_RETENTION", err))
+	if err == nil && c.Retention < c.IdempotencyWindow {
+		// Event ids are remembered as long as their events are kept.
+		check(fmt.Errorf("HERALD_RETENTION (%s) must be at least HERALD_IDEMPOTENCY_WINDOW (%s)", c.Retention, c.IdempotencyWindow))
+	}
+	c.DevTemporalRetention, err = parsePositiveDuration(or(getenv("HERALD_DEV_TEMPORAL_RETENTION"), "24h"))
+	check(wrapVar("HERALD_DEV_TEMPORAL_RETENTION", err))
 	c.MaxPayloadBytes, err = parsePositiveInt(or(getenv("HERALD_MAX_PAYLOAD_BYTES"), "1048576"))
 	check(wrapVar("HERALD_MAX_PAYLOAD_BYTES", err))
 	c.AllowPrivateNetworks, err = parseBool(or(getenv("HERALD_ALLOW_PRIVATE_NETWORKS"), strconv.FormatBool(m == modeDev)))
 	check(wrapVar("HERALD_ALLOW_PRIVATE_NETWORKS", err))
 	check(wrapVar("HERALD_HTTP_ADDR", checkHostPort(c.HTTPAddr)))
+	if c.EncryptionKeys != "" {
+		_, err := seal.ParseKeys(c.EncryptionKeys)
+		check(wrapVar("HERALD_ENCRYPTION_KEYS", err))
+	}
 	check(wrapVar("HERALD_PUBLIC_URL", checkPublicURL(c.PublicURL)))
 	for _, src := range c.PortalFrameAncestors {
 		if !frameSource.MatchString(src) {

@@ -28,7 +28,7 @@ func (devCmd) Run(e *env) error {
 		return err
 	}
 	logger := newFormatLogger(e.stderr, cfg.LogLevel, cfg.LogFormat)
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("HERALD_DATA_DIR: create %s: %w", cfg.DataDir, err)
 	}
 	unlock, err := lockDataDir(cfg.DataDir)
@@ -44,6 +44,9 @@ func (devCmd) Run(e *env) error {
 			return err
 		}
 		shownToken = cfg.APIToken
+	}
+	if cfg.EncryptionKeys, err = devKeys(cfg); err != nil {
+		return err
 	}
 	// Bind the API's port first: a taken port should fail before the
 	// Temporal server spends seconds starting.
@@ -71,6 +74,7 @@ func (devCmd) Run(e *env) error {
 		UIAddr:       cfg.DevUIAddr,
 		Namespace:    cfg.TemporalNamespace,
 		Logger:       logger,
+		Retention:    cfg.DevTemporalRetention,
 	})
 	if err != nil {
 		return fmt.Errorf("start embedded Temporal: %w", err)

@@ -44,8 +44,8 @@ func newFormatLogger(w io.Writer, level, format string) *slog.Logger {
 }
 
 // openStore opens the database and brings its schema up to date.
-func openStore(ctx context.Context, dsn string) (*store.Store, error) {
-	st, err := store.Open(ctx, dsn)
+func openStore(ctx context.Context, dsn string, opts ...store.Option) (*store.Store, error) {
+	st, err := store.Open(ctx, dsn, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("HERALD_DATABASE_URL: open database: %s", oneLine(err))
 	}
@@ -95,7 +95,11 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 		stop()
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, spec.dsn)
+	sealing, err := sealOption(cfg, logger)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := openStore(ctx, spec.dsn, sealing...)
 	if err != nil {
 		return fail(err)
 	}
@@ -129,6 +133,9 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 			return fail(err)
 		}
 		undo = append(undo, sw.Stop)
+		if err := startRetention(ctx, tc); err != nil {
+			return fail(err)
+		}
 	}
 	return s, stop, nil
 }
@@ -157,12 +164,13 @@ func (s *stack) startWorker() (sdkworker.Worker, error) {
 		Metrics: s.metrics,
 		Logger:  s.logger,
 		Now:     time.Now,
-		Sender:  s.sender(),
+		Sender:  withReceiverAuth(s.cfg, s.sender()),
 		Config: activities.Config{
 			DeliveryTimeout:      s.cfg.DeliveryTimeout,
 			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks,
 			DisableAfter:         s.cfg.DisableAfter,
 			UserAgent:            "Herald/" + shortVersion(),
+			Retention:            s.cfg.Retention,
 		},
 	})
 	w := worker.New(s.temporal, acts, s.cfg.Worker.options())
