@@ -80,7 +80,7 @@ func defaultTuning() tuning {
 		// gives it its own connection and write lock.
 		separateVisibility: true,
 		// 32 MiB holds the mutable state of thousands of open workflows;
-		// see docs/devserver-tuning.md for the soak behind it.
+		// docs/devserver-tuning.md has the soak.
 		historyCacheBytes: 32 << 20,
 	}
 }
