@@ -23,21 +23,23 @@ import (
 // Store is the part of *store.Store the activities use.
 type Store interface {
 	LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error)
-	MarkDelivering(ctx context.Context, appID, eventID, endpointID string) error
-	RecordAttempt(ctx context.Context, r store.AttemptRecord) (attempt int, eventStatus string, err error)
+	MarkDelivering(ctx context.Context, appID, eventID, endpointID string, gen int64) (bool, error)
+	RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error)
+	FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status string, now time.Time) (string, bool, error)
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (string, error)
 	DisableEndpoint(ctx context.Context, appID, id, reason string, at time.Time) error
 	NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time, disableAfter time.Duration) (bool, error)
 	TakeRateToken(ctx context.Context, endpointID string, perSecond int, now time.Time) (time.Duration, error)
-	TurnAvailable(ctx context.Context, endpointID string, seq int64) (bool, error)
-	HeadDelivery(ctx context.Context, endpointID string) (store.DeliveryRef, bool, error)
+	Ahead(ctx context.Context, endpointID, lane string, seq int64) (int, error)
+	HeadDelivery(ctx context.Context, endpointID, lane string) (store.LaneHead, bool, error)
 	DeliveryState(ctx context.Context, appID, eventID, endpointID string) (string, int64, error)
 	AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (store.RecordedAttempt, bool, error)
 	AdoptAttempt(ctx context.Context, r store.AttemptRecord, fromKey string) (schemas.Attempt, string, bool, error)
-	NextFresh(ctx context.Context, endpointID string, seq int64) (store.DeliveryRef, bool, error)
+	NextFresh(ctx context.Context, endpointID, lane string, seq int64) (store.DeliveryRef, bool, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 	GetEventType(ctx context.Context, name string) (schemas.EventType, error)
 	PurgeBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	ClearDispatch(ctx context.Context, appID, eventID, kind string) error
 }
 
 // Waker tells the event workflow of an ordered endpoint's head delivery that

@@ -28,38 +28,30 @@ type answer struct {
 }
 
 // Deliver makes one attempt of a delivery, unless the delivery is already
-// final, the endpoint is deleted or disabled (the delivery becomes
-// cancelled) or its rate limit says wait (throttled). The attempt is
-// recorded; an HTTP failure is a recorded attempt, not an error. Errors are
-// the store's, and the activity is retried on them.
+// final, queued again under another generation (superseded), gone or its
+// endpoint deleted or disabled (cancelled) or its rate limit says wait
+// (throttled). The attempt is recorded; an HTTP failure is a recorded
+// attempt, not an error. Errors are the store's, and the activity is
+// retried on them; a delivery deleted meanwhile is an outcome, never an
+// error, so a deleted app or endpoint ends its waiting workflows.
 func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
-	res := schemas.DeliverResult{EndpointID: req.EndpointID}
-	job, err := a.store.LoadDelivery(ctx, req.AppID, req.EventID, req.EndpointID)
+	res, err := a.deliver(ctx, req)
 	if schemas.IsNotFound(err) {
-		// The event (or its app) was deleted: nothing left to deliver.
-		res.Outcome, res.Reason = schemas.OutcomeCancelled, "the delivery no longer exists"
+		res = schemas.DeliverResult{EndpointID: req.EndpointID, Outcome: schemas.OutcomeCancelled,
+			Reason: "the delivery no longer exists: " + err.Error()}
 		return res, nil
 	}
+	return res, err
+}
+
+func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	res := schemas.DeliverResult{EndpointID: req.EndpointID}
+	job, err := a.store.LoadDelivery(ctx, req.AppID, req.EventID, req.EndpointID)
 	if err != nil {
 		return res, err
 	}
 	if job.Attempts > 0 && req.Key != "" { // a fresh delivery has nothing to find
-		prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, req.Key)
-		if err != nil {
-			return res, err
-		}
-		if found {
-			// The workflow task that ran this attempt failed and runs again:
-			// answer what the attempt did rather than POST a second time.
-			at := prior.Attempt
-			res.Outcome, res.RetryIn, res.Attempt = prior.Outcome, prior.RetryIn, &at
-			res.Reason = "attempt " + req.Key + " was already made"
-			if prior.Outcome == schemas.OutcomeSucceeded || prior.Outcome == schemas.OutcomeFailed {
-				// The re-run task may have queued the delivery again (its
-				// PrepareReplay ran twice): the attempt's end stands.
-				res.EventStatus, err = a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID,
-					[]string{req.EndpointID}, prior.Outcome, a.now())
-			}
+		if done, err := a.rerun(ctx, req, job, &res); done || err != nil {
 			return res, err
 		}
 	}
@@ -68,9 +60,8 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		res.EventStatus, err = a.eventStatus(ctx, req, job.Status)
 		return res, err
 	}
-	if req.Seq > 0 && job.Seq != req.Seq {
-		res.Outcome = schemas.OutcomeSuperseded
-		res.Reason = fmt.Sprintf("the delivery was queued again (seq %d, not %d)", job.Seq, req.Seq)
+	if why := superseded(req, job); why != "" {
+		res.Outcome, res.Reason = schemas.OutcomeSuperseded, why
 		return res, nil
 	}
 	if job.EndpointGone || job.Endpoint.Disabled {
@@ -94,9 +85,8 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			return a.adopt(ctx, req, prior)
 		}
 	}
-	now := a.now()
 	if rate := job.Endpoint.RateLimitPerSecond; rate > 0 {
-		wait, err := a.store.TakeRateToken(ctx, req.EndpointID, rate, now)
+		wait, err := a.store.TakeRateToken(ctx, req.EndpointID, rate, a.now())
 		if err != nil {
 			return res, err
 		}
@@ -106,10 +96,65 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			return res, nil
 		}
 	}
-	if err := a.store.MarkDelivering(ctx, req.AppID, req.EventID, req.EndpointID); err != nil {
+	moved, err := a.store.MarkDelivering(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen)
+	if err != nil {
 		return res, err
 	}
+	if !moved {
+		// A cancel or a re-queue came after the load: no attempt may start.
+		st, _, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
+		if err != nil {
+			return res, err
+		}
+		res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again before the attempt"
+		if schemas.DeliveryFinal(st) {
+			res.Outcome, res.Reason = st, "the delivery became "+st+" before the attempt"
+		}
+		return res, nil
+	}
+	return a.attempt(ctx, req, job)
+}
 
+// superseded says why a request is for an older queueing of its delivery
+// than the stored one (a replay or recover queued it again), or "".
+func superseded(req schemas.DeliverRequest, job store.DeliveryJob) string {
+	if req.Seq > 0 && job.Seq != req.Seq {
+		return fmt.Sprintf("the delivery was queued again (seq %d, not %d)", job.Seq, req.Seq)
+	}
+	if req.Gen > 0 && job.Gen != req.Gen {
+		return fmt.Sprintf("the delivery was queued again (generation %d, not %d)", job.Gen, req.Gen)
+	}
+	return ""
+}
+
+// rerun answers a request whose attempt was already made: the workflow task
+// that ran it failed and runs again, so it answers what the attempt did
+// rather than POST a second time. done is false when no attempt has the key.
+func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob, res *schemas.DeliverResult) (bool, error) {
+	prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, req.Key)
+	if err != nil || !found {
+		return false, err
+	}
+	at := prior.Attempt
+	res.Outcome, res.RetryIn, res.Attempt = prior.Outcome, prior.RetryIn, &at
+	res.Reason = "attempt " + req.Key + " was already made"
+	if superseded(req, job) != "" {
+		res.Outcome = schemas.OutcomeSuperseded
+		return true, nil
+	}
+	if prior.Outcome == schemas.OutcomeSucceeded || prior.Outcome == schemas.OutcomeFailed {
+		// The attempt's end stands; a success recorded before its drain
+		// (the holder of an ordered lane) is made final here.
+		res.EventStatus, _, err = a.store.FinishDelivery(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
+			prior.Outcome, a.now())
+	}
+	return true, err
+}
+
+// attempt POSTs the delivery (marked delivering), records the attempt and
+// applies what it says. An ordered success first drains the lane behind it.
+func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob) (schemas.DeliverResult, error) {
+	res := schemas.DeliverResult{EndpointID: req.EndpointID}
 	started := a.now()
 	t0 := time.Now()
 	ans, err := a.post(ctx, job, started)
@@ -122,23 +167,44 @@ func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (s
 	}
 	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
 		StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
-		Error: ans.errText, ResponseBody: ans.body}
+		Error: ans.errText, ResponseBody: ans.body, Gen: req.Gen}
 	end := a.now()
 	a.classify(req, ans, end, &res, &rec)
-	if res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 {
-		// Still holding the endpoint's turn (this delivery is not final
-		// yet), deliver what is queued behind it before letting go.
-		res.Drained = a.drain(ctx, job, req.Seq)
+	drain := res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 && job.Endpoint.RateLimitPerSecond == 0
+	if drain {
+		// Recorded at once, so that an activity that times out while
+		// draining is answered from the store when it runs again, not POSTed
+		// twice; the row stays delivering, so the lane stays held.
+		rec.Status, rec.FinishedAt = schemas.DeliveryDelivering, nil
 	}
-	n, eventStatus, err := a.store.RecordAttempt(ctx, rec)
+	got, err := a.store.RecordAttemptOf(ctx, rec)
 	if err != nil {
 		return res, err
 	}
-	res.EventStatus = eventStatus
-	at := ans.attempt(n, started, rec.DurationMS)
+	res.EventStatus = got.EventStatus
+	at := ans.attempt(got.Attempt, started, rec.DurationMS)
 	res.Attempt = &at
-	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", n)
+	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
 	log.Debug("delivery attempt", "status", ans.status, "error", ans.errText, "duration", dur, "outcome", res.Outcome)
+	if !got.Applied {
+		// Queued again while the attempt was under way: it goes again.
+		res.Outcome, res.RetryIn = schemas.OutcomeSuperseded, 0
+		res.Reason = "the delivery was queued again during the attempt; " + res.Reason
+		return res, nil
+	}
+	if drain {
+		res.Drained = a.drain(ctx, job)
+		st, done, err := a.store.FinishDelivery(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
+			schemas.DeliverySucceeded, end)
+		if err != nil {
+			log.Error("record the end of a drained lane's head (its re-run will)", "err", err)
+			return res, err
+		}
+		res.EventStatus = st
+		if !done {
+			res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again during the drain"
+		}
+	}
 	a.afterAttempt(ctx, req, ans, end, &res, log, true)
 	return res, nil
 }
@@ -213,6 +279,7 @@ func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prio
 		res.RetryIn = max(rec.NextAttemptAt.Sub(a.now()), 0)
 		rec.RetryIn = res.RetryIn
 	}
+	rec.Gen = req.Gen
 	got, eventStatus, found, err := a.store.AdoptAttempt(ctx, rec, store.DrainKey(req.Seq))
 	if err != nil {
 		return res, err

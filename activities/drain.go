@@ -5,24 +5,30 @@ import (
 	"net/http"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
 
-// How much a turn holder delivers for the deliveries queued behind it
-// before it lets the turn go: enough to make a backlog cheap, little enough
-// that one activity stays short.
-const (
-	maxDrain    = 512
-	drainBudget = 5 * time.Second
-)
+// maxDrain bounds how many deliveries one drain makes, so that its result
+// (the list of drained attempts, in the holder's history) stays small.
+const maxDrain = 512
+
+// recordSlack is kept free at the end of the activity for the records
+// after the last POST: the last drained attempt and the holder's own end.
+const recordSlack = 3 * time.Second
 
 // drain delivers, in order, the deliveries queued behind an ordered
-// delivery (seq) that has just succeeded and is not yet recorded, so that it
-// still holds the endpoint's turn and no other workflow may go. Without it
-// each queued delivery costs a hand-off through Temporal (a signal and a
-// workflow task) before its POST; with it, a backlog goes out at the speed
-// of the endpoint, each attempt recorded under its own event.
+// delivery that has just succeeded and is not yet final, so that it still
+// holds its lane and no other workflow may go. Without it each queued
+// delivery costs a hand-off through Temporal (a signal and a workflow task)
+// before its POST; with it, a backlog goes out at the speed of the
+// endpoint, each attempt recorded under its own event.
+//
+// It starts a POST only while the activity's own deadline leaves room for
+// the whole delivery timeout and the records after it: a drain that outlived
+// its activity would be run again by the SDK and POST twice.
 //
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the
@@ -31,16 +37,16 @@ const (
 // write and a workflow task per delivery. It was most likely started with a
 // delay that outlasts the drain (dispatch.Start), so its first task finds the
 // delivery done; otherwise its turn re-check does.
-func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq int64) []schemas.DrainedAttempt {
-	if holder.Endpoint.RateLimitPerSecond > 0 {
-		return nil
-	}
-	endpointID := holder.Endpoint.ID
-	log := a.log.With("endpoint", endpointID)
+func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []schemas.DrainedAttempt {
+	endpointID, lane, seq := holder.Endpoint.ID, holder.Lane, holder.Seq
+	log := a.log.With("endpoint", endpointID, "lane", lane)
+	deadline := a.deadline(ctx)
 	var out []schemas.DrainedAttempt
-	start := time.Now()
-	for len(out) < maxDrain && time.Since(start) < drainBudget {
-		next, fresh, err := a.store.NextFresh(ctx, endpointID, seq)
+	for len(out) < maxDrain && time.Until(deadline) > a.cfg.DeliveryTimeout+recordSlack {
+		if !a.holds(ctx, holder) {
+			break // cancelled or queued again meanwhile: the lane is not ours
+		}
+		next, fresh, err := a.store.NextFresh(ctx, endpointID, lane, seq)
 		if err != nil {
 			log.Warn("drain: find the next delivery", "err", err)
 			break
@@ -53,7 +59,8 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 			job.EndpointGone || job.Endpoint.Disabled || job.Endpoint.RateLimitPerSecond > 0 {
 			break
 		}
-		if err := a.store.MarkDelivering(ctx, next.AppID, next.EventID, endpointID); err != nil {
+		moved, err := a.store.MarkDelivering(ctx, next.AppID, next.EventID, endpointID, job.Gen)
+		if err != nil || !moved {
 			break
 		}
 		started, t0 := a.now(), time.Now()
@@ -69,11 +76,12 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 		ok := ans.ok()
 		rec := store.AttemptRecord{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
 			StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
-			Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending, Key: store.DrainKey(next.Seq)}
+			Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
+			Key: store.DrainKey(next.Seq), Gen: job.Gen}
 		if ok {
 			rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
 		}
-		n, _, err := a.store.RecordAttempt(ctx, rec)
+		got, err := a.store.RecordAttemptOf(ctx, rec)
 		if err != nil {
 			log.Error("drain: record attempt", "event", next.EventID, "err", err)
 			break
@@ -83,8 +91,8 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 				log.Error("note endpoint result for auto-disable", "err", err)
 			}
 		}
-		out = append(out, schemas.DrainedAttempt{EventID: next.EventID, Attempt: ans.attempt(n, started, rec.DurationMS)})
-		if !ok {
+		out = append(out, schemas.DrainedAttempt{EventID: next.EventID, Attempt: ans.attempt(got.Attempt, started, rec.DurationMS)})
+		if !ok || !got.Applied {
 			break
 		}
 		if a.metrics != nil {
@@ -93,4 +101,27 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob, seq in
 		seq = next.Seq
 	}
 	return out
+}
+
+// holds reports whether the drain's holder still holds its lane: it is
+// delivering, at the seq and generation it was loaded with.
+func (a *Activities) holds(ctx context.Context, holder store.DeliveryJob) bool {
+	st, seq, err := a.store.DeliveryState(ctx, holder.Event.AppID, holder.Event.ID, holder.Endpoint.ID)
+	return err == nil && st == schemas.DeliveryDelivering && seq == holder.Seq
+}
+
+// deadline is when the running activity times out: the SDK runs a timed-out
+// activity again, so no work may be started that could outlast it.
+func (a *Activities) deadline(ctx context.Context) time.Time {
+	if activity.IsActivity(ctx) {
+		if d := activity.GetInfo(ctx).Deadline; !d.IsZero() {
+			return d
+		}
+	}
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	// Called outside an activity (tests): as if its timeout were the
+	// delivery timeout plus the workflows' slack.
+	return time.Now().Add(a.cfg.DeliveryTimeout + 10*time.Second)
 }

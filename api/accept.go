@@ -36,7 +36,8 @@ func (s *server) admit(ctx, work context.Context, in schemas.EventIn) (created b
 	if in.ID == "" {
 		in.ID = schemas.NewID(schemas.PrefixEvent, now)
 	}
-	ne := store.NewEvent{AppID: in.AppID, ID: in.ID, EventType: in.EventType, Payload: in.Payload, CreatedAt: now}
+	ne := store.NewEvent{AppID: in.AppID, ID: in.ID, EventType: in.EventType, Payload: in.Payload, CreatedAt: now,
+		OrderingKey: in.OrderingKey}
 	ne.Filter = s.filterFor(ctx, ne, t)
 	created, ev, targets, err := s.Store.AcceptEvent(ctx, ne)
 	if err != nil {
@@ -45,8 +46,10 @@ func (s *server) admit(ctx, work context.Context, in schemas.EventIn) (created b
 	if created {
 		return true, ev, func(ctx context.Context) error {
 			if err := s.Dispatcher.Start(ctx, ne, targets); err != nil {
+				// Stored and noted in the outbox: the workers' sweep starts it.
 				return unavailable(err)
 			}
+			s.dispatched(ctx, in.AppID, in.ID, store.DispatchStart)
 			if s.Metrics != nil {
 				s.Metrics.EventAccepted(ev.EventType)
 			}
@@ -67,6 +70,7 @@ func (s *server) admit(ctx, work context.Context, in schemas.EventIn) (created b
 		if err := s.Dispatcher.Start(ctx, stored, targets); err != nil {
 			return unavailable(err)
 		}
+		s.dispatched(ctx, in.AppID, in.ID, store.DispatchStart)
 		return nil
 	}, nil
 }

@@ -53,6 +53,7 @@ type Store interface {
 	PortalStore
 	StatsStore
 	SourceStore
+	ClearDispatch(ctx context.Context, appID, eventID, kind string) error
 }
 
 // Dispatcher starts and steers event workflows (*dispatch.Dispatcher).

@@ -46,9 +46,26 @@ func eventOut(ev schemas.Event) schemas.Event {
 }
 
 type eventRequest struct {
-	ID        *string         `json:"id"`
-	EventType *string         `json:"event_type"`
-	Payload   json.RawMessage `json:"payload"`
+	ID          *string         `json:"id"`
+	EventType   *string         `json:"event_type"`
+	Payload     json.RawMessage `json:"payload"`
+	OrderingKey *string         `json:"ordering_key"`
+}
+
+// checkOrderingKey enforces the contract's 1 to 256 printable ASCII characters.
+func checkOrderingKey(k *string) error {
+	if k == nil {
+		return nil
+	}
+	bad := len(*k) < 1 || len(*k) > 256
+	for i := 0; i < len(*k) && !bad; i++ {
+		bad = (*k)[i] < 0x20 || (*k)[i] > 0x7e
+	}
+	if bad {
+		return schemas.E(schemas.KindInvalid, "invalid_ordering_key",
+			"ordering_key must be 1 to 256 printable ASCII characters")
+	}
+	return nil
 }
 
 // eventID is the event's id: the body's id, else the Idempotency-Key
@@ -83,6 +100,12 @@ func (s *server) createEvent(c *fiber.Ctx) error {
 	}
 	if req.EventType != nil {
 		in.EventType = *req.EventType
+	}
+	if req.OrderingKey != nil {
+		if err := checkOrderingKey(req.OrderingKey); err != nil {
+			return s.appFirst(c, appID, err)
+		}
+		in.OrderingKey = *req.OrderingKey
 	}
 	work, cancel := s.workContext(c)
 	defer cancel()
@@ -163,7 +186,8 @@ func (s *server) listEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := store.EventFilter{Status: c.Query("status"), EventType: c.Query("event_type"), EndpointID: c.Query("endpoint_id")}
+	f := store.EventFilter{Status: c.Query("status"), EventType: c.Query("event_type"), EndpointID: c.Query("endpoint_id"),
+		OrderingKey: c.Query("ordering_key")}
 	if f.Status != "" && !slices.Contains(eventStatuses, f.Status) {
 		return schemas.Errorf(schemas.KindBadRequest, "invalid_status",
 			"status must be one of pending, delivered, failed, cancelled, not %q", f.Status)
@@ -231,9 +255,18 @@ func (s *server) replayEvent(c *fiber.Ctx) error {
 	if err := s.Dispatcher.Replay(ctx, appID, id, sig); err != nil {
 		return unavailable(err)
 	}
+	s.dispatched(ctx, appID, id, store.DispatchReplay)
 	ev, err := s.Store.GetEvent(ctx, appID, id)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
+}
+
+// dispatched clears the outbox note of what Temporal has just taken. A
+// failure costs only a repeat by the workers' sweep, which is idempotent.
+func (s *server) dispatched(ctx context.Context, appID, eventID, kind string) {
+	if err := s.Store.ClearDispatch(ctx, appID, eventID, kind); err != nil {
+		s.Logger.Warn("clear the outbox note of an event (the sweep repeats it)", "event", eventID, "err", err)
+	}
 }

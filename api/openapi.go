@@ -168,7 +168,7 @@ func routes() map[string]map[string]op {
 		},
 		"/v1/apps/{app}/events": {
 			"post": {summary: "Send an event", body: ref("EventCreate"), status: "202", answer: ref("Event"), repeat: true, errors: []string{"400", "404", "413", "422", "503"}},
-			"get":  {summary: "List an app's events, newest first", status: "200", answer: listOfRef("Event"), query: append(page, "status", "event_type", "endpoint_id", "since", "until"), errors: []string{"400", "404"}},
+			"get":  {summary: "List an app's events, newest first", status: "200", answer: listOfRef("Event"), query: append(page, "status", "event_type", "endpoint_id", "ordering_key", "since", "until"), errors: []string{"400", "404"}},
 		},
 		"/v1/apps/{app}/events/{id}": {
 			"get": {summary: "Get an event with its deliveries and attempts", status: "200", answer: ref("Event"), errors: []string{"404"}},

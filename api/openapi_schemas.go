@@ -98,9 +98,10 @@ func componentSchemas() obj {
 		"Recovered":       object([]string{"replayed"}, obj{"replayed": integer()}),
 		"Replay":          request(nil, obj{"endpoint_id": str()}),
 		"EventCreate": request([]string{"event_type", "payload"}, obj{
-			"id": obj{"type": "string", "pattern": idPattern.String()}, "event_type": str(), "payload": obj{}}),
+			"id": obj{"type": "string", "pattern": idPattern.String()}, "event_type": str(), "payload": obj{},
+			"ordering_key": obj{"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[\\x20-\\x7e]+$"}}),
 		"Event": object([]string{"id", "app_id", "event_type", "payload", "created_at", "status", "deliveries"}, obj{
-			"id": str(), "app_id": str(), "event_type": str(), "payload": obj{}, "created_at": timeStr(),
+			"id": str(), "app_id": str(), "event_type": str(), "payload": obj{}, "ordering_key": str(), "created_at": timeStr(),
 			"status": eventStatus, "deliveries": arrayOf(ref("Delivery"))}),
 		"Delivery": object([]string{"endpoint_id", "status", "attempts"}, obj{
 			"endpoint_id": str(), "status": deliveryStatus, "attempts": arrayOf(ref("Attempt")), "next_attempt_at": timeStr()}),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/signing"
+	"github.com/herald-hq/herald/store"
 )
 
 func (s *server) secretRoutes(r fiber.Router) {
@@ -93,10 +94,14 @@ func (s *server) recoverEndpoint(c *fiber.Ctx) error {
 		return err
 	}
 	for _, r := range replayed {
+		// The re-queue is durable and noted in the outbox: a signal that
+		// fails is sent by the workers' sweep, and the others still go now.
 		sig := schemas.ReplaySignal{EndpointID: e.ID, Targets: []schemas.Target{r.Target}}
 		if err := s.Dispatcher.Replay(ctx, e.AppID, r.EventID, sig); err != nil {
-			return unavailable(err)
+			s.Logger.Warn("recover: signal a re-queued event (the sweep repeats it)", "event", r.EventID, "err", err)
+			continue
 		}
+		s.dispatched(ctx, e.AppID, r.EventID, store.DispatchReplay)
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"replayed": len(replayed)})
 }

@@ -72,4 +72,6 @@ type EventIn struct {
 	ID        string // "" makes one
 	EventType string
 	Payload   json.RawMessage
+	// OrderingKey picks the event's lane at ordered endpoints; "": none.
+	OrderingKey string
 }

@@ -120,8 +120,10 @@ type Event struct {
 	EventType  string          `json:"event_type"`
 	Payload    json.RawMessage `json:"payload"`
 	CreatedAt  time.Time       `json:"created_at"`
-	Status     string          `json:"status"`
-	Deliveries []Delivery      `json:"deliveries"`
+	// OrderingKey is the event's lane at ordered endpoints; empty: none.
+	OrderingKey string     `json:"ordering_key,omitempty"`
+	Status      string     `json:"status"`
+	Deliveries  []Delivery `json:"deliveries"`
 }
 
 // Delivery is the state of one event's delivery to one endpoint.

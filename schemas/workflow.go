@@ -4,11 +4,17 @@ import "time"
 
 // Target is one endpoint an event is delivered to, fixed at acceptance (or
 // at replay). Seq is the endpoint's acceptance sequence number for ordered
-// endpoints (deliveries to it go in Seq order); 0 for unordered endpoints.
+// endpoints (deliveries in one lane go in Seq order); 0 for unordered
+// endpoints. Lane is the event's ordering key at an ordered endpoint.
 type Target struct {
 	EndpointID string `json:"endpoint_id"`
 	Ordered    bool   `json:"ordered"`
 	Seq        int64  `json:"seq,omitempty"`
+	Lane       string `json:"lane,omitempty"`
+	// Gen is the delivery's generation, bumped by every re-queue: an attempt
+	// of another generation cannot end it. 0 (histories from before
+	// generations) checks nothing.
+	Gen int64 `json:"gen,omitempty"`
 	// Ahead is how many ordered deliveries to the endpoint were queued
 	// before this one when it was accepted (0 when it could go at once).
 	Ahead int64 `json:"ahead,omitempty"`
@@ -67,7 +73,10 @@ type DeliverRequest struct {
 	EndpointID string `json:"endpoint_id"`
 	// Seq is the target's sequence number at an ordered endpoint; when the
 	// delivery now has another, this request is superseded.
-	Seq int64 `json:"seq,omitempty"`
+	Seq  int64  `json:"seq,omitempty"`
+	Lane string `json:"lane,omitempty"`
+	// Gen is the target's generation (see Target); 0 checks nothing.
+	Gen int64 `json:"gen,omitempty"`
 	// Key names this attempt uniquely and deterministically (workflow run,
 	// coroutine, attempt index). A local activity runs again when its
 	// workflow task fails; the key lets that re-run return the recorded
@@ -116,6 +125,7 @@ type TurnRequest struct {
 	AppID      string `json:"app_id"`
 	EventID    string `json:"event_id"`
 	EndpointID string `json:"endpoint_id"`
+	Lane       string `json:"lane,omitempty"`
 	Seq        int64  `json:"seq"`
 }
 
@@ -127,16 +137,24 @@ type TurnResult struct {
 	// Superseded: the delivery was queued again under another Seq; the
 	// request's coroutine must stop without delivering.
 	Superseded bool `json:"superseded,omitempty"`
-	// HeadSeq is the Seq of the endpoint's head (first non-final delivery)
-	// when this one may not go: a waiter nudges the head only when it has
-	// not moved over a whole wait.
+	// HeadSeq is the Seq of the lane's head (first non-final delivery)
+	// when this one may not go.
 	HeadSeq int64 `json:"head_seq,omitempty"`
+	// Nudge: this delivery is next behind the head and the head looks
+	// abandoned (its retry overdue, or no attempt long after its turn), so
+	// the waiter wakes it. Only then: a head that is alive, however long it
+	// fails, gets no signal from the deliveries behind it.
+	Nudge bool `json:"nudge,omitempty"`
+	// Next: this delivery is next behind the head; it re-checks often,
+	// the deliveries further back rarely (they are woken by turn signals).
+	Next bool `json:"next,omitempty"`
 }
 
 // PassTurnRequest wakes the event workflow whose delivery is now first in
 // line at the endpoint.
 type PassTurnRequest struct {
 	EndpointID string `json:"endpoint_id"`
+	Lane       string `json:"lane,omitempty"`
 }
 
 // CancelRequest makes the event's non-final deliveries cancelled; no

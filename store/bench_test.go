@@ -48,7 +48,7 @@ func benchHotPath(b *testing.B, s *store.Store) {
 				b.Error(err)
 				return
 			}
-			if err := s.MarkDelivering(ctx, "app_1", id, ep); err != nil {
+			if _, err := s.MarkDelivering(ctx, "app_1", id, ep, 0); err != nil {
 				b.Error(err)
 				return
 			}

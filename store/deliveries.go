@@ -24,6 +24,8 @@ type DeliveryJob struct {
 	Secrets  schemas.EndpointSecrets
 	Status   string // the delivery's status
 	Seq      int64  // the delivery's place at an ordered endpoint (0: unordered)
+	Lane     string // the delivery's lane at an ordered endpoint
+	Gen      int64  // the delivery's generation (see AttemptRecord.Gen)
 	Attempts int    // how many attempts are recorded for the delivery
 	// EndpointGone is true when the endpoint was deleted; Endpoint and
 	// Secrets are then zero.
@@ -39,11 +41,14 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		EventAt   dbTime `db:"event_created_at"`
 		Status    string `db:"delivery_status"`
 		Seq       int64  `db:"delivery_seq"`
+		Lane      string `db:"delivery_lane"`
+		Gen       int64  `db:"delivery_gen"`
 		Attempts  int    `db:"delivery_attempts"`
 		endpointRow
 	}
 	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
 	err := s.get(ctx, s.db, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status, d.seq AS delivery_seq,
+		d.lane AS delivery_lane, d.gen AS delivery_gen,
 		(SELECT COUNT(*) FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
 			AND a.endpoint_id = d.endpoint_id) AS delivery_attempts,
 		COALESCE(ep.id, '') AS id, COALESCE(ep.app_id, '') AS app_id, COALESCE(ep.url, '') AS url,
@@ -71,6 +76,8 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 			CreatedAt: r.EventAt.T()},
 		Status:       r.Status,
 		Seq:          r.Seq,
+		Lane:         r.Lane,
+		Gen:          r.Gen,
 		Attempts:     r.Attempts,
 		EndpointGone: r.ID == "",
 	}
@@ -88,20 +95,25 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 	return job, nil
 }
 
-// MarkDelivering moves a delivery from pending to delivering; from any other
-// status it changes nothing.
-func (s *Store) MarkDelivering(ctx context.Context, appID, eventID, endpointID string) error {
+// MarkDelivering makes a non-final delivery of generation gen (0: any)
+// delivering, just before an attempt, and reports whether it did: false
+// means the delivery became final (a cancel came after it was loaded) or
+// was queued again under another generation, and the attempt must not be
+// made. A delivery already delivering (its last attempt's process died)
+// is marked again.
+func (s *Store) MarkDelivering(ctx context.Context, appID, eventID, endpointID string, gen int64) (bool, error) {
 	n, err := s.exec(ctx, s.db, `UPDATE deliveries SET status = ?, updated_at = ?
-		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND status = ?`,
-		schemas.DeliveryDelivering, ts(time.Now()), appID, eventID, endpointID, schemas.DeliveryPending)
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND status IN (?, ?) AND (gen = ? OR ? = 0)`,
+		schemas.DeliveryDelivering, ts(time.Now()), appID, eventID, endpointID,
+		schemas.DeliveryPending, schemas.DeliveryDelivering, gen, gen)
 	if err != nil {
-		return fmt.Errorf("mark delivery of event %s to %s delivering: %w", eventID, endpointID, err)
+		return false, fmt.Errorf("mark delivery of event %s to %s delivering: %w", eventID, endpointID, err)
 	}
 	if n == 0 {
 		_, err := s.DeliveryStatus(ctx, appID, eventID, endpointID)
-		return err
+		return false, err
 	}
-	return nil
+	return true, nil
 }
 
 // AttemptRecord is one attempt to record and the delivery's state after it.
@@ -119,6 +131,19 @@ type AttemptRecord struct {
 	Key     string
 	Outcome string
 	RetryIn time.Duration
+	// Gen is the generation the attempt was made for (0: any). An attempt
+	// of another generation is recorded but changes no status: the
+	// delivery was queued again while it was under way and goes again.
+	Gen int64
+}
+
+// Recorded is what RecordAttemptOf did.
+type Recorded struct {
+	Attempt     int    // the attempt's number
+	EventStatus string // the event's status after it
+	// Applied is false when the attempt's generation was not the
+	// delivery's: its status did not change.
+	Applied bool
 }
 
 // RecordedAttempt is an attempt found by its key.
@@ -153,14 +178,23 @@ func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, ke
 // changes to succeeded: an attempt under way when a cancel came may still
 // succeed) and stores the event's recomputed status, in one transaction.
 func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int, eventStatus string, err error) {
+	rec, err := s.RecordAttemptOf(ctx, r)
+	return rec.Attempt, rec.EventStatus, err
+}
+
+// RecordAttemptOf is RecordAttempt, saying also whether the attempt's
+// generation was the delivery's (see AttemptRecord.Gen).
+func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded, error) {
+	var out Recorded
 	if !knownDeliveryStatus(r.Status) {
-		return 0, "", fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
+		return out, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
 	}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		cur, err := s.lockDelivery(ctx, tx, r.AppID, r.EventID, r.EndpointID)
 		if err != nil {
 			return err
 		}
+		var attempt int
 		err = s.get(ctx, tx, &attempt, `SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
 			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.AppID, r.EventID, r.EndpointID)
 		if err != nil {
@@ -178,42 +212,47 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int
 			r.RetryIn.Milliseconds()); err != nil {
 			return err
 		}
-		eventStatus, err = s.afterAttempt(ctx, tx, r, cur)
+		out.Attempt = attempt
+		out.EventStatus, out.Applied, err = s.afterAttempt(ctx, tx, r, cur)
 		return err
 	})
 	if err != nil {
-		return 0, "", fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
+		return Recorded{}, fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
 	}
-	return attempt, eventStatus, nil
+	return out, nil
 }
 
-// lockDelivery returns a delivery's status, locking its event's row and
-// its own on Postgres until the transaction ends.
-func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) (string, error) {
+// lockDelivery returns a delivery's status and generation, locking its
+// event's row and its own on Postgres until the transaction ends.
+func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) (deliveryRow, error) {
 	if err := s.lockEvent(ctx, tx, appID, eventID); err != nil {
 		if schemas.IsNotFound(err) {
-			return "", deliveryNotFound(appID, eventID, endpointID)
+			return deliveryRow{}, deliveryNotFound(appID, eventID, endpointID)
 		}
-		return "", err
+		return deliveryRow{}, err
 	}
-	var cur string
-	err := s.get(ctx, tx, &cur, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
+	var cur deliveryRow
+	err := s.get(ctx, tx, &cur, `SELECT `+deliveryCols+` FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
 		s.forUpdate(), appID, eventID, endpointID)
 	if isNoRows(err) {
-		return "", deliveryNotFound(appID, eventID, endpointID)
+		return deliveryRow{}, deliveryNotFound(appID, eventID, endpointID)
 	}
 	return cur, err
 }
 
 // afterAttempt sets a delivery's status (now cur) and next attempt after an
-// attempt (a final delivery only changes to succeeded: an attempt under way
-// when a cancel came may still succeed) and returns the event's recomputed
-// status.
-func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur string) (string, error) {
+// attempt of its generation and returns the event's recomputed status and
+// whether the attempt applied. A final delivery only changes to succeeded:
+// MarkDelivering lets no attempt start once it is final, so a success that
+// finds it final was under way when a cancel came, and the contract keeps
+// that delivery succeeded.
+func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur deliveryRow) (string, bool, error) {
 	if !knownDeliveryStatus(r.Status) {
-		return "", fmt.Errorf("unknown delivery status %q", r.Status)
+		return "", false, fmt.Errorf("unknown delivery status %q", r.Status)
 	}
-	if !schemas.DeliveryFinal(cur) || (r.Status == schemas.DeliverySucceeded && cur != schemas.DeliverySucceeded) {
+	applied := r.Gen == 0 || r.Gen == cur.Gen
+	if applied && (!schemas.DeliveryFinal(cur.Status) ||
+		(r.Status == schemas.DeliverySucceeded && cur.Status != schemas.DeliverySucceeded)) {
 		now := time.Now()
 		var finished any
 		if schemas.DeliveryFinal(r.Status) {
@@ -226,10 +265,11 @@ func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, 
 		if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, updated_at = ?
 			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.Status, nts(r.NextAttemptAt), finished, ts(now),
 			r.AppID, r.EventID, r.EndpointID); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
-	return s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
+	st, err := s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
+	return st, applied, err
 }
 
 // cleanText makes s storable as text: valid UTF-8 without NUL bytes, cut to
@@ -289,6 +329,33 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 		return "", fmt.Errorf("set deliveries of event %s %s: %w", eventID, status, err)
 	}
 	return eventStatus, nil
+}
+
+// FinishDelivery makes a non-final delivery of generation gen (0: any)
+// final with status, and returns the event's status and whether it did.
+func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status string, now time.Time) (eventStatus string, done bool, err error) {
+	if !schemas.DeliveryFinal(status) {
+		return "", false, fmt.Errorf("finish delivery of event %s: %q is not final", eventID, status)
+	}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		cur, err := s.lockDelivery(ctx, tx, appID, eventID, endpointID)
+		if err != nil {
+			return err
+		}
+		if !schemas.DeliveryFinal(cur.Status) && (gen == 0 || gen == cur.Gen) {
+			if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
+				WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, status, ts(now), ts(now), appID, eventID, endpointID); err != nil {
+				return err
+			}
+			done = true
+		}
+		eventStatus, err = s.recomputeEvent(ctx, tx, appID, eventID)
+		return err
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("finish delivery of event %s to %s: %w", eventID, endpointID, err)
+	}
+	return eventStatus, done, nil
 }
 
 // DeliveryState is the status and the ordered-endpoint sequence number of

@@ -22,11 +22,12 @@ func testRecordAttempt(t *testing.T, s *store.Store) {
 	_, _, err := s.RecordAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_1", EndpointID: "nope", Status: "failed"})
 	wantErr(t, err, schemas.KindNotFound, "delivery_not_found")
 
-	must(t, s.MarkDelivering(ctx, "app_1", "evt_1", "ep_1"))
+	markDelivering(t, s, "app_1", "evt_1", "ep_1")
 	if st := status(t, s, "app_1", "evt_1", "ep_1"); st != schemas.DeliveryDelivering {
 		t.Fatalf("status %s", st)
 	}
-	wantErr(t, s.MarkDelivering(ctx, "app_1", "evt_1", "nope"), schemas.KindNotFound, "delivery_not_found")
+	_, err = s.MarkDelivering(ctx, "app_1", "evt_1", "nope", 0)
+	wantErr(t, err, schemas.KindNotFound, "delivery_not_found")
 	_, err = s.DeliveryStatus(ctx, "app_1", "nope", "ep_1")
 	wantErr(t, err, schemas.KindNotFound, "delivery_not_found")
 
@@ -94,7 +95,7 @@ func testSetDeliveryStatus(t *testing.T, s *store.Store) {
 	}
 	accept(t, s, "app_1", "evt_1", "a", 0)
 	record(t, s, "app_1", "evt_1", "ep_1", schemas.DeliverySucceeded, 1)
-	must(t, s.MarkDelivering(ctx, "app_1", "evt_1", "ep_2"))
+	markDelivering(t, s, "app_1", "evt_1", "ep_2")
 
 	st, err := s.SetDeliveryStatus(ctx, "app_1", "evt_1", []string{"ep_1", "ep_2"}, schemas.DeliveryCancelled, at(2))
 	must(t, err)
@@ -125,13 +126,13 @@ func testOrdering(t *testing.T, s *store.Store) {
 	mkEndpoint(t, s, "app_1", "ep_u", false)
 	head := func() (store.DeliveryRef, bool) {
 		t.Helper()
-		ref, ok, err := s.HeadDelivery(ctx, "ep_1")
+		h, ok, err := s.HeadDelivery(ctx, "ep_1", "")
 		must(t, err)
-		return ref, ok
+		return h.DeliveryRef, ok
 	}
 	turn := func(seq int64) bool {
 		t.Helper()
-		ok, err := s.TurnAvailable(ctx, "ep_1", seq)
+		ok, err := s.TurnAvailable(ctx, "ep_1", "", seq)
 		must(t, err)
 		return ok
 	}
@@ -197,7 +198,7 @@ func testPrepareReplay(t *testing.T, s *store.Store) {
 
 	targets, err := s.PrepareReplay(ctx, "app_1", "evt_1", "ep_1", at(5))
 	must(t, err)
-	if !reflect.DeepEqual(targets, []schemas.Target{{EndpointID: "ep_1", Ordered: true, Seq: 3}}) {
+	if !reflect.DeepEqual(targets, []schemas.Target{{EndpointID: "ep_1", Ordered: true, Seq: 3, Gen: 2}}) {
 		t.Fatalf("targets %+v", targets)
 	}
 	ev := getEvent(t, s, "app_1", "evt_1")
@@ -206,10 +207,10 @@ func testPrepareReplay(t *testing.T, s *store.Store) {
 		t.Fatalf("after replay %+v", ev)
 	}
 	// It now goes after evt_2.
-	if ok, _ := s.TurnAvailable(ctx, "ep_1", 3); ok {
+	if ok, _ := s.TurnAvailable(ctx, "ep_1", "", 3); ok {
 		t.Fatal("replayed delivery jumped the queue")
 	}
-	if ref, _, _ := s.HeadDelivery(ctx, "ep_1"); ref.EventID != "evt_2" {
+	if ref, _, _ := s.HeadDelivery(ctx, "ep_1", ""); ref.EventID != "evt_2" {
 		t.Fatalf("head %+v", ref)
 	}
 
@@ -217,7 +218,7 @@ func testPrepareReplay(t *testing.T, s *store.Store) {
 	must(t, s.DeleteEndpoint(ctx, "app_1", "ep_3", at(6)))
 	targets, err = s.PrepareReplay(ctx, "app_1", "evt_1", "", at(7))
 	must(t, err)
-	want := []schemas.Target{{EndpointID: "ep_1", Ordered: true, Seq: 4}, {EndpointID: "ep_2"}}
+	want := []schemas.Target{{EndpointID: "ep_1", Ordered: true, Seq: 4, Gen: 3}, {EndpointID: "ep_2", Gen: 2}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Fatalf("targets %+v, want %+v", targets, want)
 	}
@@ -257,9 +258,9 @@ func testRecoverFailed(t *testing.T, s *store.Store) {
 	got, err := s.RecoverFailed(ctx, "app_1", "ep_1", at(10), at(30), at(40))
 	must(t, err)
 	want := []store.ReplayedDelivery{
-		{EventID: "evt_1", Target: schemas.Target{EndpointID: "ep_1", Ordered: true, Seq: 7}},
-		{EventID: "evt_2", Target: schemas.Target{EndpointID: "ep_1", Ordered: true, Seq: 8}},
-		{EventID: "evt_5", Target: schemas.Target{EndpointID: "ep_1", Ordered: true, Seq: 9}},
+		{EventID: "evt_1", Target: schemas.Target{EndpointID: "ep_1", Ordered: true, Seq: 7, Gen: 2}},
+		{EventID: "evt_2", Target: schemas.Target{EndpointID: "ep_1", Ordered: true, Seq: 8, Gen: 2}},
+		{EventID: "evt_5", Target: schemas.Target{EndpointID: "ep_1", Ordered: true, Seq: 9, Gen: 2}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("recovered %+v\nwant %+v", got, want)
@@ -273,7 +274,7 @@ func testRecoverFailed(t *testing.T, s *store.Store) {
 	if st := status(t, s, "app_1", "evt_3", "ep_1"); st != schemas.DeliveryFailed {
 		t.Fatalf("evt_3 outside the window: %s", st)
 	}
-	if ref, _, _ := s.HeadDelivery(ctx, "ep_1"); ref.EventID != "evt_6" {
+	if ref, _, _ := s.HeadDelivery(ctx, "ep_1", ""); ref.EventID != "evt_6" {
 		t.Fatalf("head %+v", ref)
 	}
 	// Nothing failed left in the window.
@@ -285,7 +286,7 @@ func testRecoverFailed(t *testing.T, s *store.Store) {
 	// Unordered: seq 0.
 	got, err = s.RecoverFailed(ctx, "app_1", "ep_u", at(0), at(100), at(42))
 	must(t, err)
-	if !reflect.DeepEqual(got, []store.ReplayedDelivery{{EventID: "evt_2", Target: schemas.Target{EndpointID: "ep_u"}}}) {
+	if !reflect.DeepEqual(got, []store.ReplayedDelivery{{EventID: "evt_2", Target: schemas.Target{EndpointID: "ep_u", Gen: 2}}}) {
 		t.Fatalf("unordered %+v", got)
 	}
 	_, err = s.RecoverFailed(ctx, "app_1", "nope", at(0), at(100), at(42))
@@ -334,7 +335,7 @@ func testCascades(t *testing.T, s *store.Store) {
 	accept(t, s, "app_1", "evt_2", "a", 2)
 	record(t, s, "app_1", "evt_1", "ep_del", schemas.DeliverySucceeded, 3)
 	record(t, s, "app_1", "evt_1", "ep_ok", schemas.DeliverySucceeded, 3)
-	must(t, s.MarkDelivering(ctx, "app_1", "evt_2", "ep_del"))
+	markDelivering(t, s, "app_1", "evt_2", "ep_del")
 
 	must(t, s.DeleteEndpoint(ctx, "app_1", "ep_del", at(4)))
 	ev1, ev2 := getEvent(t, s, "app_1", "evt_1"), getEvent(t, s, "app_1", "evt_2")
@@ -403,7 +404,7 @@ func testDeleteApp(t *testing.T, s *store.Store) {
 	wantErr(t, err, schemas.KindNotFound, "event_not_found")
 	_, err = s.LoadDelivery(ctx, "app_1", "evt_1", "ep_1")
 	wantErr(t, err, schemas.KindNotFound, "delivery_not_found")
-	if ok, _ := s.TurnAvailable(ctx, "ep_1", 5); !ok {
+	if ok, _ := s.TurnAvailable(ctx, "ep_1", "", 5); !ok {
 		t.Fatal("deleted app's deliveries still block")
 	}
 	// The other app is untouched, and the id can be used again from scratch.
@@ -459,19 +460,19 @@ func testDrain(t *testing.T, s *store.Store) {
 	_, t1 := accept(t, s, "app_1", "evt_1", "a", 0)
 	_, t2 := accept(t, s, "app_1", "evt_2", "a", 1)
 
-	next, fresh, err := s.NextFresh(ctx, "ep_1", t1[0].Seq)
+	next, fresh, err := s.NextFresh(ctx, "ep_1", "", t1[0].Seq)
 	must(t, err)
 	if !fresh || next.EventID != "evt_2" || next.Seq != t2[0].Seq {
 		t.Fatalf("next after evt_1: %+v fresh=%v", next, fresh)
 	}
-	if _, fresh, err := s.NextFresh(ctx, "ep_1", t2[0].Seq); err != nil || fresh {
+	if _, fresh, err := s.NextFresh(ctx, "ep_1", "", t2[0].Seq); err != nil || fresh {
 		t.Fatalf("nothing after evt_2: fresh=%v err=%v", fresh, err)
 	}
 	// A drained failure: evt_2 is tried, so no longer fresh, and stays pending.
 	_, _, err = s.RecordAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_2", EndpointID: "ep_1",
 		StartedAt: at(2), DurationMS: 3, ResponseStatus: 500, Status: schemas.DeliveryPending, Key: store.DrainKey(t2[0].Seq)})
 	must(t, err)
-	if _, fresh, _ := s.NextFresh(ctx, "ep_1", t1[0].Seq); fresh {
+	if _, fresh, _ := s.NextFresh(ctx, "ep_1", "", t1[0].Seq); fresh {
 		t.Fatal("a tried delivery is still fresh")
 	}
 	next2 := at(60)

@@ -15,19 +15,19 @@ import (
 func DrainKey(seq int64) string { return fmt.Sprintf("drain/%d", seq) }
 
 // NextFresh is the delivery queued right behind seq at an ordered endpoint
-// (the non-final one with the lowest seq above it), when no attempt was made
+// in its lane (the non-final one with the lowest seq above it), when no attempt was made
 // for it yet; ok is false when there is none or it was already tried.
-func (s *Store) NextFresh(ctx context.Context, endpointID string, seq int64) (DeliveryRef, bool, error) {
+func (s *Store) NextFresh(ctx context.Context, endpointID, lane string, seq int64) (DeliveryRef, bool, error) {
 	var d deliveryRow
-	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries
-		WHERE endpoint_id = ? AND seq > ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, seq)
+	err := s.get(ctx, s.db, &d, `SELECT `+deliveryCols+` FROM deliveries
+		WHERE endpoint_id = ? AND lane = ? AND seq > ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, lane, seq)
 	if isNoRows(err) {
 		return DeliveryRef{}, false, nil
 	}
 	if err != nil {
 		return DeliveryRef{}, false, fmt.Errorf("next delivery of endpoint %s after seq %d: %w", endpointID, seq, err)
 	}
-	ref := DeliveryRef{AppID: d.AppID, EventID: d.EventID, EndpointID: d.EndpointID, Seq: d.Seq}
+	ref := d.ref()
 	if d.Status != schemas.DeliveryPending {
 		return ref, false, nil
 	}
@@ -66,7 +66,7 @@ func (s *Store) AdoptAttempt(ctx context.Context, r AttemptRecord, fromKey strin
 			r.Key, r.Outcome, r.RetryIn.Milliseconds(), r.AppID, r.EventID, r.EndpointID, row.Attempt); err != nil {
 			return err
 		}
-		eventStatus, err = s.afterAttempt(ctx, tx, r, cur)
+		eventStatus, _, err = s.afterAttempt(ctx, tx, r, cur)
 		return err
 	})
 	if err != nil {

@@ -26,13 +26,16 @@ type NewEvent struct {
 	// Filter evaluates the filters of endpoints that have one, at
 	// acceptance; without it such endpoints get nothing.
 	Filter FilterFunc `json:"-"`
+	// OrderingKey picks the event's lane at ordered endpoints ("": the
+	// endpoint's keyless lane).
+	OrderingKey string
 }
 
 // EventFilter narrows ListEvents. Since is inclusive, Until exclusive, both
 // on created_at; EndpointID keeps events having a delivery to it.
 type EventFilter struct {
-	Status, EventType, EndpointID string
-	Since, Until                  *time.Time
+	Status, EventType, EndpointID, OrderingKey string
+	Since, Until                               *time.Time
 }
 
 // eventStatusExpr computes an events row's status from its deliveries, as
@@ -89,18 +92,19 @@ type eventRow struct {
 	Payload   string `db:"payload"`
 	Status    string `db:"status"`
 	CreatedAt dbTime `db:"created_at"`
+	Key       string `db:"ordering_key"`
 }
 
-const eventCols = `app_id, id, event_type, payload, status, created_at`
+const eventCols = `app_id, id, event_type, payload, status, created_at, ordering_key`
 
 func (r eventRow) event() schemas.Event {
 	return schemas.Event{ID: r.ID, AppID: r.AppID, EventType: r.EventType, Payload: json.RawMessage(r.Payload),
-		CreatedAt: r.CreatedAt.T(), Status: r.Status, Deliveries: []schemas.Delivery{}}
+		CreatedAt: r.CreatedAt.T(), Status: r.Status, OrderingKey: r.Key, Deliveries: []schemas.Delivery{}}
 }
 
 func (r eventRow) newEvent() NewEvent {
 	return NewEvent{AppID: r.AppID, ID: r.ID, EventType: r.EventType, Payload: json.RawMessage(r.Payload),
-		CreatedAt: r.CreatedAt.T()}
+		CreatedAt: r.CreatedAt.T(), OrderingKey: r.Key}
 }
 
 // subscriber is an endpoint an accepted event goes to.
@@ -165,12 +169,13 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 		if err != nil {
 			return err
 		}
-		status := schemas.EventPending
+		status, dispatch := schemas.EventPending, DispatchStart
 		if len(subs) == 0 {
-			status = schemas.EventDelivered
+			status, dispatch = schemas.EventDelivered, ""
 		}
-		n, err := s.exec(ctx, tx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (app_id, id) DO NOTHING`, ev.AppID, ev.ID, ev.EventType, string(ev.Payload), status, ts(ev.CreatedAt))
+		n, err := s.exec(ctx, tx, `INSERT INTO events (`+eventCols+`, dispatch, dispatch_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (app_id, id) DO NOTHING`, ev.AppID, ev.ID, ev.EventType, string(ev.Payload), status, ts(ev.CreatedAt),
+			ev.OrderingKey, dispatch, ts(ev.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("accept event %s: %w", ev.ID, err)
 		}
@@ -179,25 +184,27 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 		}
 		created = true
 		event = schemas.Event{ID: ev.ID, AppID: ev.AppID, EventType: ev.EventType, Payload: ev.Payload,
-			CreatedAt: ts(ev.CreatedAt).T(), Status: status, Deliveries: []schemas.Delivery{}}
+			CreatedAt: ts(ev.CreatedAt).T(), Status: status, OrderingKey: ev.OrderingKey, Deliveries: []schemas.Delivery{}}
 		targets = make([]schemas.Target, 0, len(subs))
 		for _, sub := range subs {
-			t := schemas.Target{EndpointID: sub.ID, Ordered: sub.Ordered}
+			t := schemas.Target{EndpointID: sub.ID, Ordered: sub.Ordered, Gen: 1}
 			if sub.Ordered {
+				t.Lane = ev.OrderingKey
 				if t.Seq, err = s.nextSeq(ctx, tx, sub.ID); err != nil {
 					return err
 				}
 				var head *int64
-				if err := s.get(ctx, tx, &head, `SELECT MIN(seq) FROM deliveries WHERE endpoint_id = ? AND `+openOrdered,
-					sub.ID); err != nil {
+				if err := s.get(ctx, tx, &head, `SELECT MIN(seq) FROM deliveries WHERE endpoint_id = ? AND lane = ? AND `+openOrdered,
+					sub.ID, t.Lane); err != nil {
 					return fmt.Errorf("accept event %s: queue of %s: %w", ev.ID, sub.ID, err)
 				}
 				if head != nil {
 					t.Ahead = t.Seq - *head
 				}
 			}
-			if _, err := s.exec(ctx, tx, `INSERT INTO deliveries (app_id, event_id, endpoint_id, status, seq, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?)`, ev.AppID, ev.ID, sub.ID, schemas.DeliveryPending, t.Seq, ts(ev.CreatedAt)); err != nil {
+			if _, err := s.exec(ctx, tx, `INSERT INTO deliveries (app_id, event_id, endpoint_id, lane, status, seq, gen, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ev.AppID, ev.ID, sub.ID, t.Lane, schemas.DeliveryPending, t.Seq, t.Gen,
+				ts(ev.CreatedAt)); err != nil {
 				return fmt.Errorf("accept event %s: delivery to %s: %w", ev.ID, sub.ID, err)
 			}
 			targets = append(targets, t)
@@ -258,6 +265,9 @@ func (s *Store) ListEvents(ctx context.Context, appID string, f EventFilter, p P
 	if f.EventType != "" {
 		where, args = append(where, "event_type = ?"), append(args, f.EventType)
 	}
+	if f.OrderingKey != "" {
+		where, args = append(where, "ordering_key = ?"), append(args, f.OrderingKey)
+	}
 	if f.EndpointID != "" {
 		where = append(where, `EXISTS (SELECT 1 FROM deliveries d
 			WHERE d.app_id = events.app_id AND d.event_id = events.id AND d.endpoint_id = ?)`)
@@ -293,10 +303,20 @@ type deliveryRow struct {
 	AppID         string  `db:"app_id"`
 	EventID       string  `db:"event_id"`
 	EndpointID    string  `db:"endpoint_id"`
+	Lane          string  `db:"lane"`
 	Status        string  `db:"status"`
 	Seq           int64   `db:"seq"`
+	Gen           int64   `db:"gen"`
 	NextAttemptAt *dbTime `db:"next_attempt_at"`
 	FinishedAt    *dbTime `db:"finished_at"`
+	UpdatedAt     *dbTime `db:"updated_at"`
+}
+
+// deliveryCols are the columns a target is made of.
+const deliveryCols = `app_id, event_id, endpoint_id, lane, status, seq, gen`
+
+func (d deliveryRow) ref() DeliveryRef {
+	return DeliveryRef{AppID: d.AppID, EventID: d.EventID, EndpointID: d.EndpointID, Lane: d.Lane, Seq: d.Seq}
 }
 
 type attemptRow struct {
@@ -378,7 +398,7 @@ func (s *Store) EventInput(ctx context.Context, appID, id string) (NewEvent, []s
 		return NewEvent{}, nil, fmt.Errorf("load event %s: %w", id, err)
 	}
 	var ds []deliveryRow
-	err = s.sel(ctx, s.db, &ds, `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries
+	err = s.sel(ctx, s.db, &ds, `SELECT `+deliveryCols+` FROM deliveries
 		WHERE app_id = ? AND event_id = ? AND status IN (?, ?) ORDER BY endpoint_id`,
 		appID, id, schemas.DeliveryPending, schemas.DeliveryDelivering)
 	if err != nil {
@@ -393,5 +413,5 @@ func (s *Store) EventInput(ctx context.Context, appID, id string) (NewEvent, []s
 
 // target is a delivery as a workflow target: ordered deliveries have a seq.
 func (d deliveryRow) target() schemas.Target {
-	return schemas.Target{EndpointID: d.EndpointID, Ordered: d.Seq > 0, Seq: d.Seq}
+	return schemas.Target{EndpointID: d.EndpointID, Ordered: d.Seq > 0, Seq: d.Seq, Lane: d.Lane, Gen: d.Gen}
 }

@@ -28,7 +28,7 @@ func testAcceptEvent(t *testing.T, s *store.Store) {
 	if !created || ev.Status != schemas.EventPending || string(ev.Payload) != `{"x": [1, 2]}` || !ev.CreatedAt.Equal(at(1)) {
 		t.Fatalf("accepted %v %+v", created, ev)
 	}
-	want := []schemas.Target{{EndpointID: "ep_a"}, {EndpointID: "ep_b", Ordered: true, Seq: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 1}}
+	want := []schemas.Target{{EndpointID: "ep_a", Gen: 1}, {EndpointID: "ep_b", Ordered: true, Seq: 1, Gen: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 1, Gen: 1}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Fatalf("targets %+v, want %+v", targets, want)
 	}
@@ -48,7 +48,7 @@ func testAcceptEvent(t *testing.T, s *store.Store) {
 
 	// The next event takes the next seqs, behind evt_1's open deliveries.
 	_, targets = accept(t, s, "app_1", "evt_2", "a", 3)
-	want = []schemas.Target{{EndpointID: "ep_a"}, {EndpointID: "ep_b", Ordered: true, Seq: 2, Ahead: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 2, Ahead: 1}}
+	want = []schemas.Target{{EndpointID: "ep_a", Gen: 1}, {EndpointID: "ep_b", Ordered: true, Seq: 2, Gen: 1, Ahead: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 2, Gen: 1, Ahead: 1}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Fatalf("targets %+v, want %+v", targets, want)
 	}
@@ -70,7 +70,7 @@ func testAcceptEvent(t *testing.T, s *store.Store) {
 	if in.ID != "evt_1" || in.AppID != "app_1" || in.EventType != "a" || string(in.Payload) != `{"x": [1, 2]}` || !in.CreatedAt.Equal(at(1)) {
 		t.Fatalf("input %+v", in)
 	}
-	want = []schemas.Target{{EndpointID: "ep_a"}, {EndpointID: "ep_b", Ordered: true, Seq: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 1}}
+	want = []schemas.Target{{EndpointID: "ep_a", Gen: 1}, {EndpointID: "ep_b", Ordered: true, Seq: 1, Gen: 1}, {EndpointID: "ep_c", Ordered: true, Seq: 1, Gen: 1}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Fatalf("input targets %+v", targets)
 	}

@@ -12,15 +12,29 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
-// openOrdered selects the open part of ordered endpoints' queues. Its
+// openOrdered selects the open part of ordered endpoints' lanes. Its
 // values are literals, not parameters, so that the planner can use the
-// partial index deliveries_open_ordered, whose predicate this is.
+// partial index deliveries_open_lanes, whose predicate this is.
 const openOrdered = "seq > 0 AND status IN ('" + schemas.DeliveryPending + "', '" + schemas.DeliveryDelivering + "')"
 
-// DeliveryRef names one delivery and its place in its endpoint's order.
+// A lane is one ordered queue: the deliveries to one ordered endpoint of
+// events with one ordering key ("" for events without one). Seqs come from
+// the endpoint's counter, so they rise in acceptance order in every lane.
+
+// DeliveryRef names one delivery and its place in its lane.
 type DeliveryRef struct {
 	AppID, EventID, EndpointID string
+	Lane                       string
 	Seq                        int64
+}
+
+// LaneHead is a lane's first non-final delivery, with what a waiter needs
+// to tell whether its workflow is alive.
+type LaneHead struct {
+	DeliveryRef
+	Status        string
+	UpdatedAt     time.Time
+	NextAttemptAt *time.Time
 }
 
 // ReplayedDelivery is one delivery that RecoverFailed queued again.
@@ -29,31 +43,42 @@ type ReplayedDelivery struct {
 	Target  schemas.Target
 }
 
-// TurnAvailable reports whether every delivery to the endpoint ordered
-// before seq (0 < seq' < seq) is final.
-func (s *Store) TurnAvailable(ctx context.Context, endpointID string, seq int64) (bool, error) {
+// Ahead counts the open deliveries of the lane before seq, up to 2: 0 means
+// the turn is seq's, 1 that seq is next behind the head.
+func (s *Store) Ahead(ctx context.Context, endpointID, lane string, seq int64) (int, error) {
 	var n int
 	err := s.get(ctx, s.db, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
-		WHERE endpoint_id = ? AND seq < ? AND `+openOrdered+` LIMIT 1) AS x`, endpointID, seq)
+		WHERE endpoint_id = ? AND lane = ? AND seq < ? AND `+openOrdered+` LIMIT 2) AS x`, endpointID, lane, seq)
 	if err != nil {
-		return false, fmt.Errorf("turn of endpoint %s seq %d: %w", endpointID, seq, err)
+		return 0, fmt.Errorf("turn of endpoint %s lane %q seq %d: %w", endpointID, lane, seq, err)
 	}
-	return n == 0, nil
+	return n, nil
 }
 
-// HeadDelivery is the endpoint's non-final ordered delivery with the lowest
-// seq; ok is false when there is none.
-func (s *Store) HeadDelivery(ctx context.Context, endpointID string) (DeliveryRef, bool, error) {
+// TurnAvailable reports whether every delivery of the lane ordered before
+// seq (0 < seq' < seq) is final.
+func (s *Store) TurnAvailable(ctx context.Context, endpointID, lane string, seq int64) (bool, error) {
+	n, err := s.Ahead(ctx, endpointID, lane, seq)
+	return n == 0, err
+}
+
+// HeadDelivery is the lane's non-final delivery with the lowest seq; ok is
+// false when there is none.
+func (s *Store) HeadDelivery(ctx context.Context, endpointID, lane string) (LaneHead, bool, error) {
 	var d deliveryRow
-	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries
-		WHERE endpoint_id = ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID)
+	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, lane, status, seq, next_attempt_at, updated_at
+		FROM deliveries WHERE endpoint_id = ? AND lane = ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, lane)
 	if isNoRows(err) {
-		return DeliveryRef{}, false, nil
+		return LaneHead{}, false, nil
 	}
 	if err != nil {
-		return DeliveryRef{}, false, fmt.Errorf("head delivery of endpoint %s: %w", endpointID, err)
+		return LaneHead{}, false, fmt.Errorf("head of endpoint %s lane %q: %w", endpointID, lane, err)
 	}
-	return DeliveryRef{AppID: d.AppID, EventID: d.EventID, EndpointID: d.EndpointID, Seq: d.Seq}, true, nil
+	h := LaneHead{DeliveryRef: d.ref(), Status: d.Status, NextAttemptAt: ptr(d.NextAttemptAt)}
+	if d.UpdatedAt != nil {
+		h.UpdatedAt = d.UpdatedAt.T()
+	}
+	return h, true, nil
 }
 
 // Backlog counts the non-final ordered deliveries per endpoint, for the
@@ -75,9 +100,10 @@ func (s *Store) Backlog(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
-// requeue makes deliveries pending again, in the given order: an ordered
-// endpoint's delivery takes a fresh seq from its counter (so it goes after
-// everything accepted before); deliveries to deleted endpoints are skipped.
+// requeue makes deliveries pending again, in the given order, under a new
+// generation: an ordered endpoint's delivery takes a fresh seq from its
+// counter (so it goes after everything accepted before in its lane);
+// deliveries to deleted endpoints are skipped.
 // It recomputes the events' statuses and returns the requeued deliveries.
 func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, ds []deliveryRow, now time.Time) ([]deliveryRow, error) {
 	out := make([]deliveryRow, 0, len(ds))
@@ -118,9 +144,10 @@ func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, ds []deliveryRow, now 
 			d.Seq = seq
 		}
 		d.Status = schemas.DeliveryPending
-		if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, seq = ?, next_attempt_at = NULL, finished_at = NULL,
+		d.Gen++
+		if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, seq = ?, gen = ?, next_attempt_at = NULL, finished_at = NULL,
 			updated_at = ? WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
-			d.Status, d.Seq, ts(now), d.AppID, d.EventID, d.EndpointID); err != nil {
+			d.Status, d.Seq, d.Gen, ts(now), d.AppID, d.EventID, d.EndpointID); err != nil {
 			return nil, fmt.Errorf("requeue delivery of event %s to %s: %w", d.EventID, d.EndpointID, err)
 		}
 		events[[2]string{d.AppID, d.EventID}] = true
@@ -130,6 +157,9 @@ func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, ds []deliveryRow, now 
 		k := [2]string{d.AppID, d.EventID}
 		if events[k] {
 			if _, err := s.recomputeEvent(ctx, tx, d.AppID, d.EventID); err != nil {
+				return nil, err
+			}
+			if err := s.noteDispatch(ctx, tx, d.AppID, d.EventID, DispatchReplay, now); err != nil {
 				return nil, err
 			}
 			events[k] = false
@@ -152,7 +182,7 @@ func (s *Store) PrepareReplay(ctx context.Context, appID, eventID, endpointID st
 		if err != nil {
 			return err
 		}
-		q := `SELECT app_id, event_id, endpoint_id, status, seq FROM deliveries WHERE app_id = ? AND event_id = ?`
+		q := `SELECT `+deliveryCols+` FROM deliveries WHERE app_id = ? AND event_id = ?`
 		args := []any{appID, eventID}
 		if endpointID != "" {
 			q, args = q+` AND endpoint_id = ?`, append(args, endpointID)
@@ -190,7 +220,7 @@ func (s *Store) RecoverFailed(ctx context.Context, appID, endpointID string, sin
 			return err
 		}
 		var ds []deliveryRow
-		err := s.sel(ctx, tx, &ds, `SELECT d.app_id, d.event_id, d.endpoint_id, d.status, d.seq FROM deliveries d
+		err := s.sel(ctx, tx, &ds, `SELECT d.app_id, d.event_id, d.endpoint_id, d.lane, d.status, d.seq, d.gen FROM deliveries d
 			JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
 			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status = ? AND d.finished_at >= ? AND d.finished_at < ?
 			ORDER BY d.seq, e.created_at, e.id`, endpointID, appID, schemas.DeliveryFailed, ts(since), ts(until))

@@ -192,3 +192,13 @@ func record(t *testing.T, s *store.Store, appID, eventID, endpointID, st string,
 	must(t, err)
 	return n, evStatus
 }
+
+// markDelivering marks a delivery delivering, whatever its generation.
+func markDelivering(t *testing.T, s *store.Store, appID, eventID, endpointID string) {
+	t.Helper()
+	moved, err := s.MarkDelivering(context.Background(), appID, eventID, endpointID, 0)
+	must(t, err)
+	if !moved {
+		t.Fatalf("delivery of %s to %s not marked delivering", eventID, endpointID)
+	}
+}

@@ -87,7 +87,7 @@ func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.D
 	endpointID := d.target.EndpointID
 	key := fmt.Sprintf("%s/%d/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, d.index, i)
 	req := schemas.DeliverRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: endpointID,
-		Seq: d.target.Seq, Key: key, NextDelay: next}
+		Seq: d.target.Seq, Lane: d.target.Lane, Gen: d.target.Gen, Key: key, NextDelay: next}
 	actx, _ := workflow.NewDisconnectedContext(ctx)
 	var res schemas.DeliverResult
 	err := r.call(ctx, actx, deliverOptions(r.in.DeliveryTimeout, endpointID), schemas.ActivityDeliver, req, &res)
@@ -114,13 +114,15 @@ func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.D
 // awaitTurn returns when an ordered target may go (ok, status ""), or when
 // its delivery is already final (ok, that status) or queued again under
 // another seq (ok, schemas.OutcomeSuperseded); ok is false when ctx was
-// cancelled. Between checks it waits for a turn signal or, in case one was
-// lost, a timer with backoff; a head that has not moved over a whole wait
-// is nudged.
+// cancelled. Between checks it waits for a turn signal (sent by whoever
+// ends the lane's head) or, in case one was lost, a timer: short for the
+// delivery next behind the head, which wakes the head when the store says
+// it looks abandoned, long for those further back, so that a head failing
+// for a day gets no signal from the deliveries behind it and theirs
+// histories stay short.
 func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status string, ok bool) {
-	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Seq: t.Seq}
+	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Lane: t.Lane, Seq: t.Seq}
 	wait := turnRecheckMin
-	nudge, lastHead := false, int64(-1)
 	for {
 		seen := r.turns[t.EndpointID] // before asking, so a signal during the call is not missed
 		var res schemas.TurnResult
@@ -140,29 +142,31 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 		if schemas.DeliveryFinal(res.DeliveryStatus) {
 			return res.DeliveryStatus, true
 		}
-		if nudge && res.HeadSeq == lastHead {
-			// No progress over a whole wait: the head may have lost its
-			// signal, or its workflow never started. Nudging only then keeps
-			// a long queue of waiters from flooding a head that is busy.
-			r.passTurn(ctx, t.EndpointID)
+		if res.Nudge {
+			r.passTurn(ctx, t.EndpointID, t.Lane)
 		}
-		lastHead = res.HeadSeq
+		limit := turnRecheckMax
+		if !res.Next {
+			limit = turnRecheckFar
+		}
+		wait = min(wait, limit)
 		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns[t.EndpointID] != seen })
 		if err != nil {
 			return "", false
 		}
-		nudge = !woke
-		if !woke {
-			wait = min(2*wait, turnRecheckMax)
+		if woke {
+			wait = turnRecheckMin
+		} else {
+			wait = min(2*wait, limit)
 		}
 	}
 }
 
-// passTurn wakes the event workflow whose delivery is now first in line at
-// the endpoint. A failure is only logged: waiting deliveries re-check on
-// their own.
-func (r *eventRun) passTurn(ctx workflow.Context, endpointID string) {
-	req := schemas.PassTurnRequest{EndpointID: endpointID}
+// passTurn wakes the event workflow whose delivery is now first in line in
+// the lane. A failure is only logged: the delivery next in line re-checks
+// on its own.
+func (r *eventRun) passTurn(ctx workflow.Context, endpointID, lane string) {
+	req := schemas.PassTurnRequest{EndpointID: endpointID, Lane: lane}
 	if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityPassTurn, req, nil); err != nil && ctx.Err() == nil {
 		r.logger.Error("pass turn", "endpoint", endpointID, "error", err)
 	}

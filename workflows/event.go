@@ -150,7 +150,7 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 			// The store must see this delivery cancelled before the head moves.
 			_ = workflow.Await(pctx, func() bool { return r.cancelApplied >= d.cancelGen })
 		}
-		r.passTurn(pctx, id)
+		r.passTurn(pctx, id, d.target.Lane)
 	}
 	d.done = true
 	r.live--

@@ -260,29 +260,32 @@ func TestOrderedRechecksOnTimer(t *testing.T) {
 	checks := 0
 	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
 		checks++
-		return schemas.TurnResult{Go: checks > 3, DeliveryStatus: schemas.DeliveryPending}
+		// Next behind the head; the store finds the head abandoned at the third look.
+		return schemas.TurnResult{Go: checks > 3, DeliveryStatus: schemas.DeliveryPending, Next: true, Nudge: checks == 3}
 	}
 	start := h.env.Now()
 	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
 	calls := h.acts.deliverCalls()
 	require.Len(t, calls, 1)
 	require.Equal(t, (30+60+120)*time.Second, calls[0].at.Sub(start), "re-checks back off from 30s")
-	require.Equal(t, []string{"ep_o", "ep_o", "ep_o"}, h.acts.passes,
-		"a re-check that finds the head where it was nudges it; then the delivery passes the turn")
+	require.Equal(t, []string{"ep_o", "ep_o"}, h.acts.passes,
+		"the head is nudged only when the store says it looks abandoned; then the delivery passes the turn")
 }
 
-// A queue that moves is not nudged: only a head that stayed put over a
-// whole wait is.
-func TestOrderedMovingHeadIsNotNudged(t *testing.T) {
+// A head that is alive, however long it fails, gets no signal from the
+// deliveries behind it, and those far back re-check rarely.
+func TestOrderedLiveHeadIsNotNudged(t *testing.T) {
 	h := newHarness(t)
-	checks := 0
+	var at []time.Duration
+	start := h.env.Now()
 	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
-		checks++
-		return schemas.TurnResult{Go: checks > 3, DeliveryStatus: schemas.DeliveryPending, HeadSeq: int64(checks)}
+		at = append(at, h.env.Now().Sub(start))
+		return schemas.TurnResult{Go: h.env.Now().Sub(start) > 20*time.Hour, DeliveryStatus: schemas.DeliveryPending, HeadSeq: 1}
 	}
 	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 9}))
 	require.Len(t, h.acts.deliverCalls(), 1)
 	require.Equal(t, []string{"ep_o"}, h.acts.passes, "only the delivery's own end passes the turn")
+	require.Less(t, len(at), 30, "a delivery far back re-checks about hourly: %v", at)
 }
 
 func TestOrderedAlreadyFinal(t *testing.T) {

@@ -33,11 +33,14 @@ const (
 	infraPause  = time.Minute
 
 	// An ordered delivery that is not first in line re-checks its turn after
-	// turnRecheckMin, doubling up to turnRecheckMax, in case a turn signal or
-	// a drain's wake was lost; a head that has not moved is nudged. The
-	// re-checks of a long queue cost the server, so they are not frequent.
+	// turnRecheckMin, doubling up to turnRecheckMax when it is next behind
+	// the head and to turnRecheckFar when further back, in case a turn
+	// signal was lost. Only the next one wakes an abandoned head, so the
+	// far ones need not look often: their re-checks are what a long queue
+	// costs the server while its head fails.
 	turnRecheckMin = 30 * time.Second
-	turnRecheckMax = 5 * time.Minute
+	turnRecheckMax = 2 * time.Minute
+	turnRecheckFar = time.Hour
 
 	// minWait is the shortest retry or throttle wait, so that an activity
 	// answering RetryIn 0 cannot make the workflow spin.

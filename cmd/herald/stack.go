@@ -136,6 +136,11 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 		if err := startRetention(ctx, tc); err != nil {
 			return fail(err)
 		}
+		// The outbox sweep starts what a process killed between its store
+		// commit and its Temporal call left unstarted.
+		sweep := dispatch.NewSweeper(s.dispatcher, st, dispatch.SweepConfig{}, logger)
+		sweep.Start()
+		undo = append(undo, sweep.Stop)
 	}
 	return s, stop, nil
 }
