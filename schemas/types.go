@@ -115,11 +115,11 @@ func EventStatus(deliveryStatuses []string) string {
 
 // Event is an accepted event with its deliveries.
 type Event struct {
-	ID         string          `json:"id"`
-	AppID      string          `json:"app_id"`
-	EventType  string          `json:"event_type"`
-	Payload    json.RawMessage `json:"payload"`
-	CreatedAt  time.Time       `json:"created_at"`
+	ID        string          `json:"id"`
+	AppID     string          `json:"app_id"`
+	EventType string          `json:"event_type"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
 	// OrderingKey is the event's lane at ordered endpoints; empty: none.
 	OrderingKey string     `json:"ordering_key,omitempty"`
 	Status      string     `json:"status"`

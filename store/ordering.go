@@ -182,7 +182,7 @@ func (s *Store) PrepareReplay(ctx context.Context, appID, eventID, endpointID st
 		if err != nil {
 			return err
 		}
-		q := `SELECT `+deliveryCols+` FROM deliveries WHERE app_id = ? AND event_id = ?`
+		q := `SELECT ` + deliveryCols + ` FROM deliveries WHERE app_id = ? AND event_id = ?`
 		args := []any{appID, eventID}
 		if endpointID != "" {
 			q, args = q+` AND endpoint_id = ?`, append(args, endpointID)

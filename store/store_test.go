@@ -83,6 +83,9 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ConcurrentRecorders", testConcurrentRecorders},
 		{"DisableRacesRecorders", testDisableRacesRecorders},
 		{"BadInput", testBadInput},
+		{"Lanes", testLanes},
+		{"Generations", testGenerations},
+		{"Outbox", testOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,161 @@
+package activities_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/herald-hq/herald/activities"
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+// A deleted app ends the work waiting for it: every activity answers an
+// outcome, none an error its workflow would retry without end.
+func TestDeletedAppIsAnOutcome(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open, func(d *activities.Deps) { d.Waker = &recordingWaker{} })
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		e.event("evt_1", "t", `{}`, time.Now())
+		tg := e.event("evt_2", "t", `{}`, time.Now())[0]
+		if err := e.store.DeleteApp(e.ctx, e.app, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		turn, err := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: "evt_2", EndpointID: ep.ID, Seq: tg.Seq})
+		if err != nil || turn.Go || !schemas.DeliveryFinal(turn.DeliveryStatus) {
+			t.Fatalf("acquire turn: %+v %v", turn, err)
+		}
+		if _, err := e.acts.CancelDeliveries(e.ctx, schemas.CancelRequest{AppID: e.app, EventID: "evt_2"}); err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+		if tg, err := e.acts.PrepareReplay(e.ctx, schemas.PrepareReplayRequest{AppID: e.app, EventID: "evt_2"}); err != nil || len(tg) != 0 {
+			t.Fatalf("prepare replay: %v %v", tg, err)
+		}
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
+			t.Fatalf("pass turn: %v", err)
+		}
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_2", EndpointID: ep.ID, Seq: tg.Seq})
+		if err != nil || res.Outcome != schemas.OutcomeCancelled {
+			t.Fatalf("deliver: %+v %v", res, err)
+		}
+		if len(rcv.got()) != 0 {
+			t.Fatal("POSTed for a deleted app")
+		}
+	})
+}
+
+// cancelOnMark is the real store, with a cancel of the delivery committed
+// just before MarkDelivering: the cancel lands between the load and the mark.
+type cancelOnMark struct {
+	*store.Store
+}
+
+func (s cancelOnMark) MarkDelivering(ctx context.Context, appID, eventID, endpointID string, gen int64) (bool, error) {
+	if _, err := s.Store.SetDeliveryStatus(ctx, appID, eventID, nil, schemas.DeliveryCancelled, time.Now()); err != nil {
+		return false, err
+	}
+	return s.Store.MarkDelivering(ctx, appID, eventID, endpointID, gen)
+}
+
+func TestCancelBeforeMarkStopsTheAttempt(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		e.acts = activities.New(activities.Deps{Store: cancelOnMark{e.store}, Config: activities.Config{AllowPrivateNetworks: true}})
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, nil)
+		e.event("evt_1", "t", `{}`, time.Now())
+		res := e.deliver("evt_1", ep.ID, time.Minute)
+		if res.Outcome != schemas.OutcomeCancelled || res.Attempt != nil {
+			t.Fatalf("result %+v", res)
+		}
+		if len(rcv.got()) != 0 {
+			t.Fatal("POSTed after the cancel")
+		}
+		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliveryCancelled {
+			t.Fatalf("delivery %+v", d)
+		}
+	})
+}
+
+// A replay while an attempt is under way is not swallowed by that attempt's
+// success: the delivery stays pending for its new generation, whose own
+// attempt delivers it again, once.
+func TestReplayDuringAttemptDeliversAgain(t *testing.T) {
+	for _, ordered := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unordered", true: "ordered"}[ordered], func(t *testing.T) {
+			eachStore(t, func(t *testing.T, open opener) {
+				e := newEnv(t, open)
+				var replayed []schemas.Target
+				var rerr error
+				rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+					if replayed == nil { // the replay comes while the first attempt is under way
+						replayed, rerr = e.store.PrepareReplay(context.Background(), e.app, "evt_1", "", time.Now())
+					}
+					w.WriteHeader(http.StatusOK)
+				})
+				ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = ordered })
+				tg := e.event("evt_1", "t", `{}`, time.Now())[0]
+				res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+					Seq: tg.Seq, Gen: tg.Gen, Key: "run/0/0", NextDelay: time.Minute})
+				if err != nil || rerr != nil || len(replayed) != 1 {
+					t.Fatalf("%v %v %v", err, rerr, replayed)
+				}
+				if res.Outcome != schemas.OutcomeSuperseded {
+					t.Fatalf("outcome %s, want superseded", res.Outcome)
+				}
+				if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliveryPending || len(d.Attempts) != 1 {
+					t.Fatalf("after the first attempt: %+v", d)
+				}
+				res, err = e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+					Seq: replayed[0].Seq, Gen: replayed[0].Gen, Key: "run/1/0", NextDelay: time.Minute})
+				if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+					t.Fatalf("again: %+v %v", res, err)
+				}
+				if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 2 {
+					t.Fatalf("after the replay: %+v", d)
+				}
+				if n := len(rcv.got()); n != 2 {
+					t.Fatalf("%d requests, want 2", n)
+				}
+			})
+		})
+	}
+}
+
+// The drain starts no POST its activity's deadline cannot cover: after a
+// head whose receiver took most of the activity's time, it drains nothing,
+// and every event is POSTed exactly once.
+func TestDrainKeepsWithinTheDeadline(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open, withConfig(func(c *activities.Config) { c.DeliveryTimeout = 2 * time.Second }))
+		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("webhook-id") == "evt_1" {
+				time.Sleep(1500 * time.Millisecond) // a slow receiver, for the head only
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		tg := e.event("evt_1", "t", `{}`, time.Now())[0]
+		e.event("evt_2", "t", `{}`, time.Now())
+		// The activity's timeout: the delivery timeout and 3.5 s.
+		ctx, cancel := context.WithTimeout(e.ctx, 5500*time.Millisecond)
+		defer cancel()
+		res, err := e.acts.Deliver(ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: tg.Seq, Gen: tg.Gen, Key: "run/0/0", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if len(res.Drained) != 0 || len(rcv.got()) != 1 {
+			t.Fatalf("drained %d with %v left", len(res.Drained), time.Until(time.Now()))
+		}
+		// Run again with the same key (the SDK's retry after a timeout):
+		// answered from the store, no second POST.
+		res, err = e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: tg.Seq, Gen: tg.Gen, Key: "run/0/0", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded || len(rcv.got()) != 1 {
+			t.Fatalf("re-run: %+v %v, %d requests", res, err, len(rcv.got()))
+		}
+	})
+}
