@@ -77,5 +77,6 @@ func (s *server) testEndpoint(c *fiber.Ctx) error {
 	if err := s.Dispatcher.Start(ctx, ne, targets); err != nil {
 		return unavailable(err)
 	}
+	s.dispatched(ctx, e.AppID, ne.ID, store.DispatchStart)
 	return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
 }
