@@ -192,6 +192,7 @@ func (s *Sources) eventOf(src schemas.Source, m broker.Message) schemas.EventIn 
 	if t := m.Header[HeaderEventType]; t != "" {
 		in.EventType = t
 	}
+	in.OrderingKey = m.Header[HeaderOrderingKey]
 	switch {
 	case eventIDPattern.MatchString(m.ID):
 		in.ID = m.ID

@@ -28,6 +28,11 @@ func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created 
 // nothing to start, starts its workflow; until it has, the event is not
 // accepted (a repeat of its id starts it).
 func (s *server) admit(ctx, work context.Context, in schemas.EventIn) (created bool, ev schemas.Event, start func(context.Context) error, err error) {
+	if in.OrderingKey != "" { // the API checked its own; a source's comes from a message header
+		if err := checkOrderingKey(&in.OrderingKey); err != nil {
+			return false, ev, nil, err
+		}
+	}
 	t, err := s.checkEvent(ctx, work, in.AppID, in.EventType, in.Payload)
 	if err != nil {
 		return false, ev, nil, err
