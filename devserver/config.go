@@ -59,7 +59,7 @@ type tuning struct {
 	// of its own (VisibilityFile), with its own connection.
 	separateVisibility bool
 	// historyCacheBytes bounds the history service's cache of workflow
-	// mutable state, by size; 0 leaves the server's default bound of
+	// mutable state, as a count of entries of about 8 KiB each; 0 leaves the server's default bound of
 	// 128,000 entries (sized for a cluster host: no bound for one process).
 	historyCacheBytes int
 }
@@ -147,9 +147,11 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 		// The default bound (128,000 entries, an hour's TTL) let a steady
 		// 17 events/s grow the process by ~670 MB in 15 minutes: every
 		// closed workflow's mutable state stayed for the hour. Bounded by
-		// bytes, the cache evicts the least recently used instead.
-		dc[dynamicconfig.HistoryCacheSizeBasedLimit.Key()] = true
-		dc[dynamicconfig.HistoryCacheHostLevelMaxSizeBytes.Key()] = t.historyCacheBytes
+		// a count sized for one process, the cache evicts the least recently
+		// used instead. Not by bytes: the server's size-based cache reads a
+		// workflow's size without its lock (a data race the race detector
+		// reports in herald dev under load).
+		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = t.historyCacheBytes / (8 << 10)
 		dc[dynamicconfig.HistoryCacheTTL.Key()] = 10 * time.Minute
 		// One shard: the shard-level events cache is the only one (the
 		// host-level one is off by default); keep it at its 512 KiB.
