@@ -152,13 +152,3 @@ func portalForbids(method, path string, pt store.PortalToken) string {
 	}
 	return ""
 }
-
-// OpenAPI schemas of the portal-links route.
-var (
-	portalLinkRequestSchema = obj{"type": "object", "properties": obj{
-		"expires_in": obj{"type": "integer", "minimum": 1, "maximum": 604800, "default": 3600},
-		"read_only":  obj{"type": "boolean", "default": false}}}
-	portalLinkSchema = obj{"type": "object", "required": []string{"url", "token", "expires_at"}, "properties": obj{
-		"url": obj{"type": "string"}, "token": obj{"type": "string"}, "expires_at": obj{"type": "string", "format": "date-time"},
-		"app_id": obj{"type": "string"}, "read_only": obj{"type": "boolean"}}}
-)

@@ -147,19 +147,3 @@ func checkEndpointURL(raw string, allowPrivate bool) error {
 	}
 	return netguard.CheckHost(u, allowPrivate)
 }
-
-// OpenAPI schemas of the sources routes.
-var (
-	sourceCreateSchema = obj{"type": "object", "required": []string{"url"}, "additionalProperties": false, "properties": obj{
-		"url":        obj{"type": "string", "description": "amqp://user:pass@host:5672/vhost?queue=Q or nats://host:4222?stream=S&consumer=C"},
-		"event_type": obj{"type": "string", "description": "the type of messages without a herald-event-type header"}}}
-	sourceSchema = obj{"type": "object", "required": []string{"id", "app_id", "url", "event_type", "status", "created_at"}, "properties": obj{
-		"id": obj{"type": "string"}, "app_id": obj{"type": "string"},
-		"url":        obj{"type": "string", "description": "the password hidden"},
-		"event_type": obj{"type": "string"},
-		"status":     obj{"type": "string", "enum": []string{schemas.SourceRunning, schemas.SourceFailing}},
-		"last_error": obj{"type": "string"},
-		"created_at": obj{"type": "string", "format": "date-time"}}}
-	sourceListSchema = obj{"type": "object", "required": []string{"data", "next_cursor"}, "properties": obj{
-		"data": obj{"type": "array", "items": sourceSchema}, "next_cursor": obj{"type": "string"}}}
-)

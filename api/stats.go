@@ -64,27 +64,3 @@ func (s *server) endpointStats(c *fiber.Ctx) error {
 	}
 	return c.JSON(st)
 }
-
-// OpenAPI schemas of the stats and test routes.
-var (
-	countsSchema = func(names ...string) obj {
-		props := obj{}
-		for _, n := range names {
-			props[n] = obj{"type": "integer"}
-		}
-		return obj{"type": "object", "required": names, "properties": props}
-	}
-	statsSchema = obj{"type": "object", "required": []string{"since", "until", "counts", "attempts", "latency_ms", "buckets"},
-		"properties": obj{
-			"since":      obj{"type": "string", "format": "date-time"},
-			"until":      obj{"type": "string", "format": "date-time"},
-			"counts":     countsSchema("succeeded", "failed", "cancelled", "pending"),
-			"attempts":   countsSchema("2xx", "4xx", "5xx", "error"),
-			"latency_ms": countsSchema("p50", "p95", "p99"),
-			"buckets": obj{"type": "array", "items": obj{"type": "object", "required": []string{"start", "succeeded", "failed"},
-				"properties": obj{"start": obj{"type": "string", "format": "date-time"}, "succeeded": obj{"type": "integer"},
-					"failed": obj{"type": "integer"}, "attempts": obj{"type": "integer"},
-					"latency_p50_ms": obj{"type": "integer"}, "latency_p95_ms": obj{"type": "integer"}}}},
-		}}
-	testEventSchema = obj{"type": "object", "properties": obj{"event_type": obj{"type": "string"}, "payload": obj{}}}
-)

@@ -16,6 +16,7 @@ type cli struct {
 	Rekey   rekeyCmd   `cmd:"" help:"Re-encrypt every stored secret with the first key of HERALD_ENCRYPTION_KEYS (after adding a new key first)."`
 	Bench   benchCmd   `cmd:"" help:"Measure Herald against verifying local receivers, beside the bare Temporal floor and a plain sign+POST loop, in interleaved rounds."`
 	Listen  listenCmd  `cmd:"" help:"Receive webhooks on this machine: verify, print and forward each delivery (with --target, from a temporary endpoint of a running Herald)."`
+	Events  eventsCmd  `cmd:"" help:"Get, cancel or replay one event through the API (HERALD_API_URL, HERALD_API_TOKEN): what the Temporal signals do, without the Temporal CLI."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 	Health  healthCmd  `cmd:"" help:"Exit 0 when this host's Herald (at HERALD_HTTP_ADDR) answers /readyz with 200: a container health check for images without curl."`
 

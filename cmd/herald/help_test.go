@@ -18,6 +18,7 @@ func TestHelpListsEachCommandsVariables(t *testing.T) {
 		"api":     {"HERALD_TEMPORAL_ADDRESS", "HERALD_TEMPORAL_TLS_CERT", "HERALD_TEMPORAL_API_KEY", "HERALD_EAGER_START (default true)", "HERALD_WORKER_WORKFLOW_TASKS (default 256)"},
 		"worker":  {"HERALD_HTTP_ADDR (default 127.0.0.1:8080)", "HERALD_WORKER_POLLERS (default 4)", "HERALD_TEMPORAL_REGISTER_SEARCH_ATTRIBUTES (default false)", "--register-search-attributes"},
 		"migrate": {"HERALD_DATABASE_URL"},
+		"events":  {"HERALD_API_URL", "HERALD_API_TOKEN", "HERALD_DATA_DIR (default ./.herald)", "cancel", "replay"},
 	}
 	for cmd, wants := range cases {
 		var out bytes.Buffer

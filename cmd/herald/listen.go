@@ -9,12 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/herald-hq/herald/client"
 	"github.com/herald-hq/herald/signing"
 )
 
@@ -61,23 +61,22 @@ func (c listenCmd) Run(e *env) error {
 		client: &http.Client{Timeout: 30 * time.Second}}
 	fmt.Fprintf(e.stdout, "Listening on %s\n", self)
 	if c.Target != "" {
-		h := heraldClient{base: strings.TrimRight(c.Target, "/"), token: c.Token, app: c.App}
-		ep, secret, err := h.createEndpoint(e.ctx, self, c.EventTypes)
+		ep, secret, err := newListenEndpoint(e.ctx, strings.TrimRight(c.Target, "/"), c.Token, c.App, self, c.EventTypes)
 		if err != nil {
 			return err
 		}
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := h.deleteEndpoint(ctx, ep); err != nil {
-				fmt.Fprintf(e.stderr, "herald listen: delete endpoint %s: %v\n", ep, err)
+			if err := ep.delete(ctx); err != nil {
+				fmt.Fprintf(e.stderr, "herald listen: delete endpoint %s: %v\n", ep.id, err)
 				return
 			}
-			fmt.Fprintf(e.stdout, "Deleted endpoint %s\n", ep)
+			fmt.Fprintf(e.stdout, "Deleted endpoint %s\n", ep.id)
 		}()
 		l.key = secret
-		l.refetch = func(ctx context.Context) (string, error) { return h.secret(ctx, ep) }
-		fmt.Fprintf(e.stdout, "Made endpoint %s on app %s at %s\n", ep, c.App, h.base)
+		l.refetch = ep.secret
+		fmt.Fprintf(e.stdout, "Made endpoint %s on app %s at %s\n", ep.id, c.App, ep.base)
 	}
 	if c.ForwardTo != "" {
 		fmt.Fprintf(e.stdout, "Forwarding to %s\n", c.ForwardTo)
@@ -125,13 +124,13 @@ func (l *listener) verify(ctx context.Context, h http.Header, body []byte) error
 	if key == "" {
 		return errors.New("not verified: no --secret given")
 	}
-	err := signing.Verify(key, h, body, 5*time.Minute)
+	err := client.Verify(key, h, body)
 	if err != nil && l.refetch != nil {
 		if fresh, ferr := l.refetch(ctx); ferr == nil && fresh != key {
 			l.mu.Lock()
 			l.key = fresh
 			l.mu.Unlock()
-			err = signing.Verify(fresh, h, body, 5*time.Minute)
+			err = client.Verify(fresh, h, body)
 		}
 	}
 	return err
@@ -199,59 +198,47 @@ func (l *listener) print(h http.Header, body []byte, verified error, status int,
 	}
 }
 
-// heraldClient is the little of Herald's API listen uses.
-type heraldClient struct {
-	base, token, app string
+// listenEndpoint is the temporary endpoint `herald listen --target` makes.
+type listenEndpoint struct {
+	api     *client.ClientWithResponses
+	base    string
+	app, id string
 }
 
-func (h heraldClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
+func newListenEndpoint(ctx context.Context, base, token, app, self string, types []string) (*listenEndpoint, string, error) {
+	api, err := client.NewClientWithResponses(base, client.WithBearer(token))
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, "", fmt.Errorf("listen: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+h.token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("listen: %s %s: %w", method, h.base+path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode >= 300 {
-		return fmt.Errorf("listen: %s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(raw))
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
-
-func (h heraldClient) createEndpoint(ctx context.Context, self string, types []string) (id, secret string, err error) {
-	var ep struct{ ID, Secret string }
-	body := map[string]any{"url": self, "description": "herald listen (temporary)", "event_types": types}
 	if types == nil {
-		body["event_types"] = []string{}
+		types = []string{}
 	}
-	if err := h.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(h.app)+"/endpoints", body, &ep); err != nil {
-		return "", "", fmt.Errorf("%w (a Herald outside `herald dev` refuses 127.0.0.1 unless HERALD_ALLOW_PRIVATE_NETWORKS=true)", err)
+	desc := "herald listen (temporary)"
+	res, err := api.CreateEndpointWithResponse(ctx, app, client.EndpointCreate{URL: self, Description: &desc, EventTypes: &types})
+	if err == nil {
+		err = client.Expect(res, http.StatusCreated)
 	}
-	return ep.ID, ep.Secret, nil
+	if err != nil {
+		return nil, "", fmt.Errorf("listen: make an endpoint on %s: %w (a Herald outside `herald dev` refuses 127.0.0.1 unless HERALD_ALLOW_PRIVATE_NETWORKS=true)", base, err)
+	}
+	return &listenEndpoint{api: api, base: base, app: app, id: res.JSON201.ID}, res.JSON201.Secret, nil
 }
 
-func (h heraldClient) deleteEndpoint(ctx context.Context, id string) error {
-	return h.do(ctx, http.MethodDelete, "/v1/apps/"+url.PathEscape(h.app)+"/endpoints/"+url.PathEscape(id), nil, nil)
+func (l *listenEndpoint) delete(ctx context.Context) error {
+	res, err := l.api.DeleteEndpointWithResponse(ctx, l.app, l.id)
+	if err == nil {
+		err = client.Expect(res, http.StatusNoContent)
+	}
+	return err
 }
 
-func (h heraldClient) secret(ctx context.Context, id string) (string, error) {
-	var k struct{ Key string }
-	err := h.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(h.app)+"/endpoints/"+url.PathEscape(id)+"/secret", nil, &k)
-	return k.Key, err
+func (l *listenEndpoint) secret(ctx context.Context) (string, error) {
+	res, err := l.api.GetEndpointSecretWithResponse(ctx, l.app, l.id)
+	if err == nil {
+		err = client.Expect(res, http.StatusOK)
+	}
+	if err != nil {
+		return "", err
+	}
+	return res.JSON200.Key, nil
 }
