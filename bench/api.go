@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/herald-hq/herald/client"
 )
 
-// apiClient talks to Herald's public HTTP API.
+// apiClient talks to the floor's small HTTP API.
 type apiClient struct {
 	base  string
 	token string
@@ -78,49 +80,76 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any, 
 // benchEventType is the event type every bench event has (no schema).
 const benchEventType = "herald.bench"
 
+// heraldAPI talks to Herald's API through the generated client.
+type heraldAPI struct {
+	c *client.ClientWithResponses
+}
+
+func newHeraldAPI(base, token string, conns int) (*heraldAPI, error) {
+	c, err := client.NewClientWithResponses(strings.TrimRight(base, "/"), client.WithBearer(token),
+		client.WithHTTPClient(keepAliveClient(conns)))
+	if err != nil {
+		return nil, fmt.Errorf("client of %s: %w", base, err)
+	}
+	return &heraldAPI{c: c}, nil
+}
+
 // setup creates an app, the event type (kept if it exists) and one endpoint
 // per URL; it returns the app id and the endpoints' secrets.
-func (c *apiClient) setup(ctx context.Context, urls []string, ordered bool) (string, []string, error) {
-	var app struct {
-		ID string `json:"id"`
+func (h *heraldAPI) setup(ctx context.Context, urls []string, ordered bool) (string, []string, error) {
+	res, err := h.c.CreateAppWithResponse(ctx, client.AppCreate{Name: "herald bench"})
+	if err == nil {
+		err = client.Expect(res, http.StatusCreated)
 	}
-	if _, err := c.do(ctx, http.MethodPost, "/v1/apps", map[string]any{"name": "herald bench"}, &app, http.StatusCreated); err != nil {
-		return "", nil, err
+	if err != nil {
+		return "", nil, fmt.Errorf("create the app: %w", err)
 	}
-	et := map[string]any{"name": benchEventType, "description": "events sent by herald bench"}
-	if _, err := c.do(ctx, http.MethodPost, "/v1/event-types", et, nil, http.StatusCreated, http.StatusConflict); err != nil {
-		return "", nil, err
+	app := res.JSON201.ID
+	desc := "events sent by herald bench"
+	et, err := h.c.CreateEventTypeWithResponse(ctx, client.EventTypeCreate{Name: benchEventType, Description: &desc})
+	if err == nil {
+		err = client.Expect(et, http.StatusCreated, http.StatusConflict)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("create the event type: %w", err)
 	}
 	secrets := make([]string, len(urls))
 	for i, u := range urls {
-		var ep struct {
-			Secret string `json:"secret"`
+		desc := "herald bench receiver"
+		ep, err := h.c.CreateEndpointWithResponse(ctx, app, client.EndpointCreate{URL: u, Ordered: &ordered, Description: &desc})
+		if err == nil {
+			err = client.Expect(ep, http.StatusCreated)
 		}
-		body := map[string]any{"url": u, "ordered": ordered, "description": "herald bench receiver"}
-		if _, err := c.do(ctx, http.MethodPost, "/v1/apps/"+app.ID+"/endpoints", body, &ep, http.StatusCreated); err != nil {
-			return "", nil, err
+		if err != nil {
+			return "", nil, fmt.Errorf("create an endpoint: %w", err)
 		}
-		secrets[i] = ep.Secret
+		secrets[i] = ep.JSON201.Secret
 	}
-	return app.ID, secrets, nil
-}
-
-type newEvent struct {
-	ID        string          `json:"id"`
-	EventType string          `json:"event_type"`
-	Payload   json.RawMessage `json:"payload"`
+	return app, secrets, nil
 }
 
 // postEvent sends one event and checks that it was accepted: 202, or 200
-// when a retry finds it accepted by an earlier try.
-func (c *apiClient) postEvent(ctx context.Context, app, id string, payload json.RawMessage) error {
-	body := newEvent{ID: id, EventType: benchEventType, Payload: payload}
-	_, err := c.do(ctx, http.MethodPost, "/v1/apps/"+app+"/events", body, nil, http.StatusAccepted, http.StatusOK)
-	return err
+// when a retry finds it accepted by an earlier try. It is the hot path: the
+// plain client, whose answer is drained unread, as the floor's send is.
+func (h *heraldAPI) postEvent(ctx context.Context, app, id string, payload json.RawMessage) error {
+	res, err := h.c.CreateEvent(ctx, app, nil, client.EventCreate{ID: &id, EventType: benchEventType, Payload: payload})
+	if err != nil {
+		return fmt.Errorf("send event %s: %w", id, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusAccepted || res.StatusCode == http.StatusOK {
+		_, err := io.Copy(io.Discard, res.Body)
+		return err
+	}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
+	return fmt.Errorf("send event %s: status %d: %s", id, res.StatusCode, bytes.TrimSpace(b))
 }
 
 // deleteApp removes the bench's app (and its endpoints) from a target.
-func (c *apiClient) deleteApp(ctx context.Context, app string) error {
-	_, err := c.do(ctx, http.MethodDelete, "/v1/apps/"+app, nil, nil, http.StatusNoContent)
+func (h *heraldAPI) deleteApp(ctx context.Context, app string) error {
+	res, err := h.c.DeleteAppWithResponse(ctx, app)
+	if err == nil {
+		err = client.Expect(res, http.StatusNoContent)
+	}
 	return err
 }

@@ -68,7 +68,11 @@ func heraldSystem(ctx context.Context, o Options, name, exe string) (*system, er
 		}
 		s.tc = tc
 	}
-	api := newAPIClient(url, token, o.conns())
+	api, err := newHeraldAPI(url, token, o.conns())
+	if err != nil {
+		s.close(o.Logger)
+		return nil, err
+	}
 	var apps []string
 	s.begin = func(ctx context.Context, urls []string) (phaseSetup, error) {
 		app, secrets, err := api.setup(ctx, urls, o.Ordered)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,58 +69,47 @@ func (eventsCancelCmd) Help() string { return eventsEnv }
 func (eventsReplayCmd) Help() string { return eventsEnv }
 
 func (c eventsGetCmd) Run(e *env) error {
-	api, err := c.client(e)
-	if err != nil {
-		return err
-	}
-	res, err := api.GetEventWithResponse(e.ctx, c.App, c.Event)
-	if err == nil {
-		err = client.Expect(res, http.StatusOK)
-	}
-	if err != nil {
-		return fmt.Errorf("events get: %w", err)
-	}
-	return c.print(e.stdout, res.JSON200, res.Body)
+	return c.call(e, "get", "", http.StatusOK, func(ctx context.Context, api *client.ClientWithResponses) (client.Response, error) {
+		return api.GetEventWithResponse(ctx, c.App, c.Event)
+	})
 }
 
 func (c eventsCancelCmd) Run(e *env) error {
-	api, err := c.client(e)
-	if err != nil {
-		return err
-	}
-	res, err := api.CancelEventWithResponse(e.ctx, c.App, c.Event)
-	if err == nil {
-		err = client.Expect(res, http.StatusAccepted)
-	}
-	if err != nil {
-		return fmt.Errorf("events cancel: %w", err)
-	}
-	if !c.JSON {
-		fmt.Fprintln(e.stdout, "Cancelled: deliveries not yet succeeded stop for good.")
-	}
-	return c.print(e.stdout, res.JSON202, res.Body)
+	return c.call(e, "cancel", "Cancelled: deliveries not yet succeeded stop for good.", http.StatusAccepted,
+		func(ctx context.Context, api *client.ClientWithResponses) (client.Response, error) {
+			return api.CancelEventWithResponse(ctx, c.App, c.Event)
+		})
 }
 
 func (c eventsReplayCmd) Run(e *env) error {
-	api, err := c.client(e)
-	if err != nil {
-		return err
-	}
 	var body client.Replay
 	if c.Endpoint != "" {
 		body.EndpointID = &c.Endpoint
 	}
-	res, err := api.ReplayEventWithResponse(e.ctx, c.App, c.Event, body)
+	return c.call(e, "replay", "Replaying: the event is being delivered again.", http.StatusAccepted,
+		func(ctx context.Context, api *client.ClientWithResponses) (client.Response, error) {
+			return api.ReplayEventWithResponse(ctx, c.App, c.Event, body)
+		})
+}
+
+// call makes the client, calls the API with it, and prints note and the
+// event the API answered with status want.
+func (f apiFlags) call(e *env, what, note string, want int, do func(context.Context, *client.ClientWithResponses) (client.Response, error)) error {
+	api, err := f.client(e)
+	if err != nil {
+		return err
+	}
+	res, err := do(e.ctx, api)
 	if err == nil {
-		err = client.Expect(res, http.StatusAccepted)
+		err = client.Expect(res, want)
 	}
 	if err != nil {
-		return fmt.Errorf("events replay: %w", err)
+		return fmt.Errorf("events %s: %w", what, err)
 	}
-	if !c.JSON {
-		fmt.Fprintln(e.stdout, "Replaying: the event is being delivered again.")
+	if note != "" && !f.JSON {
+		fmt.Fprintln(e.stdout, note)
 	}
-	return c.print(e.stdout, res.JSON202, res.Body)
+	return f.print(e.stdout, res.GetBody())
 }
 
 // client is a client of the Herald the flags and environment name.
@@ -167,8 +157,8 @@ func (f apiFlags) token(e *env) (string, error) {
 }
 
 // print shows the event: as the API's JSON with --json, else a summary.
-func (f apiFlags) print(w io.Writer, ev *client.Event, raw []byte) error {
-	if f.JSON || ev == nil {
+func (f apiFlags) print(w io.Writer, raw []byte) error {
+	if f.JSON {
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return fmt.Errorf("the API's answer is not JSON: %w", err)
@@ -176,6 +166,10 @@ func (f apiFlags) print(w io.Writer, ev *client.Event, raw []byte) error {
 		out, _ := json.MarshalIndent(v, "", "  ")
 		_, err := fmt.Fprintf(w, "%s\n", out)
 		return err
+	}
+	var ev client.Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("the API's answer is not an event: %w", err)
 	}
 	key := ""
 	if ev.OrderingKey != nil {
