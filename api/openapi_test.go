@@ -1,8 +1,11 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -308,5 +311,106 @@ func TestOpenAPIExamplesMatchSchemas(t *testing.T) {
 	// And a wrong example is caught.
 	if err := compile("App", map[string]any{"$ref": "#/components/schemas/AppCreate"}).Validate(map[string]any{"nom": "x"}); err == nil {
 		t.Fatal("an AppCreate without name validated")
+	}
+}
+
+// TestOpenAPIDescribesRealAnswers sends requests of most routes, good and
+// bad, to a real server, and validates each request and answer against the
+// document with libopenapi-validator: what a generated client sends is
+// accepted and what it gets back has the documented shape.
+func TestOpenAPIDescribesRealAnswers(t *testing.T) {
+	h := newHarness(t)
+	d, err := libopenapi.NewDocument(api.OpenAPIDocument("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	codes := map[string]bool{}
+	call := func(want int, method, path string, body any, hdr ...string) map[string]any {
+		t.Helper()
+		var raw []byte
+		if body != nil {
+			raw, _ = json.Marshal(body)
+		}
+		r := h.req(method, path, raw, hdr...)
+		if r.status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, want)
+		}
+		req, _ := http.NewRequest(method, h.url+path, bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res := &http.Response{StatusCode: r.status, Header: r.header, Body: io.NopCloser(bytes.NewReader(r.body)), Request: req}
+		if ok, verrs := v.ValidateHttpRequestResponse(req, res); !ok {
+			for _, e := range verrs {
+				t.Errorf("%s %s (%d): %s: %s", method, path, r.status, e.Message, e.Reason)
+				for _, s := range e.SchemaValidationErrors {
+					t.Errorf("    %s %s: %s", s.FieldPath, s.KeywordLocation, s.Reason)
+				}
+			}
+		}
+		codes[fmt.Sprint(r.status)] = true
+		var out map[string]any
+		_ = json.Unmarshal(r.body, &out)
+		return out
+	}
+	call(201, "POST", "/v1/apps", map[string]any{"id": "acme", "name": "Acme Inc."})
+	call(409, "POST", "/v1/apps", map[string]any{"id": "acme", "name": "Acme Inc."})
+	call(200, "GET", "/v1/apps?limit=10", nil)
+	call(200, "PATCH", "/v1/apps/acme", map[string]any{"name": "Acme Corporation"})
+	call(201, "POST", "/v1/event-types", map[string]any{"name": "order.created", "description": "An order",
+		"schema": map[string]any{"type": "object", "required": []string{"order"}, "properties": map[string]any{"order": map[string]any{"type": "string"}}, "examples": []any{map[string]any{"order": "o_1"}}}})
+	call(200, "GET", "/v1/event-types/order.created", nil)
+	call(200, "PATCH", "/v1/event-types/order.created", map[string]any{"description": "An order was placed"})
+	call(200, "GET", "/v1/event-types", nil)
+	ep := call(201, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": "https://example.com/hook", "event_types": []string{"order.created"},
+		"filter": "payload.order != ''", "headers": map[string]string{"X-Team": "orders"}})
+	epID := fmt.Sprint(ep["id"])
+	call(201, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": "https://example.com/other", "signature_type": "ed25519", "ordered": false})
+	call(200, "GET", "/v1/apps/acme/endpoints", nil)
+	call(200, "GET", "/v1/apps/acme/endpoints/"+epID, nil)
+	call(200, "PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"rate_limit_per_second": 10, "filter": nil})
+	call(200, "GET", "/v1/apps/acme/endpoints/"+epID+"/secret", nil)
+	call(200, "POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", nil)
+	call(200, "GET", "/v1/apps/acme/endpoints/"+epID+"/stats", nil)
+	call(202, "POST", "/v1/apps/acme/endpoints/"+epID+"/test", nil)
+	call(202, "POST", "/v1/apps/acme/endpoints/"+epID+"/recover", map[string]any{"since": "2026-01-01T00:00:00Z"})
+	call(202, "POST", "/v1/apps/acme/events", map[string]any{"id": "ord_1", "event_type": "order.created", "payload": map[string]any{"order": "o_1"}, "ordering_key": "c-42"})
+	call(200, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "order.created", "payload": map[string]any{"order": "o_1"}}, "Idempotency-Key", "ord_1")
+	call(422, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "order.created", "payload": map[string]any{"total": 1}})
+	call(422, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "nope", "payload": 1})
+	call(404, "POST", "/v1/apps/nope/events", map[string]any{"event_type": "order.created", "payload": map[string]any{"order": "o_1"}})
+	call(200, "GET", "/v1/apps/acme/events?status=pending&limit=5", nil)
+	call(200, "GET", "/v1/apps/acme/events/ord_1", nil)
+	call(202, "POST", "/v1/apps/acme/events/ord_1/cancel", nil)
+	call(202, "POST", "/v1/apps/acme/events/ord_1/replay", map[string]any{"endpoint_id": epID})
+	call(404, "GET", "/v1/apps/acme/events/nope", nil)
+	link := call(201, "POST", "/v1/apps/acme/portal-links", map[string]any{"expires_in": 600, "read_only": true})
+	call(200, "GET", "/v1/apps/acme/portal-links/self", nil, "Authorization", "Bearer "+fmt.Sprint(link["token"]))
+	call(403, "DELETE", "/v1/apps/acme", nil, "Authorization", "Bearer "+fmt.Sprint(link["token"]))
+	call(401, "GET", "/v1/apps", nil, "Authorization", "Bearer wrong")
+	call(204, "DELETE", "/v1/apps/acme/endpoints/"+epID, nil)
+	call(204, "DELETE", "/v1/event-types/order.created", nil)
+	call(204, "DELETE", "/v1/apps/acme", nil)
+	call(200, "GET", "/healthz", nil)
+	call(200, "GET", "/readyz", nil)
+	for _, c := range []string{"200", "201", "202", "204", "401", "403", "404", "409", "422"} {
+		if !codes[c] {
+			t.Errorf("no answer %s was checked", c)
+		}
+	}
+	// And an answer off the document is caught.
+	req, _ := http.NewRequest("GET", h.url+"/v1/apps/acme", nil)
+	res := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"id": 5, "name": "Acme"}`)), Request: req}
+	if ok, _ := v.ValidateHttpResponse(req, res); ok {
+		t.Fatal("an App without created_at and with a numeric id validated")
 	}
 }
