@@ -128,11 +128,16 @@ func (h *heraldAPI) setup(ctx context.Context, urls []string, ordered bool) (str
 	return app, secrets, nil
 }
 
-// postEvent sends one event and checks that it was accepted: 202, or 200
-// when a retry finds it accepted by an earlier try. It is the hot path: the
-// plain client, whose answer is drained unread, as the floor's send is.
-func (h *heraldAPI) postEvent(ctx context.Context, app, id string, payload json.RawMessage) error {
-	res, err := h.c.CreateEvent(ctx, app, nil, client.EventCreate{ID: &id, EventType: benchEventType, Payload: payload})
+// postEvent sends one event (with an ordering key, unless key is "") and
+// checks that it was accepted: 202, or 200 when a retry finds it accepted
+// by an earlier try. It is the hot path: the plain client, whose answer is
+// drained unread, as the floor's send is.
+func (h *heraldAPI) postEvent(ctx context.Context, app, id, key string, payload json.RawMessage) error {
+	ev := client.EventCreate{ID: &id, EventType: benchEventType, Payload: payload}
+	if key != "" {
+		ev.OrderingKey = &key
+	}
+	res, err := h.c.CreateEvent(ctx, app, nil, ev)
 	if err != nil {
 		return fmt.Errorf("send event %s: %w", id, err)
 	}

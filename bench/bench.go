@@ -21,8 +21,11 @@ type Options struct {
 	Endpoints   int  // endpoints each event goes to (E)
 	Concurrency int  // sends in flight, closed loop (C)
 	Ordered     bool // whether Herald's endpoints are ordered
-	Rounds      int  // phases per system, interleaved
-	Warmup      int  // events each system gets before the first round, not measured
+	// Keys > 0 gives event i the ordering key "k<i mod Keys>": Keys lanes
+	// per ordered endpoint instead of one.
+	Keys   int
+	Rounds int // phases per system, interleaved
+	Warmup int // events each system gets before the first round, not measured
 
 	// Rate > 0 makes the run open-loop: Rate events per second for
 	// Duration, sent on schedule whatever the answers; Events and
@@ -30,7 +33,7 @@ type Options struct {
 	Rate     float64
 	Duration time.Duration
 
-	Floor string // FloorRecorded (default) or FloorBare
+	Floor string // FloorRecorded (default), FloorBare or FloorNone
 
 	JSON bool   // print the result as one JSON object instead of a table
 	Plot string // write receipts/s and latency over time to this SVG file
@@ -45,6 +48,10 @@ type Options struct {
 	// Versus is a second herald executable, measured in the same rounds as
 	// Executable: the before/after of a change.
 	Versus string
+	// VersusUnordered measures, in the same rounds, a second herald dev
+	// (Versus, or Executable when Versus is empty) whose endpoints are
+	// unordered: the cost of order, from one machine state.
+	VersusUnordered bool
 
 	Executable string   // the herald binary, for `herald dev` and the floor
 	Environ    []string // the environment those inherit (HERALD_* dropped)
@@ -71,10 +78,12 @@ func (o *Options) check() error {
 		return errors.New("concurrency must be at least 1")
 	case o.Executable == "":
 		return errors.New("the herald executable is needed (for the floor)")
-	case o.Floor != "" && o.Floor != FloorRecorded && o.Floor != FloorBare:
-		return fmt.Errorf("floor must be %q or %q", FloorRecorded, FloorBare)
-	case o.Target != "" && o.Versus != "":
-		return errors.New("--versus starts its own herald dev; it does not go with --target")
+	case o.Keys < 0:
+		return errors.New("keys must not be negative")
+	case o.Floor != "" && o.Floor != FloorRecorded && o.Floor != FloorBare && o.Floor != FloorNone:
+		return fmt.Errorf("floor must be %q, %q or %q", FloorRecorded, FloorBare, FloorNone)
+	case o.Target != "" && (o.Versus != "" || o.VersusUnordered):
+		return errors.New("--versus and --versus-unordered start their own herald dev; they do not go with --target")
 	}
 	if o.Floor == "" {
 		o.Floor = FloorRecorded
@@ -96,6 +105,14 @@ func (o *Options) events() int {
 		return max(1, int(o.Rate*o.Duration.Seconds()))
 	}
 	return o.Events
+}
+
+// key is the ordering key of event i: "" without Keys.
+func (o *Options) key(i int) string {
+	if o.Keys <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("k%d", i%o.Keys)
 }
 
 // conns is how many connections a sender keeps open.
@@ -149,23 +166,29 @@ func Run(ctx context.Context, o Options, stdout io.Writer) (Result, error) {
 // raw loop (closed loop only), in the order their phases run in round 1.
 func startSystems(ctx context.Context, o Options) ([]*system, error) {
 	var out []*system
-	h, err := heraldSystem(ctx, o, "herald", o.Executable)
+	h, err := heraldSystem(ctx, o, "herald", o.Executable, o.Ordered)
 	if err != nil {
 		return out, fmt.Errorf("bench herald: %w", err)
 	}
 	out = append(out, h)
-	if o.Versus != "" {
-		v, err := heraldSystem(ctx, o, "versus", o.Versus)
+	if o.Versus != "" || o.VersusUnordered {
+		exe := o.Versus
+		if exe == "" {
+			exe = o.Executable
+		}
+		v, err := heraldSystem(ctx, o, "versus", exe, o.Ordered && !o.VersusUnordered)
 		if err != nil {
 			return out, fmt.Errorf("bench versus: %w", err)
 		}
 		out = append(out, v)
 	}
-	f, err := floorSystem(ctx, o)
-	if err != nil {
-		return out, fmt.Errorf("bench floor: %w", err)
+	if o.Floor != FloorNone {
+		f, err := floorSystem(ctx, o)
+		if err != nil {
+			return out, fmt.Errorf("bench floor: %w", err)
+		}
+		out = append(out, f)
 	}
-	out = append(out, f)
 	if o.Rate == 0 {
 		out = append(out, rawSystem(o))
 	}

@@ -87,6 +87,29 @@ func TestMeasure(t *testing.T) {
 	if f.BacklogMax != 1 {
 		t.Errorf("backlog max %v, want 1", f.BacklogMax)
 	}
+	// b's second receipt came 1460 ms after the one before it.
+	if f.GapMaxMs != 1460 {
+		t.Errorf("longest gap %v ms, want 1460", f.GapMaxMs)
+	}
+}
+
+// A stall is time with deliveries owed and none arriving; time with nothing
+// owed is no stall, however long.
+func TestLongestGap(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(n int) time.Time { return t0.Add(ms(n)) }
+	sends := map[string]sent{"a": {sendAt: at(0)}, "b": {sendAt: at(5000)}, "c": {sendAt: at(5100)}}
+	rs := []receipt{
+		{at: at(100), sent: sends["a"]},  // 100 ms after a's send
+		{at: at(5200), sent: sends["b"]}, // nothing owed from 100 to 5000: 200 ms
+		{at: at(5900), sent: sends["c"]}, // 700 ms after b's receipt
+	}
+	if got := longestGap(rs, sends, 1); got != ms(700) {
+		t.Errorf("longest gap %v, want 700ms", got)
+	}
+	if got := longestGap(nil, nil, 1); got != 0 {
+		t.Errorf("no receipts: %v, want 0", got)
+	}
 }
 
 func testSecret(t *testing.T) string {

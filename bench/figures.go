@@ -47,6 +47,9 @@ type Figures struct {
 	// Deliveries owed (accepted events × endpoints) and not yet received,
 	// at its largest, sampled once a second.
 	BacklogMax float64 `json:"backlog_max"`
+	// The longest time during which deliveries were owed (their events
+	// sent, not yet received) and none arrived: a stall.
+	GapMaxMs float64 `json:"receipt_gap_max_ms"`
 
 	// Checks, counted on every phase.
 	SendErrors        float64 `json:"send_errors"`        // sends not answered 2xx (the closed loop tries an event up to 5 times)
@@ -149,6 +152,7 @@ func measure(rec *Recorder, sends map[string]sent, start time.Time, endpoints in
 	f.Duplicates = float64(rec.Duplicates())
 	f.SignatureFailures = float64(rec.SignatureFailures())
 	f.SignaturesChecked = float64(rec.Verified())
+	f.GapMaxMs = msOf(longestGap(rs, sends, endpoints))
 	f.Timeline = timeline(rs, sends, start, endpoints)
 	for _, b := range f.Timeline {
 		f.BacklogMax = max(f.BacklogMax, float64(b.Backlog))
@@ -191,4 +195,39 @@ func timeline(rs []receipt, sends map[string]sent, start time.Time, endpoints in
 		bins[i] = Bin{T: float64(i + 1), Receipts: received[i], P50Ms: p.p50, P99Ms: p.p99, Backlog: max(0, owed-got)}
 	}
 	return bins
+}
+
+// longestGap is the longest time during which deliveries were owed and no
+// receipt came. A delivery is owed from its event's send (not its accept: a
+// receipt may come before the answer to the send) until its receipt.
+func longestGap(rs []receipt, sends map[string]sent, endpoints int) time.Duration {
+	type mark struct {
+		at    time.Time
+		delta int // +endpoints for a send, -1 for a receipt
+	}
+	marks := make([]mark, 0, len(sends)+len(rs))
+	for _, s := range sends {
+		marks = append(marks, mark{s.sendAt, endpoints})
+	}
+	for _, r := range rs {
+		marks = append(marks, mark{r.at, -1})
+	}
+	slices.SortStableFunc(marks, func(a, b mark) int { return a.at.Compare(b.at) })
+	var (
+		longest time.Duration
+		owed    int
+		since   time.Time // the last receipt, or the send that made owed > 0
+	)
+	for _, m := range marks {
+		if m.delta < 0 {
+			if owed > 0 {
+				longest = max(longest, m.at.Sub(since))
+			}
+			since = m.at
+		} else if owed <= 0 {
+			since = m.at
+		}
+		owed += m.delta
+	}
+	return longest
 }

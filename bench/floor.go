@@ -30,6 +30,8 @@ const (
 	// FloorBare is the least a workflow can do: one local activity that
 	// signs and POSTs to every endpoint in turn, and records nothing.
 	FloorBare = "bare"
+	// FloorNone measures no floor (a run that compares two Heralds).
+	FloorNone = "none"
 )
 
 // floorInput is the floor workflow's argument: the event, not the endpoints.

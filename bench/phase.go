@@ -73,7 +73,7 @@ func runPhase(ctx context.Context, o Options, sys *system, recv *Receivers, key,
 				case <-time.After(time.Duration(try) * 200 * time.Millisecond):
 				}
 			}
-			if err = setup.send(ctx, ids[i], benchPayload(i)); err == nil {
+			if err = setup.send(ctx, ids[i], o.key(i), benchPayload(i)); err == nil {
 				log.add(ids[i], sent{sendAt: sendAt, acceptAt: time.Now()})
 				accepted.Add(1)
 				return nil

@@ -99,7 +99,7 @@ func rawSystem(o Options) *system {
 		if err != nil {
 			return phaseSetup{}, err
 		}
-		send := func(ctx context.Context, id string, p json.RawMessage) error {
+		send := func(ctx context.Context, id, _ string, p json.RawMessage) error { // no keys: no lanes
 			for i, u := range urls {
 				w := webhook{URL: u, ID: id, EventType: benchEventType, CreatedAt: created, Payload: p, Secret: secrets[i]}
 				if err := w.post(ctx, hc); err != nil {

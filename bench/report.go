@@ -29,6 +29,12 @@ func writeTable(w io.Writer, r Result) error {
 	order := "unordered"
 	if s.Ordered {
 		order = "ordered"
+		if s.Keys > 0 {
+			order += fmt.Sprintf(", %d keys", s.Keys)
+		}
+	}
+	if s.VersusUnordered {
+		order += "; versus: unordered"
 	}
 	fmt.Fprintf(w, "herald bench: %s x %d endpoints (%s), %d rounds, %s floor, against %s\n\n",
 		load, s.Endpoints, order, s.Rounds, s.Floor, s.Target)
@@ -41,7 +47,9 @@ func writeTable(w io.Writer, r Result) error {
 	if r.Versus != nil {
 		cols = append(cols, col{"versus", r.Versus})
 	}
-	cols = append(cols, col{"floor", &r.Floor})
+	if len(r.Floor.Rounds) > 0 {
+		cols = append(cols, col{"floor", &r.Floor})
+	}
 	if r.Raw != nil {
 		cols = append(cols, col{"raw loop", r.Raw})
 	}
@@ -67,6 +75,7 @@ func writeTable(w io.Writer, r Result) error {
 		{"accept->receipt p99 ms", func(f Figures) float64 { return f.AcceptP99Ms }, 1},
 		{"accept->receipt max ms", func(f Figures) float64 { return f.AcceptMaxMs }, 1},
 		{"backlog max", func(f Figures) float64 { return f.BacklogMax }, 0},
+		{"longest receipt gap ms", func(f Figures) float64 { return f.GapMaxMs }, 0},
 		{"RSS MiB at end", func(f Figures) float64 { return f.RSSMiB }, 0},
 	}
 	for _, row := range rows {
@@ -83,7 +92,9 @@ func writeTable(w io.Writer, r Result) error {
 			statText(rt.CompletedPerS.Median, rt.CompletedPerS.Min, rt.CompletedPerS.Max, 3))
 	}
 	fmt.Fprintln(w)
-	ratioLine("herald / floor", r.HeraldOverFloor)
+	if len(r.Floor.Rounds) > 0 {
+		ratioLine("herald / floor", r.HeraldOverFloor)
+	}
 	if r.VersusOverHerald != nil {
 		ratioLine("versus / herald", *r.VersusOverHerald)
 	}

@@ -11,6 +11,7 @@ type Settings struct {
 	Endpoints   int     `json:"endpoints"`
 	Concurrency int     `json:"concurrency"` // closed loop only
 	Ordered     bool    `json:"ordered"`
+	Keys        int     `json:"keys"` // ordering keys the events are spread over; 0: none
 	Rounds      int     `json:"rounds"`
 	Warmup      int     `json:"warmup_events"`
 	OpenLoop    bool    `json:"open_loop"`
@@ -19,6 +20,8 @@ type Settings struct {
 	Floor       string  `json:"floor"`
 	Target      string  `json:"target"`
 	Versus      string  `json:"versus,omitempty"`
+	// VersusUnordered: the versus column is a herald dev with unordered endpoints.
+	VersusUnordered bool `json:"versus_unordered,omitempty"`
 }
 
 // Result is what a run measured. See docs/performance.md for every field.
@@ -56,8 +59,8 @@ func newResult(o Options) Result {
 		target = "herald dev"
 	}
 	s := Settings{
-		Events: o.events(), Endpoints: o.Endpoints, Ordered: o.Ordered, Rounds: o.Rounds,
-		Warmup: o.Warmup, Floor: o.Floor, Target: target, Versus: o.Versus,
+		Events: o.events(), Endpoints: o.Endpoints, Ordered: o.Ordered, Keys: o.Keys, Rounds: o.Rounds,
+		Warmup: o.Warmup, Floor: o.Floor, Target: target, Versus: o.Versus, VersusUnordered: o.VersusUnordered,
 	}
 	if o.Rate > 0 {
 		s.OpenLoop, s.Rate, s.DurationS = true, o.Rate, o.Duration.Seconds()

@@ -31,7 +31,7 @@ type system struct {
 // phaseSetup is a system made ready for one phase.
 type phaseSetup struct {
 	secrets []string
-	send    func(ctx context.Context, id string, payload json.RawMessage) error
+	send    func(ctx context.Context, id, key string, payload json.RawMessage) error
 	// workflows is a visibility query matching this phase's workflows (and
 	// possibly earlier ones, counted in earlier); "" when not countable.
 	workflows string
@@ -48,8 +48,8 @@ func (s *system) pid() int {
 }
 
 // heraldSystem is a Herald (`herald dev` started from exe, or the target):
-// each phase gets an app of its own with E endpoints.
-func heraldSystem(ctx context.Context, o Options, name, exe string) (*system, error) {
+// each phase gets an app of its own with E endpoints, ordered or not.
+func heraldSystem(ctx context.Context, o Options, name, exe string, ordered bool) (*system, error) {
 	s := &system{name: name, stop: func() {}}
 	url, token, temporalAddr := o.Target, o.Token, o.TemporalAddr
 	if url == "" {
@@ -75,7 +75,7 @@ func heraldSystem(ctx context.Context, o Options, name, exe string) (*system, er
 	}
 	var apps []string
 	s.begin = func(ctx context.Context, urls []string) (phaseSetup, error) {
-		app, secrets, err := api.setup(ctx, urls, o.Ordered)
+		app, secrets, err := api.setup(ctx, urls, ordered)
 		if err != nil {
 			return phaseSetup{}, fmt.Errorf("set up app and endpoints: %w", err)
 		}
@@ -85,8 +85,10 @@ func heraldSystem(ctx context.Context, o Options, name, exe string) (*system, er
 			return phaseSetup{}, err
 		}
 		return phaseSetup{
-			secrets:   secrets,
-			send:      func(ctx context.Context, id string, p json.RawMessage) error { return api.postEvent(ctx, app, id, p) },
+			secrets: secrets,
+			send: func(ctx context.Context, id, key string, p json.RawMessage) error {
+				return api.postEvent(ctx, app, id, key, p)
+			},
 			workflows: fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", schemas.EventWorkflowName, schemas.SearchAttrApp, app),
 			idPrefix:  "bench_" + run + "_",
 			app:       app,
@@ -135,7 +137,7 @@ func floorSystem(ctx context.Context, o Options) (*system, error) {
 		earlier := int(started.Load())
 		return phaseSetup{
 			secrets: secrets,
-			send: func(ctx context.Context, id string, p json.RawMessage) error {
+			send: func(ctx context.Context, id, _ string, p json.RawMessage) error { // no keys: the floor has no lanes
 				_, err := api.do(ctx, http.MethodPost, "/events", floorEvent{ID: id, Payload: p}, nil, http.StatusAccepted)
 				if err == nil {
 					started.Add(1)

@@ -12,22 +12,24 @@ import (
 )
 
 type benchCmd struct {
-	Events       int           `default:"1000" help:"Events per measured phase (closed loop)."`
-	Endpoints    int           `default:"1" help:"Endpoints every event is delivered to."`
-	Concurrency  int           `default:"64" help:"Sends in flight (closed loop)."`
-	Ordered      bool          `default:"true" negatable:"" help:"Make the endpoints ordered (--ordered=false or --no-ordered for unordered)."`
-	Rounds       int           `default:"3" help:"Phases per system, interleaved (Herald, floor, raw; reversed every other round)."`
-	Warmup       int           `default:"200" help:"Events each system gets before the first round, not measured."`
-	Rate         float64       `placeholder:"R" help:"Open loop: send R events per second whatever the answers (with --duration)."`
-	Duration     time.Duration `placeholder:"D" help:"Open loop: how long to send at --rate."`
-	Floor        string        `default:"recorded" enum:"recorded,bare" help:"The floor's work per event: 'recorded' (one local activity per endpoint that signs, POSTs and writes an attempt row to SQLite) or 'bare' (one local activity POSTing to every endpoint, no record)."`
-	JSON         bool          `name:"json" help:"Print one JSON object instead of a table."`
-	Plot         string        `placeholder:"FILE.svg" help:"Draw receipts per second and latency over time for every phase into an SVG file."`
-	Target       string        `placeholder:"URL" help:"A running Herald to measure; by default the bench starts its own 'herald dev' on a temporary data dir."`
-	Token        string        `help:"API token of --target (default: HERALD_API_TOKEN)."`
-	TemporalAddr string        `name:"temporal-address" placeholder:"HOST:PORT" help:"Temporal frontend of --target, to wait for its workflows to close and count history events; omitted: neither."`
-	Versus       string        `placeholder:"HERALD_BINARY" help:"Another herald binary to measure in the same rounds (a before/after of a change)."`
-	Timeout      time.Duration `default:"10m" help:"How long each phase may wait for its deliveries, and then for its workflows to close."`
+	Events          int           `default:"1000" help:"Events per measured phase (closed loop)."`
+	Endpoints       int           `default:"1" help:"Endpoints every event is delivered to."`
+	Concurrency     int           `default:"64" help:"Sends in flight (closed loop)."`
+	Ordered         bool          `default:"true" negatable:"" help:"Make the endpoints ordered (--ordered=false or --no-ordered for unordered)."`
+	Keys            int           `default:"0" help:"Spread the events over this many ordering keys (lanes per ordered endpoint); 0: none."`
+	Rounds          int           `default:"3" help:"Phases per system, interleaved (Herald, floor, raw; reversed every other round)."`
+	Warmup          int           `default:"200" help:"Events each system gets before the first round, not measured."`
+	Rate            float64       `placeholder:"R" help:"Open loop: send R events per second whatever the answers (with --duration)."`
+	Duration        time.Duration `placeholder:"D" help:"Open loop: how long to send at --rate."`
+	Floor           string        `default:"recorded" enum:"recorded,bare,none" help:"The floor's work per event: 'recorded' (one local activity per endpoint that signs, POSTs and writes an attempt row to SQLite), 'bare' (one local activity POSTing to every endpoint, no record) or 'none' (no floor measured)."`
+	JSON            bool          `name:"json" help:"Print one JSON object instead of a table."`
+	Plot            string        `placeholder:"FILE.svg" help:"Draw receipts per second and latency over time for every phase into an SVG file."`
+	Target          string        `placeholder:"URL" help:"A running Herald to measure; by default the bench starts its own 'herald dev' on a temporary data dir."`
+	Token           string        `help:"API token of --target (default: HERALD_API_TOKEN)."`
+	TemporalAddr    string        `name:"temporal-address" placeholder:"HOST:PORT" help:"Temporal frontend of --target, to wait for its workflows to close and count history events; omitted: neither."`
+	Versus          string        `placeholder:"HERALD_BINARY" help:"Another herald binary to measure in the same rounds (a before/after of a change)."`
+	VersusUnordered bool          `name:"versus-unordered" help:"Measure in the same rounds a second herald dev (--versus, or this binary) whose endpoints are unordered."`
+	Timeout         time.Duration `default:"10m" help:"How long each phase may wait for its deliveries, and then for its workflows to close."`
 }
 
 // Help is the long help of `herald bench --help`: what every figure means.
@@ -48,6 +50,7 @@ Per system, every figure is given as the median and the range over the rounds:
   send_to_receipt_*_ms        from sending an event to each of its receipts (p50, p95, p99, max)
   accept_to_receipt_*_ms      from the answer to the send to each receipt (negative: receipt first)
   backlog_max                 most deliveries owed and not yet received, sampled every second
+  receipt_gap_max_ms          longest time deliveries were owed and none arrived (a stall)
   send_errors, signature_failures, signatures_checked, duplicates, unknown_ids, out_of_order
 herald_over_floor gives, round by round, Herald's figure over the floor's (CPU per delivery,
 delivered/s, completed/s), then their median and range. The raw loop runs in the bench's own
@@ -70,27 +73,29 @@ func (c *benchCmd) Run(e *env) error {
 		progress = nil
 	}
 	_, err = bench.Run(e.ctx, bench.Options{
-		Events:       c.Events,
-		Endpoints:    c.Endpoints,
-		Concurrency:  c.Concurrency,
-		Ordered:      c.Ordered,
-		Rounds:       c.Rounds,
-		Warmup:       c.Warmup,
-		Rate:         c.Rate,
-		Duration:     c.Duration,
-		Floor:        c.Floor,
-		JSON:         c.JSON,
-		Plot:         c.Plot,
-		Target:       c.Target,
-		Token:        token,
-		TemporalAddr: c.TemporalAddr,
-		Versus:       c.Versus,
-		Executable:   exe,
-		Environ:      os.Environ(),
-		Timeout:      c.Timeout,
-		Logger:       newLogger(e.stderr, "warn"),
-		Progress:     progress,
-		TTY:          tty,
+		Events:          c.Events,
+		Endpoints:       c.Endpoints,
+		Concurrency:     c.Concurrency,
+		Ordered:         c.Ordered,
+		Keys:            c.Keys,
+		Rounds:          c.Rounds,
+		Warmup:          c.Warmup,
+		Rate:            c.Rate,
+		Duration:        c.Duration,
+		Floor:           c.Floor,
+		JSON:            c.JSON,
+		Plot:            c.Plot,
+		Target:          c.Target,
+		Token:           token,
+		TemporalAddr:    c.TemporalAddr,
+		Versus:          c.Versus,
+		VersusUnordered: c.VersusUnordered,
+		Executable:      exe,
+		Environ:         os.Environ(),
+		Timeout:         c.Timeout,
+		Logger:          newLogger(e.stderr, "warn"),
+		Progress:        progress,
+		TTY:             tty,
 	}, e.stdout)
 	return err
 }
