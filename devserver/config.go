@@ -108,6 +108,14 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 		// skipping matching. On by default in v1.32; set for the same reason.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
 
+		// Event workflows' tasks carry priority keys (1 to 5): a lane's
+		// wake goes before everything, queued ordered events' delayed first
+		// tasks after everything (see dispatch). The priority matcher that
+		// honours them, with 5 levels, is the default in v1.32; set for the
+		// same reason.
+		dynamicconfig.MatchingUseNewMatcher.Key():  true,
+		dynamicconfig.MatchingPriorityLevels.Key(): 5,
+
 		// The Web UI and the API list workflows through visibility; the
 		// default per-instance limit (10/s) throttles a UI page refresh.
 		// Not on the delivery path, so not in the measurement.

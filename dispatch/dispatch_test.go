@@ -2,7 +2,9 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +43,7 @@ type acts struct {
 	mu       sync.Mutex
 	delivers map[string]int // event/endpoint -> calls
 	replay   []schemas.Target
+	turns    []string // event ids, in the order their turn was asked for
 }
 
 func (a *acts) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
@@ -57,6 +60,9 @@ func (a *acts) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas
 }
 
 func (a *acts) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
+	a.mu.Lock()
+	a.turns = append(a.turns, req.EventID)
+	a.mu.Unlock()
 	return schemas.TurnResult{Go: true, DeliveryStatus: schemas.DeliveryPending}, nil
 }
 
@@ -82,6 +88,7 @@ func (a *acts) calls(key string) int {
 
 type fixture struct {
 	c    client.Client
+	ns   string
 	d    *dispatch.Dispatcher
 	src  *events
 	acts *acts
@@ -104,13 +111,13 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatalf("add search attributes: %v", err)
 	}
-	f := &fixture{c: c, src: &events{targets: map[string][]schemas.Target{}}, acts: &acts{delivers: map[string]int{}}}
+	f := &fixture{c: c, ns: srv.GetDefaultNamespace(), src: &events{targets: map[string][]schemas.Target{}}, acts: &acts{delivers: map[string]int{}}}
 	w := worker.New(c, f.acts, worker.Options{TaskQueue: "herald-test"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	f.d = dispatch.New(c, f.src, dispatch.Config{TaskQueue: "herald-test",
+	f.d = dispatch.New(c, f.src, dispatch.Config{Namespace: f.ns, TaskQueue: "herald-test",
 		RetrySchedule: []time.Duration{time.Second}, DeliveryTimeout: 5 * time.Second})
 	return f
 }
@@ -225,4 +232,86 @@ func TestDispatchAgainstServer(t *testing.T) {
 			t.Fatalf("ep_o delivered %d times, want 1", n)
 		}
 	})
+}
+
+// Under a burst, thousands of queued ordered events' delayed first tasks
+// (housekeeping: most find their delivery drained) reach the task queue;
+// the task that wakes a lane's new head must not wait behind them. Here 30
+// such tasks are queued while no worker polls, then a turn is passed to a
+// queued event; the first worker to poll must run the head first.
+func TestTurnGoesBeforeHousekeeping(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const queue = "herald-prio"
+	d := dispatch.New(f.c, f.src, dispatch.Config{Namespace: f.ns, TaskQueue: queue,
+		RetrySchedule: []time.Duration{time.Second}, DeliveryTimeout: 5 * time.Second})
+	target := func(seq, ahead int64) []schemas.Target {
+		return []schemas.Target{{EndpointID: "ep_o", Ordered: true, Seq: seq, Ahead: ahead}}
+	}
+	// The head was queued far back: its start delay is long.
+	if err := d.Start(ctx, ev("head"), target(1, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	var housekeeping []string
+	for i := range 30 {
+		id := fmt.Sprintf("queued_%02d", i)
+		housekeeping = append(housekeeping, id)
+		if err := d.Start(ctx, ev(id), target(int64(10+i), 2)); err != nil { // a 20 ms delay
+			t.Fatal(err)
+		}
+	}
+	scheduled := func(id string) bool {
+		desc, err := f.c.DescribeWorkflowExecution(ctx, schemas.EventWorkflowID("app_1", id), "")
+		return err == nil && desc.GetPendingWorkflowTask() != nil
+	}
+	eventuallyTrue(t, "the queued events' first tasks are scheduled", func() bool {
+		return !slices.ContainsFunc(housekeeping, func(id string) bool { return !scheduled(id) })
+	})
+	f.src.mu.Lock()
+	f.src.targets["head"] = target(1, 0)
+	f.src.mu.Unlock()
+	if err := d.Turn(ctx, store.DeliveryRef{AppID: "app_1", EventID: "head", EndpointID: "ep_o", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTrue(t, "the head's task is scheduled", func() bool { return scheduled("head") })
+	for id, want := range map[string]int32{"head": 1, "queued_00": 5} {
+		desc, err := f.c.DescribeWorkflowExecution(ctx, schemas.EventWorkflowID("app_1", id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := desc.GetWorkflowExecutionInfo().GetPriority().GetPriorityKey(); got != want {
+			t.Errorf("%s has priority key %d, want %d", id, got, want)
+		}
+	}
+
+	// Two workflow tasks at a time (the SDK's least): the order they run in
+	// is about the order matching hands them out.
+	w := worker.New(f.c, f.acts, worker.Options{TaskQueue: queue, WorkflowTasks: 2, WorkflowTaskPollers: 2})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var at int
+	eventuallyTrue(t, "the head's turn is asked for", func() bool {
+		f.acts.mu.Lock()
+		defer f.acts.mu.Unlock()
+		at = slices.Index(f.acts.turns, "head")
+		return at >= 0
+	})
+	// Priority order is close, not exact: a task or two may already be on
+	// their way to a poller. Without priorities the head is last (31st).
+	if at > 2 {
+		t.Errorf("the head ran after %d queued events' tasks, want at most 2", at)
+	}
+}
+
+func eventuallyTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 30s: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -152,6 +152,7 @@ func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client
 		store:    st,
 		temporal: tc,
 		dispatcher: dispatch.New(tc, st, dispatch.Config{
+			Namespace:       cfg.TemporalNamespace,
 			TaskQueue:       schemas.TaskQueue,
 			RetrySchedule:   cfg.RetrySchedule,
 			DeliveryTimeout: cfg.DeliveryTimeout,
