@@ -401,6 +401,9 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	call(204, "DELETE", "/v1/apps/acme", nil)
 	call(200, "GET", "/healthz", nil)
 	call(200, "GET", "/readyz", nil)
+	call(200, "GET", "/metrics", nil)
+	call(200, "GET", "/openapi.json", nil)
+	call(200, "GET", "/docs", nil)
 	for _, c := range []string{"200", "201", "202", "204", "401", "403", "404", "409", "422"} {
 		if !codes[c] {
 			t.Errorf("no answer %s was checked", c)
