@@ -1,0 +1,355 @@
+package chaos
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The flags of `go test ./chaos`; the defaults fit in CI (about two
+// minutes on two cores, build cached).
+var (
+	flagSeed     = flag.Uint64("seed", 0, "seed of every random choice (0: from the clock; the run prints it)")
+	flagDuration = flag.Duration("duration", 40*time.Second, "how long operations and kills go on")
+	flagSettle   = flag.Duration("settle", 3*time.Minute, "how long Herald may take to finish after the last operation")
+	flagKills    = flag.Duration("kill-every", 15*time.Second, "mean time between kill -9s of herald dev (0: none)")
+	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
+)
+
+// config is one run's settings.
+type config struct {
+	seed            uint64
+	duration        time.Duration
+	settle          time.Duration
+	killEvery       time.Duration
+	ops             []op
+	apps            int           // app slots
+	clients         int           // event senders, each one after another
+	eventGap        time.Duration // mean pause between a client's events
+	opGap           time.Duration // mean pause between operations
+	deliveryTimeout time.Duration
+	retrySchedule   string
+	goneRate        float64
+	// maxSignals bounds the signals one workflow run may take beyond the
+	// cancels, replays and recovers the test sent that could reach it.
+	maxSignals int
+}
+
+func configFromFlags(t *testing.T) config {
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	c := config{
+		seed: seed, duration: *flagDuration, settle: *flagSettle, killEvery: *flagKills,
+		apps: 3, clients: 3, eventGap: 400 * time.Millisecond, opGap: 700 * time.Millisecond,
+		// A short schedule so that every delivery ends within seconds: 4
+		// attempts over 4 s (the workflow waits at least 1 s), 429's
+		// Retry-After of 1 s capped at twice the delay.
+		deliveryTimeout: 2 * time.Second, retrySchedule: "1s,1s,2s",
+		goneRate: 0.005, maxSignals: 10,
+	}
+	if *flagOps == "all" {
+		c.ops = ops
+	} else {
+		for _, name := range strings.Split(*flagOps, ",") {
+			found := false
+			for _, o := range ops {
+				if o.name == strings.TrimSpace(name) {
+					c.ops, found = append(c.ops, o), true
+				}
+			}
+			if !found {
+				t.Fatalf("-ops: no operation %q", name)
+			}
+		}
+	}
+	return c
+}
+
+// chaosRun is one run: Herald, its receivers, the model and the tallies.
+type chaosRun struct {
+	cfg       config
+	herald    *devProcess
+	api       *apiClient
+	w         *world
+	receivers []*receiver
+
+	mu     sync.Mutex
+	counts map[string]int // operations done, by name
+	errs   []string       // what went wrong while running
+}
+
+func (r *chaosRun) count(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts[name]++
+}
+
+func (r *chaosRun) fail(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestChaos(t *testing.T) {
+	cfg := configFromFlags(t)
+	t.Logf("chaos seed %d (reproduce: go test ./chaos -run TestChaos -seed %d -duration %s -ops %s)",
+		cfg.seed, cfg.seed, cfg.duration, *flagOps)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("FAILED with seed %d: go test ./chaos -run TestChaos -seed %d -duration %s -ops %s",
+				cfg.seed, cfg.seed, cfg.duration, *flagOps)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.settle+10*time.Minute)
+	defer cancel()
+
+	dir := t.TempDir()
+	began := time.Now()
+	bin, err := buildHerald(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built herald in %s", time.Since(began).Round(time.Second))
+	dataDir := filepath.Join(dir, "data")
+	if err := os.Mkdir(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err := newDevProcess(bin, dataDir, "chaos-token", map[string]string{
+		"HERALD_RETRY_SCHEDULE":   cfg.retrySchedule,
+		"HERALD_DELIVERY_TIMEOUT": cfg.deliveryTimeout.String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startCtx, cancelStart := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelStart()
+	if err := h.start(startCtx); err != nil {
+		t.Fatal(err)
+	}
+	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.api, "chaos-token"),
+		w: &world{start: time.Now()}, counts: map[string]int{}}
+	t.Cleanup(func() {
+		if err := h.stop(time.Minute); err != nil {
+			t.Errorf("%v\n%s", err, h.logTail(40))
+		}
+		for _, rc := range r.allReceivers() {
+			rc.close()
+		}
+		if t.Failed() {
+			t.Logf("herald dev's log (last lines):\n%s", h.logTail(60))
+		}
+	})
+
+	if err := r.setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	r.chaos(ctx)
+	chaosTook := time.Since(began)
+	settled, err := r.settle(ctx)
+	if err != nil {
+		t.Error(err)
+	}
+	for _, e := range r.errs {
+		t.Error(e)
+	}
+	began = time.Now()
+	rep := r.check(ctx)
+	t.Logf("checked in %s", time.Since(began).Round(time.Second))
+	t.Logf("seed %d: %s of operations and kills, settled in %s; %s", cfg.seed, chaosTook.Round(time.Second),
+		settled.Round(time.Second), r.summary())
+	for _, line := range rep.notes {
+		t.Log(line)
+	}
+	for _, v := range rep.violations {
+		t.Error(v)
+	}
+}
+
+// setup makes the event types and the apps of every slot.
+func (r *chaosRun) setup(ctx context.Context) error {
+	if err := r.createEventTypes(ctx); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(r.cfg.seed, 1))
+	for slot := range r.cfg.apps {
+		if err := r.makeApp(ctx, r.planApp(rng, slot, 0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chaos sends events, draws operations and kills Herald for the run's
+// duration, and returns once every operation has its answer and Herald is
+// up. Each goroutine has its own generator from the seed.
+func (r *chaosRun) chaos(ctx context.Context) {
+	phase, stop := context.WithTimeout(ctx, r.cfg.duration)
+	defer stop()
+	// Calls started in the phase may finish after it (Herald may be down).
+	calls, cancelCalls := context.WithTimeout(ctx, r.cfg.duration+5*time.Minute)
+	defer cancelCalls()
+	var wg sync.WaitGroup
+	for c := range r.cfg.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(r.cfg.seed, uint64(100+c)))
+			for n := 1; sleepExp(phase, rng, r.cfg.eventGap); n++ {
+				if err := r.sendEvent(calls, rng, c, n); err != nil {
+					r.fail("client %d: %v", c, err)
+				}
+				r.count("event")
+			}
+		}()
+	}
+	if r.cfg.killEvery > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(r.cfg.seed, 2))
+			for sleepExp(phase, rng, r.cfg.killEvery) {
+				r.herald.kill()
+				r.count("kill")
+				time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
+				start, cancel := context.WithTimeout(ctx, 3*time.Minute)
+				err := r.herald.start(start)
+				cancel()
+				if err != nil {
+					r.fail("restart after kill -9: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	total := 0
+	for _, o := range r.cfg.ops {
+		total += o.weight
+	}
+	rng := rand.New(rand.NewPCG(r.cfg.seed, 3))
+	for total > 0 && sleepExp(phase, rng, r.cfg.opGap) {
+		n := rng.IntN(total)
+		var o op
+		for _, o = range r.cfg.ops {
+			if n < o.weight {
+				break
+			}
+			n -= o.weight
+		}
+		do := o.plan(r, rng)
+		if do == nil {
+			continue
+		}
+		r.count(o.name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := do(calls); err != nil {
+				r.fail("%s: %v", o.name, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// sleepExp sleeps an exponentially distributed time of the given mean and
+// says whether ctx is still live.
+func sleepExp(ctx context.Context, rng *rand.Rand, mean time.Duration) bool {
+	d := time.Duration(rng.ExpFloat64() * float64(mean))
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return ctx.Err() == nil
+	}
+}
+
+// settle waits until no event of a live app is pending and every receiver
+// is idle, and says how long that took.
+func (r *chaosRun) settle(ctx context.Context) (time.Duration, error) {
+	began := time.Now()
+	deadline := began.Add(r.cfg.settle)
+	r.w.mu.Lock()
+	apps := r.w.liveApps()
+	r.w.mu.Unlock()
+	for {
+		pending := 0
+		for _, a := range apps {
+			var list struct {
+				Data []struct{ ID string } `json:"data"`
+			}
+			ans, err := r.api.must(ctx, "GET", "/v1/apps/"+a.id+"/events?status=pending&limit=250", nil, http.StatusOK)
+			if err != nil {
+				return time.Since(began), err
+			}
+			if err := ans.decode(&list); err != nil {
+				return time.Since(began), err
+			}
+			pending += len(list.Data)
+		}
+		if pending == 0 && r.receiversIdle() {
+			return time.Since(began), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Since(began), fmt.Errorf("%d events still pending %s after the last operation", pending, r.cfg.settle)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (r *chaosRun) receiversIdle() bool {
+	for _, rc := range r.allReceivers() {
+		for _, q := range rc.requests() {
+			if q.left.IsZero() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *chaosRun) allReceivers() []*receiver {
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	return append([]*receiver(nil), r.receivers...)
+}
+
+// summary counts what the run did.
+func (r *chaosRun) summary() string {
+	r.mu.Lock()
+	names := make([]string, 0, len(r.counts))
+	for n := range r.counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s %d, ", n, r.counts[n])
+	}
+	r.mu.Unlock()
+	accepted, posts := 0, 0
+	r.w.mu.Lock()
+	for _, e := range r.w.events {
+		if e.accepted() {
+			accepted++
+		}
+	}
+	r.w.mu.Unlock()
+	for _, rc := range r.allReceivers() {
+		posts += len(rc.requests())
+	}
+	fmt.Fprintf(&b, "%d events accepted, %d POSTs received; API calls without an answer %d, 503 %d, 500 %d",
+		accepted, posts, r.api.noAnswer.Load(), r.api.unavailable.Load(), r.api.internal.Load())
+	return b.String()
+}

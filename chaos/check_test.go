@@ -1,0 +1,508 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// report is what the checks found: violations fail the test, notes are
+// figures and explained oddities.
+type report struct {
+	violations []string
+	notes      []string
+}
+
+func (rep *report) violate(format string, args ...any) {
+	// A broken invariant tends to break many times over: the first few say it.
+	const most = 40
+	if len(rep.violations) == most {
+		rep.violations = append(rep.violations, "(more violations left out)")
+	}
+	if len(rep.violations) < most {
+		rep.violations = append(rep.violations, fmt.Sprintf(format, args...))
+	}
+}
+
+func (rep *report) note(format string, args ...any) {
+	rep.notes = append(rep.notes, fmt.Sprintf(format, args...))
+}
+
+// apiEvent is an event as the API shows it.
+type apiEvent struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	Deliveries []struct {
+		EndpointID string `json:"endpoint_id"`
+		Status     string `json:"status"`
+		Attempts   []struct {
+			Attempt        int       `json:"attempt"`
+			StartedAt      time.Time `json:"started_at"`
+			ResponseStatus int       `json:"response_status"`
+			Error          string    `json:"error"`
+		} `json:"attempts"`
+	} `json:"deliveries"`
+}
+
+// check reads Herald's record of every accepted event and compares it,
+// the receivers' and Temporal's with what the test did.
+func (r *chaosRun) check(ctx context.Context) report {
+	var rep report
+	// The run is over: the model no longer changes.
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	got := map[*eventState]apiEvent{}
+	for _, e := range r.w.events {
+		if !e.accepted() {
+			continue
+		}
+		ans, err := r.api.call(ctx, "GET", "/v1/apps/"+e.app.id+"/events/"+e.id, nil)
+		switch {
+		case err != nil:
+			rep.violate("GET event %s/%s: %v", e.app.id, e.id, err)
+		case e.app.deleted != nil:
+			if ans.status != http.StatusNotFound {
+				rep.violate("event %s/%s of a deleted app: GET answered %d, want 404", e.app.id, e.id, ans.status)
+			}
+		case ans.status != http.StatusOK:
+			rep.violate("GET event %s/%s: status %d: %s", e.app.id, e.id, ans.status, ans.body)
+		default:
+			var ev apiEvent
+			if err := ans.decode(&ev); err != nil {
+				rep.violate("%v", err)
+				continue
+			}
+			got[e] = ev
+		}
+	}
+	for _, e := range r.w.events {
+		if ev, ok := got[e]; ok {
+			r.checkEvent(&rep, e, ev)
+		}
+	}
+	for _, a := range r.w.apps {
+		for _, ep := range a.endpoints {
+			r.checkReceiver(&rep, ep, got)
+			if ep.role.ordered {
+				r.checkLanes(&rep, ep)
+			}
+		}
+	}
+	r.checkWorkflows(ctx, &rep)
+	return rep
+}
+
+var finalDelivery = map[string]bool{"succeeded": true, "failed": true, "cancelled": true}
+
+// checkEvent: the event and each delivery ended; the deliveries are for the
+// endpoints it was for; each delivery's end is backed by what the receiver
+// got or by an operation that explains it; no attempt started after a stop.
+func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
+	name := e.app.id + "/" + e.id
+	if ev.Status == "pending" {
+		rep.violate("event %s still pending: %+v", name, ev.Deliveries)
+	}
+	byID := map[string]*endpointState{}
+	for _, ep := range e.app.endpoints {
+		byID[ep.id] = ep
+	}
+	has := map[string]bool{}
+	allSucceeded := true
+	for _, d := range ev.Deliveries {
+		has[d.EndpointID] = true
+		allSucceeded = allSucceeded && d.Status == "succeeded"
+		ep := byID[d.EndpointID]
+		switch {
+		case ep == nil:
+			rep.violate("event %s has a delivery to %s, not an endpoint of its app", name, d.EndpointID)
+			continue
+		case !ep.role.wants(e.typ):
+			rep.violate("event %s of type %s has a delivery to %s, which wants %v", name, e.typ, ep.rc.name, ep.role.types)
+		case !ep.created.sent.Before(e.post.at):
+			rep.violate("event %s has a delivery to %s, created after the event was accepted", name, ep.rc.name)
+		}
+		if !finalDelivery[d.Status] {
+			rep.violate("event %s: delivery to %s still %s", name, ep.rc.name, d.Status)
+		}
+		switch d.Status {
+		case "succeeded":
+			if !ep.rc.answered(e.id, answerOK) {
+				rep.violate("event %s: delivery to %s succeeded, but its receiver never answered it 2xx", name, ep.rc.name)
+			}
+		case "failed":
+			if len(d.Attempts) == 0 {
+				rep.violate("event %s: delivery to %s failed without an attempt", name, ep.rc.name)
+			}
+		case "cancelled":
+			if len(e.cancels) == 0 && len(ep.toggles) == 0 && ep.deleted == nil && !ep.rc.answered("", answerGone) {
+				rep.violate("event %s: delivery to %s cancelled, but neither the event was cancelled nor the endpoint disabled or deleted", name, ep.rc.name)
+			}
+		}
+		for _, at := range d.Attempts {
+			if why := stoppedBefore(e, ep, at.StartedAt, at.StartedAt); why != "" {
+				rep.violate("event %s (posted %s): attempt %d to %s started at %s, after %s; the endpoint: %s; the delivery: %+v",
+					name, e.post, at.Attempt, ep.rc.name, clock(at.StartedAt), why, ep.history(), d)
+			}
+		}
+	}
+	if ev.Status == "delivered" && !allSucceeded {
+		rep.violate("event %s is delivered, but not every delivery succeeded: %+v", name, ev.Deliveries)
+	}
+	for _, ep := range e.app.endpoints {
+		if ep.role.wants(e.typ) && !has[ep.id] && certainlySubscribed(ep, e.post) {
+			rep.violate("event %s (%s) accepted in [%s, %s] has no delivery to %s, which wanted it then", name, e.typ,
+				clock(e.post.sent), clock(e.post.at), ep.rc.name)
+		}
+	}
+}
+
+// certainlySubscribed says whether an endpoint certainly was enabled and
+// alive the whole time an event's POST was under way: created before,
+// deleted (if ever) after, no PATCH of disabled under way, the last one
+// before an enable, and no 410 its receiver answered that could disable it
+// then. A 410's disable is recorded by the attempt that got it, within
+// seconds; 30 s is a margin wide enough for a loaded machine.
+func certainlySubscribed(ep *endpointState, s span) bool {
+	if !ep.created.at.Before(s.sent) || (ep.deleted != nil && !ep.deleted.sent.After(s.at)) {
+		return false
+	}
+	var lastEnable *toggle
+	for i, tg := range ep.toggles {
+		if tg.sent.Before(s.at) && tg.at.After(s.sent) {
+			return false // under way meanwhile
+		}
+		if tg.at.Before(s.sent) {
+			if tg.disable {
+				lastEnable = nil
+			} else {
+				lastEnable = &ep.toggles[i]
+			}
+		}
+		if tg.at.Before(s.sent) && tg.disable {
+			// A disable before the event, and no enable after it (yet).
+			if !enabledAfter(ep.toggles[i+1:], tg.at, s.sent) {
+				return false
+			}
+		}
+	}
+	for _, q := range ep.rc.requests() {
+		if q.verdict != answerGone || !q.arrived.Before(s.at) {
+			continue
+		}
+		if lastEnable == nil || !lastEnable.sent.After(q.left.Add(30*time.Second)) {
+			return false
+		}
+	}
+	return true
+}
+
+// enabledAfter says whether one of toggles is an enable sent after from
+// and answered before by.
+func enabledAfter(toggles []toggle, from, by time.Time) bool {
+	for _, tg := range toggles {
+		if !tg.disable && tg.sent.After(from) && tg.at.Before(by) {
+			return true
+		}
+	}
+	return false
+}
+
+// stoppedBefore says what stop, answered before an attempt started, forbade
+// that attempt ("" when none did). startedAfter is the earliest and
+// arrived the latest the attempt may have started: the stop forbids it if
+// it was answered before startedAfter and nothing that may deliver again
+// (a replay or recover, or an enable for a disable) came between the stop
+// and arrived.
+func stoppedBefore(e *eventState, ep *endpointState, startedAfter, arrived time.Time) string {
+	requeued := func(after time.Time) bool {
+		for _, rp := range e.replays {
+			if (rp.endpointID == "" || rp.endpointID == ep.id) && rp.at.After(after) && rp.sent.Before(arrived) {
+				return true
+			}
+		}
+		for _, rc := range ep.recovers {
+			if rc.at.After(after) && rc.sent.Before(arrived) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range e.cancels {
+		if c.at.Before(startedAfter) && !requeued(c.sent) {
+			return "its cancel was answered at " + clock(c.at)
+		}
+	}
+	for i, tg := range ep.toggles {
+		if tg.disable && tg.at.Before(startedAfter) && !enableSentBefore(ep.toggles[i+1:], arrived) {
+			return "its endpoint's disable was answered at " + clock(tg.at)
+		}
+	}
+	if ep.deleted != nil && ep.deleted.at.Before(startedAfter) {
+		return "its endpoint's delete was answered at " + clock(ep.deleted.at)
+	}
+	if a := ep.app.deleted; a != nil && a.at.Before(startedAfter) {
+		return "its app's delete was answered at " + clock(a.at)
+	}
+	return ""
+}
+
+// enableSentBefore says whether one of toggles is an enable sent before t.
+func enableSentBefore(toggles []toggle, t time.Time) bool {
+	for _, tg := range toggles {
+		if !tg.disable && tg.sent.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkReceiver: every POST an endpoint got is for an event of its app,
+// carries that event's body and a valid signature from one of the
+// endpoint's keys, and started before any stop that forbade it.
+func (r *chaosRun) checkReceiver(rep *report, ep *endpointState, got map[*eventState]apiEvent) {
+	events := map[string]*eventState{}
+	for _, e := range r.w.events {
+		if e.app == ep.app && e.accepted() {
+			events[e.id] = e
+		}
+	}
+	var hooks []*standardwebhooks.Webhook
+	for _, s := range ep.secrets {
+		wh, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			rep.violate("secret of %s: %v", ep.rc.name, err)
+			continue
+		}
+		hooks = append(hooks, wh)
+	}
+	for _, q := range ep.rc.requests() {
+		e := events[q.eventID]
+		if e == nil {
+			rep.violate("%s got a POST for %q, not an accepted event of its app", ep.rc.name, q.eventID)
+			continue
+		}
+		if ev, ok := got[e]; ok && !hasDelivery(ev, ep.id) {
+			rep.violate("%s got a POST for %s, which has no delivery to it", ep.rc.name, e.id)
+		}
+		var body struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(q.body, &body); err != nil || body.Type != e.typ || !sameJSON(body.Data, e.payload) {
+			rep.violate("%s got a POST for %s with body %s, want type %s and data %s", ep.rc.name, e.id, q.body, e.typ, e.payload)
+		}
+		valid := false
+		for _, wh := range hooks {
+			if wh.VerifyIgnoringTimestamp(q.body, q.header) == nil {
+				valid = true
+				break
+			}
+		}
+		if !valid {
+			rep.violate("%s got a POST for %s whose signature %q no key of the endpoint verifies", ep.rc.name, e.id,
+				q.header.Get("webhook-signature"))
+		}
+		ts, err := strconv.ParseInt(q.header.Get("webhook-timestamp"), 10, 64)
+		if err != nil || q.arrived.Sub(time.Unix(ts, 0)).Abs() > 5*time.Minute {
+			rep.violate("%s got a POST for %s with webhook-timestamp %q, arrived %s", ep.rc.name, e.id,
+				q.header.Get("webhook-timestamp"), clock(q.arrived))
+			continue
+		}
+		// The timestamp is taken when the attempt starts, in whole seconds:
+		// the attempt started at ts or later.
+		if why := stoppedBefore(e, ep, time.Unix(ts, 0), q.arrived); why != "" {
+			rep.violate("%s got a POST for %s signed at %d (arrived %s), after %s", ep.rc.name, e.id, ts, clock(q.arrived), why)
+		}
+	}
+}
+
+func hasDelivery(ev apiEvent, endpointID string) bool {
+	for _, d := range ev.Deliveries {
+		if d.EndpointID == endpointID {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLanes: in every lane of an ordered endpoint, the first successful
+// POST of each event arrived in acceptance order, and no two POSTs were
+// under way at once.
+//
+// "A before B" holds when A's 202 came before B's POST was sent. A replay
+// of an event, or a recover of the endpoint, puts the event at the lane's
+// end again: only successes before the first such operation count.
+func (r *chaosRun) checkLanes(rep *report, ep *endpointState) {
+	lanes := map[string][]*eventState{}
+	for _, e := range r.w.events {
+		if e.app == ep.app && e.accepted() {
+			lanes[e.key] = append(lanes[e.key], e)
+		}
+	}
+	reqs := ep.rc.requests()
+	byEvent := map[string][]request{}
+	for _, q := range reqs {
+		byEvent[q.eventID] = append(byEvent[q.eventID], q)
+	}
+	keys := make([]string, 0, len(lanes))
+	for k := range lanes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		lane := lanes[key]
+		first := map[*eventState]time.Time{}
+		for _, e := range lane {
+			cutoff := requeuedAt(e, ep)
+			for _, q := range byEvent[e.id] {
+				if q.verdict == answerOK && q.arrived.Before(cutoff) {
+					first[e] = q.arrived
+					break
+				}
+			}
+		}
+		for _, a := range lane {
+			for _, b := range lane {
+				fa, okA := first[a]
+				fb, okB := first[b]
+				if okA && okB && a.post.at.Before(b.post.sent) && fb.Before(fa) {
+					rep.violate("%s lane %q: %s (accepted by %s) first succeeded at %s, after %s (sent at %s) at %s",
+						ep.rc.name, key, a.id, clock(a.post.at), clock(fa), b.id, clock(b.post.sent), clock(fb))
+				}
+			}
+		}
+		r.checkOneAtATime(rep, ep, key, lane, byEvent)
+	}
+}
+
+// requeuedAt is when an event's delivery to ep may first have been queued
+// again (never if it was not).
+func requeuedAt(e *eventState, ep *endpointState) time.Time {
+	at := never
+	for _, rp := range e.replays {
+		if (rp.endpointID == "" || rp.endpointID == ep.id) && rp.sent.Before(at) {
+			at = rp.sent
+		}
+	}
+	for _, rc := range ep.recovers {
+		if rc.sent.After(e.post.sent) && rc.sent.Before(at) {
+			at = rc.sent
+		}
+	}
+	return at
+}
+
+// checkOneAtATime: POSTs of one lane never overlap. An overlap that follows
+// a cancel, replay or recover of the earlier POST's event while it was
+// under way is counted apart: the contract lets that attempt finish, and a
+// cancelled or re-queued delivery no longer holds the lane.
+func (r *chaosRun) checkOneAtATime(rep *report, ep *endpointState, key string, lane []*eventState, byEvent map[string][]request) {
+	var qs []request
+	events := map[string]*eventState{}
+	for _, e := range lane {
+		qs = append(qs, byEvent[e.id]...)
+		events[e.id] = e
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].arrived.Before(qs[j].arrived) })
+	var open []request
+	for _, q := range qs {
+		kept := open[:0]
+		for _, o := range open {
+			if o.left.After(q.arrived) {
+				kept = append(kept, o)
+			}
+		}
+		open = kept
+		for _, o := range open {
+			what := fmt.Sprintf("%s lane %q: POST of %s arrived at %s while POST of %s (%s, arrived %s) was under way until %s",
+				ep.rc.name, key, q.eventID, clock(q.arrived), o.eventID, o.verdict, clock(o.arrived), clock(o.left))
+			if why := interrupted(events[o.eventID], ep, o.arrived, q.arrived); why != "" {
+				rep.note("explained overlap (%s): %s", why, what)
+				continue
+			}
+			rep.violate("%s", what)
+		}
+		open = append(open, q)
+	}
+}
+
+// interrupted says which operation sent between from and to took e's
+// delivery to ep out of the lane while its POST was under way.
+func interrupted(e *eventState, ep *endpointState, from, to time.Time) string {
+	in := func(s span) bool { return s.sent.Before(to) && s.at.After(from) }
+	for _, c := range e.cancels {
+		if in(c) {
+			return "cancel"
+		}
+	}
+	for _, rp := range e.replays {
+		if (rp.endpointID == "" || rp.endpointID == ep.id) && in(rp.span) {
+			return "replay"
+		}
+	}
+	for _, rc := range ep.recovers {
+		if in(rc) {
+			return "recover"
+		}
+	}
+	return ""
+}
+
+// answered says whether the receiver answered eventID (any event when "")
+// with verdict v.
+func (rc *receiver) answered(eventID string, v verdict) bool {
+	for _, q := range rc.requests() {
+		if (eventID == "" || q.eventID == eventID) && q.verdict == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+func (s span) String() string { return "[" + clock(s.sent) + ", " + clock(s.at) + "]" }
+
+// history is what was done to an endpoint, for a violation's message.
+func (ep *endpointState) history() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "created %s", ep.created)
+	for _, tg := range ep.toggles {
+		fmt.Fprintf(&b, ", disabled=%v %s", tg.disable, tg.span)
+	}
+	for _, rc := range ep.recovers {
+		fmt.Fprintf(&b, ", recover %s", rc)
+	}
+	for _, q := range ep.rc.requests() {
+		if q.verdict == answerGone {
+			fmt.Fprintf(&b, ", 410 to %s at %s", q.eventID, clock(q.left))
+		}
+	}
+	if ep.deleted != nil {
+		fmt.Fprintf(&b, ", deleted %s", *ep.deleted)
+	}
+	return b.String()
+}
+
+func clock(t time.Time) string {
+	if t.Equal(never) {
+		return "never"
+	}
+	return t.Format("15:04:05.000")
+}

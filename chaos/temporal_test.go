@@ -1,0 +1,150 @@
+package chaos
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+)
+
+// checkWorkflows asks the embedded Temporal server, through its frontend,
+// whether every event's workflow closed and how many signals each run of
+// them took. Runs of one workflow id come from replays after it closed.
+func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
+	c, err := client.Dial(client.Options{
+		HostPort:  r.herald.temporal,
+		Namespace: "default",
+		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	})
+	if err != nil {
+		rep.violate("connect to Temporal at %s: %v", r.herald.temporal, err)
+		return
+	}
+	defer c.Close()
+
+	// Every accepted event's workflow, deleted apps' included, is closed.
+	// The store says an event is final a moment before its workflow ends.
+	byID := map[string]*eventState{}
+	for _, e := range r.w.events {
+		if e.accepted() {
+			byID["event/"+e.app.id+"/"+e.id] = e
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for id := range byID {
+		for {
+			d, err := c.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				rep.violate("describe workflow %s: %v", id, err)
+				break
+			}
+			st := d.GetWorkflowExecutionInfo().GetStatus()
+			if st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				if st != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED && st != enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+					rep.violate("workflow %s ended %s", id, st)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				rep.violate("workflow %s still running", id)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	// Every run of an event workflow, from the visibility store, and the
+	// signals in its history.
+	type run struct{ id, runID string }
+	var runs []run
+	var token []byte
+	for {
+		page, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "default", PageSize: 1000, NextPageToken: token})
+		if err != nil {
+			rep.violate("list workflows: %v", err)
+			return
+		}
+		for _, ex := range page.GetExecutions() {
+			id := ex.GetExecution().GetWorkflowId()
+			if !strings.HasPrefix(id, "event/") {
+				continue
+			}
+			runs = append(runs, run{id, ex.GetExecution().GetRunId()})
+			if ex.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				rep.violate("workflow %s run %s is still open (visibility)", id, ex.GetExecution().GetRunId())
+			}
+		}
+		token = page.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	signals := make([]int, len(runs))
+	var wg sync.WaitGroup
+	work := make(chan int)
+	var mu sync.Mutex
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				n, err := countSignals(ctx, c, runs[i].id, runs[i].runID)
+				if err != nil {
+					mu.Lock()
+					rep.violate("history of %s: %v", runs[i].id, err)
+					mu.Unlock()
+				}
+				signals[i] = n
+			}
+		}()
+	}
+	for i := range runs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	most, mostID, total := 0, "", 0
+	for i, rn := range runs {
+		total += signals[i]
+		if signals[i] > most {
+			most, mostID = signals[i], rn.id
+		}
+		allowed := r.cfg.maxSignals
+		if e := byID[rn.id]; e != nil {
+			allowed += len(e.cancels) + len(e.replays)
+			for _, ep := range e.app.endpoints {
+				allowed += len(ep.recovers)
+			}
+		}
+		if signals[i] > allowed {
+			rep.violate("workflow %s run %s took %d signals, more than %d", rn.id, rn.runID, signals[i], allowed)
+		}
+	}
+	rep.note("%d event workflow runs for %d accepted events, %d signals in all, at most %d (%s)",
+		len(runs), len(byID), total, most, mostID)
+}
+
+// countSignals counts the WorkflowExecutionSignaled events of one run.
+func countSignals(ctx context.Context, c client.Client, id, runID string) (int, error) {
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return n, err
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+			n++
+		}
+	}
+	return n, nil
+}
