@@ -169,6 +169,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("checked in %s", time.Since(began).Round(time.Second))
 	t.Logf("seed %d: %s of operations and kills, settled in %s; %s", cfg.seed, chaosTook.Round(time.Second),
 		settled.Round(time.Second), r.summary())
+	t.Logf("checked: %s", rep.tallyLine())
 	for _, line := range rep.notes {
 		t.Log(line)
 	}

@@ -19,6 +19,14 @@ import (
 type report struct {
 	violations []string
 	notes      []string
+	tally      map[string]int // how much each check looked at, so a vacuous pass shows
+}
+
+func (rep *report) add(what string, n int) {
+	if rep.tally == nil {
+		rep.tally = map[string]int{}
+	}
+	rep.tally[what] += n
 }
 
 func (rep *report) violate(format string, args ...any) {
@@ -30,6 +38,19 @@ func (rep *report) violate(format string, args ...any) {
 	if len(rep.violations) < most {
 		rep.violations = append(rep.violations, fmt.Sprintf(format, args...))
 	}
+}
+
+func (rep *report) tallyLine() string {
+	names := make([]string, 0, len(rep.tally))
+	for n := range rep.tally {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, rep.tally[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (rep *report) note(format string, args ...any) {
@@ -156,8 +177,13 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 	if ev.Status == "delivered" && !allSucceeded {
 		rep.violate("event %s is delivered, but not every delivery succeeded: %+v", name, ev.Deliveries)
 	}
+	rep.add("events checked", 1)
 	for _, ep := range e.app.endpoints {
-		if ep.role.wants(e.typ) && !has[ep.id] && certainlySubscribed(ep, e.post) {
+		if !ep.role.wants(e.typ) || !certainlySubscribed(ep, e.post) {
+			continue
+		}
+		rep.add("deliveries required", 1)
+		if !has[ep.id] {
 			rep.violate("event %s (%s) accepted in [%s, %s] has no delivery to %s, which wanted it then", name, e.typ,
 				clock(e.post.sent), clock(e.post.at), ep.rc.name)
 		}
@@ -316,6 +342,7 @@ func (r *chaosRun) checkReceiver(rep *report, ep *endpointState, got map[*eventS
 				q.header.Get("webhook-timestamp"), clock(q.arrived))
 			continue
 		}
+		rep.add("POSTs verified", 1)
 		// The timestamp is taken when the attempt starts, in whole seconds:
 		// the attempt started at ts or later.
 		if why := stoppedBefore(e, ep, time.Unix(ts, 0), q.arrived); why != "" {
@@ -373,12 +400,18 @@ func (r *chaosRun) checkLanes(rep *report, ep *endpointState) {
 			for _, b := range lane {
 				fa, okA := first[a]
 				fb, okB := first[b]
-				if okA && okB && a.post.at.Before(b.post.sent) && fb.Before(fa) {
+				if !okA || !okB || !a.post.at.Before(b.post.sent) {
+					continue
+				}
+				rep.add("ordered pairs compared", 1)
+				if fb.Before(fa) {
 					rep.violate("%s lane %q: %s (accepted by %s) first succeeded at %s, after %s (sent at %s) at %s",
 						ep.rc.name, key, a.id, clock(a.post.at), clock(fa), b.id, clock(b.post.sent), clock(fb))
 				}
 			}
 		}
+		rep.add("lanes", 1)
+		rep.add("first successes in lanes", len(first))
 		r.checkOneAtATime(rep, ep, key, lane, byEvent)
 	}
 }
@@ -412,6 +445,7 @@ func (r *chaosRun) checkOneAtATime(rep *report, ep *endpointState, key string, l
 		events[e.id] = e
 	}
 	sort.Slice(qs, func(i, j int) bool { return qs[i].arrived.Before(qs[j].arrived) })
+	rep.add("POSTs in lanes", len(qs))
 	var open []request
 	for _, q := range qs {
 		kept := open[:0]

@@ -1,0 +1,152 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The checks themselves, on made-up records: each one finds the violation
+// it is for and lets the explained cases pass, so that a chaos run that
+// passes is not passing because a check cannot fail.
+
+type fixture struct {
+	t0  time.Time
+	app *appState
+	ep  *endpointState
+	run *chaosRun
+}
+
+func newCheckFixture() *fixture {
+	f := &fixture{t0: time.Now()}
+	f.app = &appState{id: "app"}
+	rc := &receiver{name: "app/ord#0", counts: map[string]int{}}
+	f.ep = &endpointState{app: f.app, role: roles[0], id: "ep_1", rc: rc, created: span{f.at(0), f.at(1)}}
+	f.app.endpoints = []*endpointState{f.ep}
+	f.run = &chaosRun{w: &world{apps: []*appState{f.app}}}
+	return f
+}
+
+func (f *fixture) at(ms int) time.Time { return f.t0.Add(time.Duration(ms) * time.Millisecond) }
+
+// event adds an accepted event whose POST took [sent, answered] ms.
+func (f *fixture) event(id string, sent, answered int) *eventState {
+	e := &eventState{app: f.app, id: id, typ: "chaos.a", post: span{f.at(sent), f.at(answered)}, status: 202}
+	f.run.w.events = append(f.run.w.events, e)
+	return e
+}
+
+// post adds a POST the receiver got during [from, to] ms.
+func (f *fixture) post(eventID string, v verdict, from, to int) {
+	f.ep.rc.got = append(f.ep.rc.got, &request{eventID: eventID, verdict: v, arrived: f.at(from), left: f.at(to)})
+}
+
+func (f *fixture) lanes() report {
+	var rep report
+	f.run.checkLanes(&rep, f.ep)
+	return rep
+}
+
+func wantViolation(t *testing.T, rep report, substr string) {
+	t.Helper()
+	for _, v := range rep.violations {
+		if strings.Contains(v, substr) {
+			return
+		}
+	}
+	t.Errorf("no violation with %q; got %q", substr, rep.violations)
+}
+
+func TestCheckLanesCatchesOrder(t *testing.T) {
+	f := newCheckFixture()
+	f.event("A", 10, 20)
+	f.event("B", 30, 40) // posted after A's 202: A must succeed first
+	f.post("A", answerFail, 100, 101)
+	f.post("B", answerOK, 200, 201)
+	f.post("A", answerOK, 300, 301)
+	wantViolation(t, f.lanes(), "A (accepted by")
+
+	// Replayed before it succeeded: A went to the lane's end.
+	f.run.w.events[0].replays = []replay{{span: span{f.at(150), f.at(160)}}}
+	if rep := f.lanes(); len(rep.violations) != 0 {
+		t.Errorf("a replayed event counted in order: %q", rep.violations)
+	}
+}
+
+func TestCheckLanesAllowsConcurrentAcceptance(t *testing.T) {
+	f := newCheckFixture()
+	f.event("A", 10, 40)
+	f.event("B", 20, 30) // posted before A's 202: either order is right
+	f.post("B", answerOK, 100, 101)
+	f.post("A", answerOK, 200, 201)
+	if rep := f.lanes(); len(rep.violations) != 0 {
+		t.Errorf("violations: %q", rep.violations)
+	}
+}
+
+func TestCheckLanesCatchesOverlap(t *testing.T) {
+	f := newCheckFixture()
+	a := f.event("A", 10, 20)
+	f.event("B", 30, 40)
+	f.post("A", answerHang, 100, 150)
+	f.post("B", answerOK, 120, 130)
+	wantViolation(t, f.lanes(), "was under way until")
+
+	// A cancel of A while its POST was under way lets B go.
+	a.cancels = []span{{f.at(105), f.at(110)}}
+	rep := f.lanes()
+	if len(rep.violations) != 0 || len(rep.notes) != 1 {
+		t.Errorf("violations %q, notes %q; want one explained overlap", rep.violations, rep.notes)
+	}
+}
+
+func TestStoppedBefore(t *testing.T) {
+	f := newCheckFixture()
+	e := f.event("A", 10, 20)
+	e.cancels = []span{{f.at(30), f.at(40)}}
+	if why := stoppedBefore(e, f.ep, f.at(35), f.at(36)); why != "" {
+		t.Errorf("an attempt that may have started before the cancel's answer: %s", why)
+	}
+	if why := stoppedBefore(e, f.ep, f.at(41), f.at(42)); !strings.Contains(why, "cancel") {
+		t.Errorf("an attempt after the cancel's answer: %q", why)
+	}
+	e.replays = []replay{{endpointID: f.ep.id, span: span{f.at(50), f.at(60)}}}
+	if why := stoppedBefore(e, f.ep, f.at(61), f.at(62)); why != "" {
+		t.Errorf("an attempt after a replay that followed the cancel: %s", why)
+	}
+
+	g := f.event("B", 10, 20)
+	f.ep.toggles = []toggle{{disable: true, span: span{f.at(30), f.at(40)}}}
+	if why := stoppedBefore(g, f.ep, f.at(41), f.at(42)); !strings.Contains(why, "disable") {
+		t.Errorf("an attempt after the disable's answer: %q", why)
+	}
+	f.ep.toggles = append(f.ep.toggles, toggle{disable: false, span: span{f.at(50), f.at(60)}})
+	if why := stoppedBefore(g, f.ep, f.at(55), f.at(56)); why != "" {
+		t.Errorf("an attempt after an enable was sent: %s", why)
+	}
+}
+
+func TestCertainlySubscribed(t *testing.T) {
+	f := newCheckFixture()
+	if !certainlySubscribed(f.ep, span{f.at(10), f.at(20)}) {
+		t.Error("an endpoint never touched is not certainly subscribed")
+	}
+	if certainlySubscribed(f.ep, span{f.at(0), f.at(20)}) {
+		t.Error("an event sent before the endpoint's create was answered is certainly subscribed")
+	}
+	f.ep.toggles = []toggle{{disable: true, span: span{f.at(30), f.at(40)}}}
+	if certainlySubscribed(f.ep, span{f.at(50), f.at(60)}) {
+		t.Error("certainly subscribed after a disable")
+	}
+	if certainlySubscribed(f.ep, span{f.at(35), f.at(60)}) {
+		t.Error("certainly subscribed while a disable was under way")
+	}
+	f.ep.toggles = append(f.ep.toggles, toggle{disable: false, span: span{f.at(70), f.at(80)}})
+	if !certainlySubscribed(f.ep, span{f.at(90), f.at(100)}) {
+		t.Error("not certainly subscribed after an enable")
+	}
+	f.post("X", answerGone, 85, 86) // a 410 may disable it again, some time after
+	if certainlySubscribed(f.ep, span{f.at(90), f.at(100)}) {
+		t.Error("certainly subscribed after a 410")
+	}
+}
