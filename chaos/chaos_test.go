@@ -176,6 +176,9 @@ func TestChaos(t *testing.T) {
 	for _, v := range rep.violations {
 		t.Error(v)
 	}
+	if race := h.raceReport(); race != "" {
+		t.Errorf("the race detector reported in herald dev:\n%s", race)
+	}
 }
 
 // setup makes the event types and the apps of every slot.

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ func (f *fixture) event(id string, sent, answered int) *eventState {
 
 // post adds a POST the receiver got during [from, to] ms.
 func (f *fixture) post(eventID string, v verdict, from, to int) {
-	f.ep.rc.got = append(f.ep.rc.got, &request{eventID: eventID, verdict: v, arrived: f.at(from), left: f.at(to)})
+	f.ep.rc.got = append(f.ep.rc.got, &request{eventID: eventID, verdict: v, arrived: f.at(from), left: f.at(to),
+		ok: v == answerOK || v == answerSlowOK})
 }
 
 func (f *fixture) lanes() report {
@@ -148,5 +150,26 @@ func TestCertainlySubscribed(t *testing.T) {
 	f.post("X", answerGone, 85, 86) // a 410 may disable it again, some time after
 	if certainlySubscribed(f.ep, span{f.at(90), f.at(100)}) {
 		t.Error("certainly subscribed after a 410")
+	}
+}
+
+func TestCheckEventCatchesSwallowedReplay(t *testing.T) {
+	f := newCheckFixture()
+	e := f.event("A", 10, 20)
+	var ev apiEvent
+	if err := json.Unmarshal([]byte(`{"id":"A","status":"delivered","deliveries":[{"endpoint_id":"ep_1","status":"succeeded","attempts":[]}]}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	f.post("A", answerSlowOK, 100, 300) // under way when the replay came
+	e.replays = []replay{{status: 202, span: span{f.at(200), f.at(210)}}}
+	var rep report
+	f.run.checkEvent(&rep, e, ev)
+	wantViolation(t, rep, "no 2xx POST came after its replay")
+
+	f.post("A", answerOK, 400, 401) // delivered again
+	rep = report{}
+	f.run.checkEvent(&rep, e, ev)
+	if len(rep.violations) != 0 {
+		t.Errorf("violations: %q", rep.violations)
 	}
 }

@@ -155,8 +155,15 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 		}
 		switch d.Status {
 		case "succeeded":
-			if !ep.rc.answered(e.id, answerOK) {
+			if !ep.rc.succeeded(e.id, time.Time{}) {
 				rep.violate("event %s: delivery to %s succeeded, but its receiver never answered it 2xx", name, ep.rc.name)
+			}
+			for _, rp := range replayedSince(e, ep) {
+				rep.add("replays followed", 1)
+				if !ep.rc.succeeded(e.id, rp.sent) {
+					rep.violate("event %s: delivery to %s succeeded, but no 2xx POST came after its replay %s; the receiver got %s",
+						name, ep.rc.name, rp.span, ep.rc.posts(e.id))
+				}
 			}
 		case "failed":
 			if len(d.Attempts) == 0 {
@@ -188,6 +195,36 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 				clock(e.post.sent), clock(e.post.at), ep.rc.name)
 		}
 	}
+}
+
+// replayedSince are the replays of e answered 202 that included ep and
+// that no cancel followed: each one must deliver again.
+func replayedSince(e *eventState, ep *endpointState) []replay {
+	var out []replay
+	for _, rp := range e.replays {
+		if rp.status != http.StatusAccepted || (rp.endpointID != "" && rp.endpointID != ep.id) {
+			continue
+		}
+		cancelled := false
+		for _, c := range e.cancels {
+			cancelled = cancelled || c.at.After(rp.sent)
+		}
+		if !cancelled {
+			out = append(out, rp)
+		}
+	}
+	return out
+}
+
+// posts describes the POSTs of one event a receiver got.
+func (rc *receiver) posts(eventID string) string {
+	var parts []string
+	for _, q := range rc.requests() {
+		if q.eventID == eventID {
+			parts = append(parts, fmt.Sprintf("%s %s-%s", q.verdict, clock(q.arrived), clock(q.left)))
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // certainlySubscribed says whether an endpoint certainly was enabled and
@@ -390,7 +427,7 @@ func (r *chaosRun) checkLanes(rep *report, ep *endpointState) {
 		for _, e := range lane {
 			cutoff := requeuedAt(e, ep)
 			for _, q := range byEvent[e.id] {
-				if q.verdict == answerOK && q.arrived.Before(cutoff) {
+				if q.ok && q.arrived.Before(cutoff) {
 					first[e] = q.arrived
 					break
 				}
@@ -488,6 +525,17 @@ func interrupted(e *eventState, ep *endpointState, from, to time.Time) string {
 		}
 	}
 	return ""
+}
+
+// succeeded says whether the receiver answered a POST of eventID that
+// arrived after since with 2xx.
+func (rc *receiver) succeeded(eventID string, since time.Time) bool {
+	for _, q := range rc.requests() {
+		if q.eventID == eventID && q.ok && q.arrived.After(since) {
+			return true
+		}
+	}
+	return false
 }
 
 // answered says whether the receiver answered eventID (any event when "")

@@ -14,12 +14,17 @@ import (
 	"time"
 )
 
-// buildHerald builds ./cmd/herald into dir. The test binary may be built
-// with -race; Herald is built without it, as users run it, so that the
-// chaos runs at a realistic speed on a small machine.
+// buildHerald builds ./cmd/herald into dir, with the race detector when
+// the test binary has it: `go test -race ./...` (CI) has compiled every
+// package Herald needs that way already, so only the link is new, and the
+// detector watches Herald under chaos too.
 func buildHerald(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "herald")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/herald-hq/herald/cmd/herald")
+	args := []string{"build", "-o", bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "github.com/herald-hq/herald/cmd/herald")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/herald: %w\n%s", err, out)
 	}
@@ -191,4 +196,23 @@ func (p *devProcess) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// raceReport is the first data race the race detector wrote to Herald's
+// output ("" when none): a killed process never exits with its code.
+func (p *devProcess) raceReport() string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.Index(s, "WARNING: DATA RACE")
+	if i < 0 {
+		return ""
+	}
+	s = s[i:]
+	if end := strings.Index(s, "=================="); end > 0 {
+		s = s[:end]
+	}
+	return s
 }

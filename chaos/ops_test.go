@@ -162,7 +162,7 @@ func planReplay(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.record(func() { e.replays[i].at = ans.at })
+		r.record(func() { e.replays[i].at, e.replays[i].status = ans.at, ans.status })
 		switch {
 		case ans.status == http.StatusAccepted:
 		case ans.status == http.StatusNotFound && r.gone(e.app, ep):

@@ -91,6 +91,7 @@ type eventState struct {
 
 type replay struct {
 	endpointID string // "" for every endpoint
+	status     int    // of the answer; 0 while none came
 	span
 }
 
