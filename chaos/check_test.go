@@ -67,6 +67,7 @@ type apiEvent struct {
 		Attempts   []struct {
 			Attempt        int       `json:"attempt"`
 			StartedAt      time.Time `json:"started_at"`
+			DurationMS     int64     `json:"duration_ms"`
 			ResponseStatus int       `json:"response_status"`
 			Error          string    `json:"error"`
 		} `json:"attempts"`
@@ -168,6 +169,26 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 		case "failed":
 			if len(d.Attempts) == 0 {
 				rep.violate("event %s: delivery to %s failed without an attempt", name, ep.rc.name)
+				break
+			}
+			// A recover answered after the delivery had failed delivers it
+			// again: it cannot have stayed failed without a later attempt.
+			var last time.Time
+			for _, at := range d.Attempts {
+				if end := at.StartedAt.Add(time.Duration(at.DurationMS) * time.Millisecond); end.After(last) {
+					last = end
+				}
+			}
+			for _, rc := range ep.recovers {
+				if rc.status != http.StatusAccepted || !rc.sent.After(last.Add(recordMargin)) {
+					continue
+				}
+				rep.add("recovers followed", 1)
+				// On an endpoint that may have been disabled then, it may stay failed.
+				if certainlySubscribed(ep, rc.span) {
+					rep.violate("event %s: delivery to %s failed at %s (last attempt), and the recover %s did not deliver it again",
+						name, ep.rc.name, clock(last), rc.span)
+				}
 			}
 		case "cancelled":
 			if len(e.cancels) == 0 && len(ep.toggles) == 0 && ep.deleted == nil && !ep.rc.answered("", answerGone) {
@@ -196,6 +217,10 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 		}
 	}
 }
+
+// recordMargin is how long after an attempt's end its record and the
+// delivery's status may be written, on a loaded machine.
+const recordMargin = 5 * time.Second
 
 // replayedSince are the replays of e answered 202 that included ep and
 // that no cancel followed: each one must deliver again.
@@ -228,7 +253,7 @@ func (rc *receiver) posts(eventID string) string {
 }
 
 // certainlySubscribed says whether an endpoint certainly was enabled and
-// alive the whole time an event's POST was under way: created before,
+// alive the whole time an operation (an event's POST) was under way: created before,
 // deleted (if ever) after, no PATCH of disabled under way, the last one
 // before an enable, and no 410 its receiver answered that could disable it
 // then. A 410's disable is recorded by the attempt that got it, within
@@ -520,7 +545,7 @@ func interrupted(e *eventState, ep *endpointState, from, to time.Time) string {
 		}
 	}
 	for _, rc := range ep.recovers {
-		if in(rc) {
+		if in(rc.span) {
 			return "recover"
 		}
 	}

@@ -27,8 +27,8 @@ var ops = []op{
 	{"disable", 8, planDisable},
 	{"enable", 12, planEnable},
 	{"rotate", 10, planRotate},
-	{"delete-endpoint", 4, planDeleteEndpoint},
-	{"delete-app", 2, planDeleteApp},
+	{"delete-endpoint", 3, planDeleteEndpoint},
+	{"delete-app", 1, planDeleteApp},
 }
 
 func pick[T any](rng *rand.Rand, xs []T) (T, bool) {
@@ -183,13 +183,16 @@ func planRecover(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 	}
 	return func(ctx context.Context) error {
 		var i int
-		r.record(func() { ep.recovers = append(ep.recovers, span{time.Now(), never}); i = len(ep.recovers) - 1 })
+		r.record(func() {
+			ep.recovers = append(ep.recovers, recovery{span: span{time.Now(), never}})
+			i = len(ep.recovers) - 1
+		})
 		ans, err := r.api.call(ctx, "POST", "/v1/apps/"+ep.app.id+"/endpoints/"+ep.id+"/recover",
 			map[string]any{"since": r.since()})
 		if err != nil {
 			return err
 		}
-		r.record(func() { ep.recovers[i].at = ans.at })
+		r.record(func() { ep.recovers[i].at, ep.recovers[i].status = ans.at, ans.status })
 		switch {
 		case ans.status == http.StatusAccepted:
 		case ans.status == http.StatusNotFound && r.gone(ep.app, ep):

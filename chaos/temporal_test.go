@@ -28,6 +28,7 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 		return
 	}
 	defer c.Close()
+	began := time.Now()
 
 	// Every accepted event's workflow, deleted apps' included, is closed.
 	// The store says an event is final a moment before its workflow ends.
@@ -60,6 +61,7 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 		}
 	}
 
+	described := time.Now()
 	// Every run of an event workflow, from the visibility store, and the
 	// signals in its history.
 	type run struct{ id, runID string }
@@ -129,8 +131,8 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 			rep.violate("workflow %s run %s took %d signals, more than %d", rn.id, rn.runID, signals[i], allowed)
 		}
 	}
-	rep.note("%d event workflow runs for %d accepted events, %d signals in all, at most %d (%s)",
-		len(runs), len(byID), total, most, mostID)
+	rep.note("%d event workflow runs for %d accepted events, %d signals in all, at most %d (%s); described in %s, histories read in %s",
+		len(runs), len(byID), total, most, mostID, described.Sub(began).Round(time.Second), time.Since(described).Round(time.Second))
 }
 
 // countSignals counts the WorkflowExecutionSignaled events of one run.

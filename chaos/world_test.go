@@ -41,9 +41,8 @@ type endpointState struct {
 	deleted *span
 	// toggles are the PATCHes of disabled, in the order sent.
 	toggles []toggle
-	// requeues are recovers on this endpoint: they may deliver any of its
-	// failed deliveries again.
-	recovers []span
+	// recovers may deliver any of its failed deliveries again.
+	recovers []recovery
 }
 
 type toggle struct {
@@ -76,6 +75,11 @@ func (r role) wants(eventType string) bool {
 		}
 	}
 	return false
+}
+
+type recovery struct {
+	status int // of the answer; 0 while none came
+	span
 }
 
 type eventState struct {
