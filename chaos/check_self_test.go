@@ -173,3 +173,20 @@ func TestCheckEventCatchesSwallowedReplay(t *testing.T) {
 		t.Errorf("violations: %q", rep.violations)
 	}
 }
+
+// PATCHes that overlap (or that were repeated across a crash) apply in an
+// unknown order: an enable sent before a disable may apply after it.
+func TestOverlappingToggles(t *testing.T) {
+	f := newCheckFixture()
+	e := f.event("A", 1, 2)
+	f.ep.toggles = []toggle{
+		{disable: false, span: span{f.at(20), f.at(45)}},
+		{disable: true, span: span{f.at(30), f.at(40)}},
+	}
+	if why := stoppedBefore(e, f.ep, f.at(50), f.at(51)); why != "" {
+		t.Errorf("an attempt after an enable that may have applied last: %s", why)
+	}
+	if certainlySubscribed(f.ep, span{f.at(50), f.at(60)}) {
+		t.Error("certainly subscribed though the disable may have applied last")
+	}
+}

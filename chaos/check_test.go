@@ -253,50 +253,36 @@ func (rc *receiver) posts(eventID string) string {
 }
 
 // certainlySubscribed says whether an endpoint certainly was enabled and
-// alive the whole time an operation (an event's POST) was under way: created before,
-// deleted (if ever) after, no PATCH of disabled under way, the last one
-// before an enable, and no 410 its receiver answered that could disable it
-// then. A 410's disable is recorded by the attempt that got it, within
-// seconds; 30 s is a margin wide enough for a loaded machine.
+// alive the whole time an operation (an event's POST) was under way:
+// created before, deleted (if ever) after, no PATCH of disabled under way
+// meanwhile, and every disable before it (a PATCH, or a 410 its receiver
+// answered) certainly undone by an enable sent after it. PATCHes that
+// overlap apply in an unknown order, and a 410's disable is written by the
+// attempt that got it, some time after the answer: 30 s is a margin wide
+// enough for a loaded machine.
 func certainlySubscribed(ep *endpointState, s span) bool {
 	if !ep.created.at.Before(s.sent) || (ep.deleted != nil && !ep.deleted.sent.After(s.at)) {
 		return false
 	}
-	var lastEnable *toggle
-	for i, tg := range ep.toggles {
+	var lastDisable time.Time // the latest a disable may have applied
+	for _, tg := range ep.toggles {
 		if tg.sent.Before(s.at) && tg.at.After(s.sent) {
 			return false // under way meanwhile
 		}
-		if tg.at.Before(s.sent) {
-			if tg.disable {
-				lastEnable = nil
-			} else {
-				lastEnable = &ep.toggles[i]
-			}
-		}
-		if tg.at.Before(s.sent) && tg.disable {
-			// A disable before the event, and no enable after it (yet).
-			if !enabledAfter(ep.toggles[i+1:], tg.at, s.sent) {
-				return false
-			}
+		if tg.disable && tg.sent.Before(s.at) && tg.at.After(lastDisable) {
+			lastDisable = tg.at
 		}
 	}
 	for _, q := range ep.rc.requests() {
-		if q.verdict != answerGone || !q.arrived.Before(s.at) {
-			continue
-		}
-		if lastEnable == nil || !lastEnable.sent.After(q.left.Add(30*time.Second)) {
-			return false
+		if q.verdict == answerGone && q.arrived.Before(s.at) && q.left.Add(30*time.Second).After(lastDisable) {
+			lastDisable = q.left.Add(30 * time.Second)
 		}
 	}
-	return true
-}
-
-// enabledAfter says whether one of toggles is an enable sent after from
-// and answered before by.
-func enabledAfter(toggles []toggle, from, by time.Time) bool {
-	for _, tg := range toggles {
-		if !tg.disable && tg.sent.After(from) && tg.at.Before(by) {
+	if lastDisable.IsZero() {
+		return true
+	}
+	for _, tg := range ep.toggles {
+		if !tg.disable && tg.sent.After(lastDisable) && tg.at.Before(s.sent) {
 			return true
 		}
 	}
@@ -328,8 +314,8 @@ func stoppedBefore(e *eventState, ep *endpointState, startedAfter, arrived time.
 			return "its cancel was answered at " + clock(c.at)
 		}
 	}
-	for i, tg := range ep.toggles {
-		if tg.disable && tg.at.Before(startedAfter) && !enableSentBefore(ep.toggles[i+1:], arrived) {
+	for _, tg := range ep.toggles {
+		if tg.disable && tg.at.Before(startedAfter) && !enabledBetween(ep.toggles, tg.sent, arrived) {
 			return "its endpoint's disable was answered at " + clock(tg.at)
 		}
 	}
@@ -342,10 +328,12 @@ func stoppedBefore(e *eventState, ep *endpointState, startedAfter, arrived time.
 	return ""
 }
 
-// enableSentBefore says whether one of toggles is an enable sent before t.
-func enableSentBefore(toggles []toggle, t time.Time) bool {
+// enabledBetween says whether an enable may have applied between from and
+// to: sent before to and answered after from (PATCHes that overlap, or
+// that were repeated across a crash, apply in an unknown order).
+func enabledBetween(toggles []toggle, from, to time.Time) bool {
 	for _, tg := range toggles {
-		if !tg.disable && tg.sent.Before(t) {
+		if !tg.disable && tg.sent.Before(to) && tg.at.After(from) {
 			return true
 		}
 	}
