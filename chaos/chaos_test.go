@@ -102,6 +102,9 @@ func (r *chaosRun) fail(format string, args ...any) {
 }
 
 func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos test builds and runs herald dev for minutes")
+	}
 	cfg := configFromFlags(t)
 	t.Logf("chaos seed %d (reproduce: go test ./chaos -run TestChaos -seed %d -duration %s -ops %s)",
 		cfg.seed, cfg.seed, cfg.duration, *flagOps)
