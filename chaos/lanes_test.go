@@ -135,4 +135,3 @@ func interrupted(e *eventState, ep *endpointState, from, to time.Time) string {
 	}
 	return ""
 }
-
