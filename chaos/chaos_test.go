@@ -114,16 +114,17 @@ func TestChaos(t *testing.T) {
 				cfg.seed, cfg.seed, cfg.duration, *flagOps)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.settle+10*time.Minute)
-	defer cancel()
-
 	dir := t.TempDir()
 	began := time.Now()
-	bin, err := buildHerald(ctx, dir)
+	// A cold build (the Temporal server, with -race) takes many minutes on
+	// two cores: go test's -timeout bounds it, not the run's own deadline.
+	bin, err := buildHerald(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("built herald in %s", time.Since(began).Round(time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.settle+10*time.Minute)
+	defer cancel()
 	dataDir := filepath.Join(dir, "data")
 	if err := os.Mkdir(dataDir, 0o755); err != nil {
 		t.Fatal(err)
