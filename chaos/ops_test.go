@@ -103,6 +103,15 @@ func (r *chaosRun) record(f func()) {
 	f()
 }
 
+// outcome is nil when an answer is the one wanted, or a 404 explained by
+// a deletion the test started; otherwise the error.
+func (r *chaosRun) outcome(what string, ans answer, want int, a *appState, ep *endpointState) error {
+	if ans.status == want || (ans.status == http.StatusNotFound && r.gone(a, ep)) {
+		return nil
+	}
+	return fmt.Errorf("%s: status %d: %s", what, ans.status, ans.body)
+}
+
 // gone says whether a 404 is explained by a deletion the test started.
 func (r *chaosRun) gone(a *appState, ep *endpointState) bool {
 	r.w.mu.Lock()
@@ -116,18 +125,14 @@ func planCancel(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 		return nil
 	}
 	return func(ctx context.Context) error {
+		var i int
+		r.record(func() { e.cancels = append(e.cancels, span{time.Now(), never}); i = len(e.cancels) - 1 })
 		ans, err := r.api.call(ctx, "POST", "/v1/apps/"+e.app.id+"/events/"+e.id+"/cancel", nil)
-		switch {
-		case err != nil:
-			r.record(func() { e.cancels = append(e.cancels, span{ans.sent, never}) })
+		if err != nil {
 			return err
-		case ans.status == http.StatusAccepted:
-			r.record(func() { e.cancels = append(e.cancels, span{ans.sent, ans.at}) })
-		case ans.status == http.StatusNotFound && r.gone(e.app, nil):
-		default:
-			return fmt.Errorf("cancel %s: status %d: %s", e.id, ans.status, ans.body)
 		}
-		return nil
+		r.record(func() { e.cancels[i].at = ans.at })
+		return r.outcome("cancel "+e.id, ans, http.StatusAccepted, e.app, nil)
 	}
 }
 
@@ -163,16 +168,10 @@ func planReplay(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 			return err
 		}
 		r.record(func() { e.replays[i].at, e.replays[i].status = ans.at, ans.status })
-		switch {
-		case ans.status == http.StatusAccepted:
-		case ans.status == http.StatusNotFound && r.gone(e.app, ep):
-		case ans.status == http.StatusNotFound && ep != nil && strings.Contains(string(ans.body), `"delivery_not_found"`):
-			// The endpoint did not get the event: created after it,
-			// disabled meanwhile, or its delivery's 410 disabled it.
-		default:
-			return fmt.Errorf("replay %s: status %d: %s", e.id, ans.status, ans.body)
+		if ans.status == http.StatusNotFound && ep != nil && strings.Contains(string(ans.body), `"delivery_not_found"`) {
+			return nil // the endpoint did not get the event: created after it, or disabled then
 		}
-		return nil
+		return r.outcome("replay "+e.id, ans, http.StatusAccepted, e.app, ep)
 	}
 }
 
@@ -193,13 +192,7 @@ func planRecover(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 			return err
 		}
 		r.record(func() { ep.recovers[i].at, ep.recovers[i].status = ans.at, ans.status })
-		switch {
-		case ans.status == http.StatusAccepted:
-		case ans.status == http.StatusNotFound && r.gone(ep.app, ep):
-		default:
-			return fmt.Errorf("recover %s: status %d: %s", ep.rc.name, ans.status, ans.body)
-		}
-		return nil
+		return r.outcome("recover "+ep.rc.name, ans, http.StatusAccepted, ep.app, ep)
 	}
 }
 
@@ -227,13 +220,7 @@ func planToggle(r *chaosRun, rng *rand.Rand, disable bool) func(context.Context)
 			return err
 		}
 		r.record(func() { ep.toggles[i].at = ans.at })
-		switch {
-		case ans.status == http.StatusOK:
-		case ans.status == http.StatusNotFound && r.gone(ep.app, ep):
-		default:
-			return fmt.Errorf("PATCH disabled=%v %s: status %d: %s", disable, ep.rc.name, ans.status, ans.body)
-		}
-		return nil
+		return r.outcome(fmt.Sprintf("PATCH disabled=%v %s", disable, ep.rc.name), ans, http.StatusOK, ep.app, ep)
 	}
 }
 
@@ -251,13 +238,7 @@ func planRotate(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case ans.status == http.StatusOK:
-		case ans.status == http.StatusNotFound && r.gone(ep.app, ep):
-		default:
-			return fmt.Errorf("rotate %s: status %d: %s", ep.rc.name, ans.status, ans.body)
-		}
-		return nil
+		return r.outcome("rotate "+ep.rc.name, ans, http.StatusOK, ep.app, ep)
 	}
 }
 
