@@ -23,6 +23,7 @@ var (
 	flagSettle   = flag.Duration("settle", 3*time.Minute, "how long Herald may take to finish after the last operation")
 	flagKills    = flag.Duration("kill-every", 15*time.Second, "mean time between kill -9s of herald dev (0: none)")
 	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
+	flagLogLevel = flag.String("log-level", "warn", "herald dev's HERALD_LOG_LEVEL")
 )
 
 // config is one run's settings.
@@ -79,6 +80,7 @@ func configFromFlags(t *testing.T) config {
 // chaosRun is one run: Herald, its receivers, the model and the tallies.
 type chaosRun struct {
 	cfg       config
+	dir       string // kept when the run fails
 	herald    *devProcess
 	api       *apiClient
 	w         *world
@@ -114,7 +116,19 @@ func TestChaos(t *testing.T) {
 				cfg.seed, cfg.seed, cfg.duration, *flagOps)
 		}
 	})
-	dir := t.TempDir()
+	// The data dir, Herald's log and the histories of workflows left open
+	// stay behind when the run fails, for whoever looks into it.
+	dir, err := os.MkdirTemp("", "herald-chaos-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kept %s: herald.log, data/ (herald dev's data dir), histories/", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
 	began := time.Now()
 	// A cold build (the Temporal server, with -race) takes many minutes on
 	// two cores: go test's -timeout bounds it, not the run's own deadline.
@@ -132,6 +146,7 @@ func TestChaos(t *testing.T) {
 	h, err := newDevProcess(bin, dataDir, "chaos-token", map[string]string{
 		"HERALD_RETRY_SCHEDULE":   cfg.retrySchedule,
 		"HERALD_DELIVERY_TIMEOUT": cfg.deliveryTimeout.String(),
+		"HERALD_LOG_LEVEL":        *flagLogLevel,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +156,7 @@ func TestChaos(t *testing.T) {
 	if err := h.start(startCtx); err != nil {
 		t.Fatal(err)
 	}
-	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.api, "chaos-token"),
+	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.api, "chaos-token"), dir: dir,
 		w: &world{start: time.Now()}, counts: map[string]int{}}
 	t.Cleanup(func() {
 		if err := h.stop(time.Minute); err != nil {

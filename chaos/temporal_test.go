@@ -4,14 +4,18 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // checkWorkflows asks the embedded Temporal server, through its frontend,
@@ -54,7 +58,7 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 				break
 			}
 			if time.Now().After(deadline) {
-				rep.violate("workflow %s still running", id)
+				rep.violate("workflow %s still running (its history: %s)", id, r.saveHistory(ctx, c, id))
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -149,4 +153,30 @@ func countSignals(ctx context.Context, c client.Client, id, runID string) (int, 
 		}
 	}
 	return n, nil
+}
+
+// saveHistory writes a workflow's history (its last run) as JSON into the
+// run's kept dir and returns the file's path, or why it could not.
+func (r *chaosRun) saveHistory(ctx context.Context, c client.Client, id string) string {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return err.Error()
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		return err.Error()
+	}
+	path := filepath.Join(r.dir, "histories", strings.ReplaceAll(id, "/", "_")+".json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err.Error()
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err.Error()
+	}
+	return path
 }
