@@ -58,10 +58,10 @@ type tuning struct {
 	// separateVisibility puts Temporal's visibility store in a SQLite file
 	// of its own (VisibilityFile), with its own connection.
 	separateVisibility bool
-	// historyCacheBytes bounds the history service's cache of workflow
-	// mutable state, as a count of entries of about 8 KiB each; 0 leaves the server's default bound of
+	// historyCacheEntries bounds the history service's cache of workflow
+	// mutable state, in entries; 0 leaves the server's default bound of
 	// 128,000 entries (sized for a cluster host: no bound for one process).
-	historyCacheBytes int
+	historyCacheEntries int
 }
 
 // defaultTuning is what Start runs with. See docs/devserver-tuning.md for the
@@ -79,9 +79,11 @@ func defaultTuning() tuning {
 		// server's CPU) then queue behind history's writes. Its own file
 		// gives it its own connection and write lock.
 		separateVisibility: true,
-		// 32 MiB holds the mutable state of thousands of open workflows;
-		// docs/devserver-tuning.md has the soak.
-		historyCacheBytes: 32 << 20,
+		// Far more than the workflows open at once in one process (tens at
+		// a steady 10-20 events/s; the rest are closed ones, touched again
+		// only when retention deletes them). About 6 KiB each measured, so
+		// ~6 MiB of live heap; docs/devserver-tuning.md has the soak.
+		historyCacheEntries: 1024,
 	}
 }
 
@@ -151,7 +153,7 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 			dc[k] = 1_000_000
 		}
 	}
-	if t.historyCacheBytes > 0 {
+	if t.historyCacheEntries > 0 {
 		// The default bound (128,000 entries, an hour's TTL) let a steady
 		// 17 events/s grow the process by ~670 MB in 15 minutes: every
 		// closed workflow's mutable state stayed for the hour. Bounded by
@@ -159,12 +161,20 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 		// used instead. Not by bytes: the server's size-based cache reads a
 		// workflow's size without its lock (a data race the race detector
 		// reports in herald dev under load).
-		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = t.historyCacheBytes / (8 << 10)
+		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = t.historyCacheEntries
 		dc[dynamicconfig.HistoryCacheTTL.Key()] = 10 * time.Minute
 		// One shard: the shard-level events cache is the only one (the
 		// host-level one is off by default); keep it at its 512 KiB.
 		dc[dynamicconfig.EventsCacheMaxSizeBytes.Key()] = 512 << 10
 	}
+	// Replication between clusters is off (one cluster, no global
+	// namespaces), but its two task schedulers still start 512 and 128
+	// idle worker goroutines (measured: 640 of ~3,100 goroutines), and every
+	// history write still goes into the replication events cache (8 MiB).
+	// One worker each and the cache's 64 KiB floor.
+	dc[dynamicconfig.ReplicationProcessorSchedulerWorkerCount.Key()] = 1
+	dc[dynamicconfig.ReplicationLowPriorityProcessorSchedulerWorkerCount.Key()] = 1
+	dc[dynamicconfig.XDCCacheMaxSizeBytes.Key()] = 64 << 10
 	if t.shardIOConcurrency > 0 {
 		dc[dynamicconfig.ShardIOConcurrency.Key()] = t.shardIOConcurrency
 	}
