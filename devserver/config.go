@@ -79,10 +79,10 @@ func defaultTuning() tuning {
 		// server's CPU) then queue behind history's writes. Its own file
 		// gives it its own connection and write lock.
 		separateVisibility: true,
-		// Far more than the workflows open at once in one process (tens at
-		// a steady 10-20 events/s; the rest are closed ones, touched again
-		// only when retention deletes them). About 6 KiB each measured, so
-		// ~6 MiB of live heap; docs/devserver-tuning.md has the soak.
+		// Far more than the workflows open at once in one process (3 to 11
+		// at a steady 7.7 events/s; the rest are closed ones, touched again
+		// only when retention deletes them). Full, it held ~4.5 MB of live
+		// heap in the soak of docs/devserver-tuning.md.
 		historyCacheEntries: 1024,
 	}
 }

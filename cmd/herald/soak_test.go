@@ -22,7 +22,7 @@ import (
 
 var (
 	soakFor      = flag.Duration("soak", 0, "run TestSoak for this long (e.g. 15m): herald dev at a steady rate, RSS and data dir sampled")
-	soakRate     = flag.Int("soak.rate", 20, "events per second in TestSoak")
+	soakRate     = flag.Int("soak.rate", 10, "events per second in TestSoak")
 	soakEvery    = flag.Duration("soak.every", 30*time.Second, "how often TestSoak samples RSS, heap and files")
 	soakProfiles = flag.String("soak.profiles", "", "a dir where TestSoak saves herald dev's heap profile at each sample (compare with go tool pprof -top -diff_base)")
 )
