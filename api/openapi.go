@@ -20,28 +20,34 @@ func jsonContent(schema obj) obj {
 	return obj{"application/json": obj{"schema": schema}}
 }
 
-// Tags group the operations; their order is the documentation's.
-var tags = []obj{
-	{"name": "apps", "description": "Tenants: one per customer who receives webhooks."},
-	{"name": "event types", "description": "The kinds of events, each optionally with a JSON Schema its payloads must satisfy."},
-	{"name": "endpoints", "description": "Where an app receives webhooks: a URL (or a broker), its secret, filter, transform and limits."},
-	{"name": "events", "description": "Send events and follow, cancel or replay their deliveries."},
-	{"name": "portal", "description": "Links to the consumer portal, scoped to one app."},
-	{"name": "sources", "description": "Message-broker queues whose messages become events."},
-	{"name": "operations", "description": "Health, readiness, metrics and this document; no token needed."},
+// docTags group the operations; their order is the documentation's.
+func docTags() []obj {
+	return []obj{
+		{"name": "apps", "description": "Tenants: one per customer who receives webhooks."},
+		{"name": "event types", "description": "The kinds of events, each optionally with a JSON Schema its payloads must satisfy."},
+		{"name": "endpoints", "description": "Where an app receives webhooks: a URL (or a broker), its secret, filter, transform and limits."},
+		{"name": "events", "description": "Send events and follow, cancel or replay their deliveries."},
+		{"name": "portal", "description": "Links to the consumer portal, scoped to one app."},
+		{"name": "sources", "description": "Message-broker queues whose messages become events."},
+		{"name": "operations", "description": "Health, readiness, metrics and this document; no token needed."},
+	}
 }
 
-// errorResponses are the error answers an operation may list, each in the
-// contract's error shape.
-var errorResponses = map[string]struct{ name, text, code, message string }{
-	"400": {"BadRequest", "Malformed JSON or parameter", "invalid_json", "the body is not valid JSON"},
-	"401": {"Unauthorized", "Missing or wrong bearer token, or an expired portal token", "unauthorized", "invalid API token"},
-	"403": {"Forbidden", "A portal token used outside its app or for a route it may not use", "forbidden", "a portal link cannot delete its app"},
-	"404": {"NotFound", "Unknown resource (app, endpoint, event, event type or source)", "app_not_found", "app \"acme\" does not exist"},
-	"409": {"Conflict", "That id or name exists already", "app_exists", "app \"acme\" exists"},
-	"413": {"PayloadTooLarge", "Body over HERALD_MAX_PAYLOAD_BYTES (default 1 MiB)", "payload_too_large", "the body is over 1048576 bytes"},
-	"422": {"UnprocessableEntity", "Valid JSON that breaks a rule: unknown event type, payload failing its schema (errors in details), bad URL, invalid CEL...", "unknown_event_type", "event type \"order.created\" does not exist"},
-	"503": {"ServiceUnavailable", "A dependency (the database or Temporal) is down; nothing was changed", "temporal_unavailable", "the workflow service is unavailable; retry the request"},
+// errorAnswer is an error answer an operation may list, in the contract's
+// error shape: its component name, description and example.
+type errorAnswer struct{ name, text, code, message string }
+
+func errorAnswers() map[string]errorAnswer {
+	return map[string]errorAnswer{
+		"400": {"BadRequest", "Malformed JSON or parameter", "invalid_json", "the body is not valid JSON"},
+		"401": {"Unauthorized", "Missing or wrong bearer token, or an expired portal token", "unauthorized", "invalid API token"},
+		"403": {"Forbidden", "A portal token used outside its app or for a route it may not use", "forbidden", "a portal link cannot delete its app"},
+		"404": {"NotFound", "Unknown resource (app, endpoint, event, event type or source)", "app_not_found", "app \"acme\" does not exist"},
+		"409": {"Conflict", "That id or name exists already", "app_exists", "app \"acme\" exists"},
+		"413": {"PayloadTooLarge", "Body over HERALD_MAX_PAYLOAD_BYTES (default 1 MiB)", "payload_too_large", "the body is over 1048576 bytes"},
+		"422": {"UnprocessableEntity", "Valid JSON that breaks a rule: unknown event type, payload failing its schema (errors in details), bad URL, invalid CEL...", "unknown_event_type", "event type \"order.created\" does not exist"},
+		"503": {"ServiceUnavailable", "A dependency (the database or Temporal) is down; nothing was changed", "temporal_unavailable", "the workflow service is unavailable; retry the request"},
+	}
 }
 
 // op describes one operation.
@@ -63,25 +69,29 @@ type op struct {
 }
 
 // queryParams are the query parameters routes take.
-var queryParams = map[string]obj{
-	"limit":        {"schema": obj{"type": "integer", "minimum": 1, "maximum": 250, "default": 50}, "description": "Items per page (1 to 250; outside that 400)"},
-	"cursor":       {"schema": obj{"type": "string"}, "description": "next_cursor of the previous page"},
-	"since":        {"schema": obj{"type": "string", "format": "date-time"}, "description": "Only from this time (RFC 3339)", "example": "2026-01-15T00:00:00Z"},
-	"until":        {"schema": obj{"type": "string", "format": "date-time"}, "description": "Only before this time (RFC 3339)", "example": "2026-01-16T00:00:00Z"},
-	"status":       {"schema": obj{"type": "string", "enum": eventStatuses}, "description": "Only events with this status"},
-	"event_type":   {"schema": obj{"type": "string"}, "description": "Only events of this type", "example": "order.created"},
-	"endpoint_id":  {"schema": obj{"type": "string"}, "description": "Only events with a delivery to this endpoint"},
-	"ordering_key": {"schema": obj{"type": "string"}, "description": "Only events with this ordering key"},
+func queryParams() map[string]obj {
+	return map[string]obj{
+		"limit":        {"schema": obj{"type": "integer", "minimum": 1, "maximum": 250, "default": 50}, "description": "Items per page (1 to 250; outside that 400)"},
+		"cursor":       {"schema": obj{"type": "string"}, "description": "next_cursor of the previous page"},
+		"since":        {"schema": obj{"type": "string", "format": "date-time"}, "description": "Only from this time (RFC 3339)", "example": "2026-01-15T00:00:00Z"},
+		"until":        {"schema": obj{"type": "string", "format": "date-time"}, "description": "Only before this time (RFC 3339)", "example": "2026-01-16T00:00:00Z"},
+		"status":       {"schema": obj{"type": "string", "enum": eventStatuses}, "description": "Only events with this status"},
+		"event_type":   {"schema": obj{"type": "string"}, "description": "Only events of this type", "example": "order.created"},
+		"endpoint_id":  {"schema": obj{"type": "string"}, "description": "Only events with a delivery to this endpoint"},
+		"ordering_key": {"schema": obj{"type": "string"}, "description": "Only events with this ordering key"},
+	}
 }
 
 // pathParams describe the path parameters.
-var pathParams = map[string]string{
-	"app":   "The app's id",
-	"ep":    "The endpoint's id",
-	"id":    "The event's id",
-	"name":  "The event type's name",
-	"src":   "The source's id",
-	"asset": "A file of the documentation viewer",
+func pathParams() map[string]string {
+	return map[string]string{
+		"app":   "The app's id",
+		"ep":    "The endpoint's id",
+		"id":    "The event's id",
+		"name":  "The event type's name",
+		"src":   "The source's id",
+		"asset": "A file of the documentation viewer",
+	}
 }
 
 func (o op) build(path string, schemas obj) obj {
@@ -91,12 +101,12 @@ func (o op) build(path string, schemas obj) obj {
 		if strings.HasPrefix(seg, "{") {
 			name := strings.Trim(seg, "{}")
 			params = append(params, obj{"name": name, "in": "path", "required": true,
-				"description": pathParams[name], "schema": obj{"type": "string"}})
+				"description": pathParams()[name], "schema": obj{"type": "string"}})
 		}
 	}
 	for _, q := range o.query {
 		p := obj{"name": q, "in": "query"}
-		for k, v := range queryParams[q] {
+		for k, v := range queryParams()[q] {
 			p[k] = v
 		}
 		params = append(params, p)
@@ -133,7 +143,7 @@ func (o op) build(path string, schemas obj) obj {
 		errs = append([]string{"401"}, errs...)
 	}
 	for _, code := range errs {
-		resp[code] = obj{"$ref": "#/components/responses/" + errorResponses[code].name}
+		resp[code] = obj{"$ref": "#/components/responses/" + errorAnswers()[code].name}
 	}
 	if !o.public {
 		resp["default"] = obj{"$ref": "#/components/responses/Error"}
@@ -280,7 +290,7 @@ func routes() map[string]map[string]op {
 func componentResponses() obj {
 	out := obj{"Error": obj{"description": "Any other error, in the same shape (e.g. 429 over the connection limit, 500)",
 		"content": jsonContent(ref("Error"))}}
-	for _, e := range errorResponses {
+	for _, e := range errorAnswers() {
 		ex := obj{"error": obj{"code": e.code, "message": e.message}}
 		out[e.name] = obj{"description": e.text, "content": obj{"application/json": obj{"schema": ref("Error"), "example": ex}}}
 	}
@@ -350,7 +360,7 @@ func openAPIDocument(version string) []byte {
 			"description": "Durable webhook delivery on Temporal. Every /v1 route needs Authorization: Bearer <HERALD_API_TOKEN> " +
 				"(or a portal token, for its app's routes). Errors are {\"error\": {\"code\", \"message\", \"details\"?}}. " +
 				"Lists are {\"data\": [...], \"next_cursor\"}, newest first. What endpoints receive is under webhooks."},
-		"tags":     tags,
+		"tags":     docTags(),
 		"security": []obj{{"bearer": []string{}}},
 		"paths":    paths,
 		"webhooks": webhooks(),

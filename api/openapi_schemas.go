@@ -138,7 +138,7 @@ func endpointSchema(withSecret bool) obj {
 	return object(text, req, props)
 }
 
-var eventStatusText = "pending (some delivery not final), delivered (all succeeded, or none was due), failed (some failed, none pending) or cancelled"
+const eventStatusText = "pending (some delivery not final), delivered (all succeeded, or none was due), failed (some failed, none pending) or cancelled"
 
 func componentSchemas() obj {
 	eventStatus := describe(obj{"type": "string", "enum": eventStatuses}, eventStatusText, schemas.EventDelivered)
