@@ -2,10 +2,12 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -42,26 +44,17 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 			byID["event/"+e.app.id+"/"+e.id] = e
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
+	ids := make([]string, 0, len(byID))
 	for id := range byID {
-		for {
-			d, err := c.DescribeWorkflowExecution(ctx, id, "")
-			if err != nil {
-				rep.violate("describe workflow %s: %v", id, err)
-				break
-			}
-			st := d.GetWorkflowExecutionInfo().GetStatus()
-			if st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				if st != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED && st != enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
-					rep.violate("workflow %s ended %s", id, st)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				rep.violate("workflow %s still running (its history: %s)", id, r.saveHistory(ctx, c, id))
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	deadline := time.Now().Add(time.Minute)
+	open := make([]string, len(ids)) // what is wrong with each, or ""
+	inParallel(len(ids), func(i int) { open[i] = r.awaitClosed(ctx, c, ids[i], deadline) })
+	for _, v := range open {
+		if v != "" {
+			rep.violate("%s", v)
 		}
 	}
 
@@ -94,29 +87,13 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 		}
 	}
 	signals := make([]int, len(runs))
-	var wg sync.WaitGroup
-	work := make(chan int)
-	var mu sync.Mutex
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				n, err := countSignals(ctx, c, runs[i].id, runs[i].runID)
-				if err != nil {
-					mu.Lock()
-					rep.violate("history of %s: %v", runs[i].id, err)
-					mu.Unlock()
-				}
-				signals[i] = n
-			}
-		}()
+	errs := make([]error, len(runs))
+	inParallel(len(runs), func(i int) { signals[i], errs[i] = countSignals(ctx, c, runs[i].id, runs[i].runID) })
+	for i, err := range errs {
+		if err != nil {
+			rep.violate("history of %s: %v", runs[i].id, err)
+		}
 	}
-	for i := range runs {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
 
 	most, mostID, total := 0, "", 0
 	for i, rn := range runs {
@@ -137,6 +114,49 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 	}
 	rep.note("%d event workflow runs for %d accepted events, %d signals in all, at most %d (%s); described in %s, histories read in %s",
 		len(runs), len(byID), total, most, mostID, described.Sub(began).Round(time.Second), time.Since(described).Round(time.Second))
+}
+
+// awaitClosed waits until the workflow's last run is closed, or the
+// deadline passes, and says what is wrong with it ("" when nothing).
+func (r *chaosRun) awaitClosed(ctx context.Context, c client.Client, id string, deadline time.Time) string {
+	for {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return fmt.Sprintf("describe workflow %s: %v", id, err)
+		}
+		switch st := d.GetWorkflowExecutionInfo().GetStatus(); st {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+			return ""
+		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		default:
+			return fmt.Sprintf("workflow %s ended %s", id, st)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Sprintf("workflow %s still running (its history: %s)", id, r.saveHistory(ctx, c, id))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// inParallel runs f(0) ... f(n-1) on four goroutines: the server answers
+// several calls at once faster than one after another.
+func inParallel(n int, f func(i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 // countSignals counts the WorkflowExecutionSignaled events of one run.
