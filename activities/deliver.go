@@ -55,8 +55,8 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			return res, err
 		}
 	}
-	if schemas.DeliveryFinal(job.Status) {
-		res.Outcome, res.Reason = job.Status, "the delivery is already "+job.Status
+	if job.Status.Final() {
+		res.Outcome, res.Reason = schemas.OutcomeOfFinal(job.Status), "the delivery is already "+string(job.Status)
 		res.EventStatus, err = a.eventStatus(ctx, req, job.Status)
 		return res, err
 	}
@@ -107,8 +107,8 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			return res, err
 		}
 		res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again before the attempt"
-		if schemas.DeliveryFinal(st) {
-			res.Outcome, res.Reason = st, "the delivery became "+st+" before the attempt"
+		if st.Final() {
+			res.Outcome, res.Reason = schemas.OutcomeOfFinal(st), "the delivery became "+string(st)+" before the attempt"
 		}
 		return res, nil
 	}
@@ -142,11 +142,11 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 		res.Outcome = schemas.OutcomeSuperseded
 		return true, nil
 	}
-	if prior.Outcome == schemas.OutcomeSucceeded || prior.Outcome == schemas.OutcomeFailed {
+	if end, ok := prior.Outcome.Ends(); ok {
 		// The attempt's end stands; a success recorded before its drain
 		// (the holder of an ordered lane) is made final here.
 		res.EventStatus, _, err = a.store.FinishDelivery(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
-			prior.Outcome, a.now())
+			end, a.now())
 	}
 	return true, err
 }
@@ -308,7 +308,7 @@ func (a *Activities) cancel(ctx context.Context, req schemas.DeliverRequest, rea
 }
 
 // eventStatus is the event's status, recomputed; it changes no delivery.
-func (a *Activities) eventStatus(ctx context.Context, req schemas.DeliverRequest, status string) (string, error) {
+func (a *Activities) eventStatus(ctx context.Context, req schemas.DeliverRequest, status schemas.DeliveryStatus) (schemas.EventStatus, error) {
 	return a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{}, status, a.now())
 }
 

@@ -24,7 +24,7 @@ func TestDeletedAppIsAnOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 		turn, err := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: "evt_2", EndpointID: ep.ID, Seq: tg.Seq})
-		if err != nil || turn.Go || !schemas.DeliveryFinal(turn.DeliveryStatus) {
+		if err != nil || turn.Go || !turn.DeliveryStatus.Final() {
 			t.Fatalf("acquire turn: %+v %v", turn, err)
 		}
 		if _, err := e.acts.CancelDeliveries(e.ctx, schemas.CancelRequest{AppID: e.app, EventID: "evt_2"}); err != nil {

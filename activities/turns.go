@@ -29,7 +29,7 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 	if err != nil {
 		return schemas.TurnResult{}, err
 	}
-	if schemas.DeliveryFinal(st) {
+	if st.Final() {
 		return schemas.TurnResult{Go: false, DeliveryStatus: st}, nil
 	}
 	if seq != req.Seq {

@@ -46,7 +46,7 @@ type Store interface {
 	EventInput(ctx context.Context, appID, id string) (store.NewEvent, []schemas.Target, error)
 	GetEvent(ctx context.Context, appID, id string) (schemas.Event, error)
 	ListEvents(ctx context.Context, appID string, f store.EventFilter, p store.Page) ([]schemas.Event, string, error)
-	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (string, error)
+	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 	RecoverFailed(ctx context.Context, appID, endpointID string, since, until, now time.Time) ([]store.ReplayedDelivery, error)
 

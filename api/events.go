@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"slices"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -179,16 +178,14 @@ func (s *server) getEvent(c *fiber.Ctx) error {
 	return c.JSON(eventOut(ev))
 }
 
-var eventStatuses = []string{schemas.EventPending, schemas.EventDelivered, schemas.EventFailed, schemas.EventCancelled}
-
 func (s *server) listEvents(c *fiber.Ctx) error {
 	p, err := page(c)
 	if err != nil {
 		return err
 	}
-	f := store.EventFilter{Status: c.Query("status"), EventType: c.Query("event_type"), EndpointID: c.Query("endpoint_id"),
+	f := store.EventFilter{Status: schemas.EventStatus(c.Query("status")), EventType: c.Query("event_type"), EndpointID: c.Query("endpoint_id"),
 		OrderingKey: c.Query("ordering_key")}
-	if f.Status != "" && !slices.Contains(eventStatuses, f.Status) {
+	if f.Status != "" && !f.Status.Valid() {
 		return schemas.Errorf(schemas.KindBadRequest, "invalid_status",
 			"status must be one of pending, delivered, failed, cancelled, not %q", f.Status)
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/herald-hq/herald/schemas"
 )
 
 // The OpenAPI 3.1 document of every route, built as data. It is what
@@ -75,7 +77,7 @@ func queryParams() map[string]obj {
 		"cursor":       {"schema": obj{"type": "string"}, "description": "next_cursor of the previous page"},
 		"since":        {"schema": obj{"type": "string", "format": "date-time"}, "description": "Only from this time (RFC 3339)", "example": "2026-01-15T00:00:00Z"},
 		"until":        {"schema": obj{"type": "string", "format": "date-time"}, "description": "Only before this time (RFC 3339)", "example": "2026-01-16T00:00:00Z"},
-		"status":       {"schema": obj{"type": "string", "enum": eventStatuses}, "description": "Only events with this status"},
+		"status":       {"schema": obj{"type": "string", "enum": schemas.EventStatuses()}, "description": "Only events with this status"},
 		"event_type":   {"schema": obj{"type": "string"}, "description": "Only events of this type", "example": "order.created"},
 		"endpoint_id":  {"schema": obj{"type": "string"}, "description": "Only events with a delivery to this endpoint"},
 		"ordering_key": {"schema": obj{"type": "string"}, "description": "Only events with this ordering key"},

@@ -141,9 +141,8 @@ func endpointSchema(withSecret bool) obj {
 const eventStatusText = "pending (some delivery not final), delivered (all succeeded, or none was due), failed (some failed, none pending) or cancelled"
 
 func componentSchemas() obj {
-	eventStatus := describe(obj{"type": "string", "enum": eventStatuses}, eventStatusText, schemas.EventDelivered)
-	deliveryStatus := describe(obj{"type": "string", "enum": []string{schemas.DeliveryPending, schemas.DeliveryDelivering,
-		schemas.DeliverySucceeded, schemas.DeliveryFailed, schemas.DeliveryCancelled}}, "The delivery's state; succeeded, failed and cancelled are final", schemas.DeliverySucceeded)
+	eventStatus := describe(obj{"type": "string", "enum": schemas.EventStatuses()}, eventStatusText, schemas.EventDelivered)
+	deliveryStatus := describe(obj{"type": "string", "enum": schemas.DeliveryStatuses()}, "The delivery's state; succeeded, failed and cancelled are final", schemas.DeliverySucceeded)
 	idProp := func(text string, example string) obj {
 		return describe(obj{"type": "string", "pattern": idPattern.String()}, text, example)
 	}

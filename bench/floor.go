@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/herald-hq/herald/schemas"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite", as Herald's store uses
 )
 
@@ -106,9 +108,9 @@ func (a *floorActivities) deliver(ctx context.Context, d floorDelivery) error {
 	w := webhook{URL: u, ID: in.EventID, EventType: benchEventType, CreatedAt: in.CreatedAt, Payload: in.Payload, Secret: secret}
 	start := time.Now()
 	postErr := w.post(ctx, a.hc)
-	outcome := "succeeded"
+	outcome := schemas.OutcomeSucceeded
 	if postErr != nil {
-		outcome = "failed"
+		outcome = schemas.OutcomeFailed
 	}
 	if _, err := a.record.ExecContext(ctx, in.EventID, d.Endpoint, outcome, start.UnixMicro(), time.Since(start).Microseconds()); err != nil {
 		return fmt.Errorf("floor: record attempt: %w", err)

@@ -199,7 +199,7 @@ func (d *Dispatcher) options(ev store.NewEvent, reuse enumspb.WorkflowIdReusePol
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			appKey.ValueSet(ev.AppID),
 			typeKey.ValueSet(ev.EventType),
-			statusKey.ValueSet(schemas.EventPending),
+			statusKey.ValueSet(string(schemas.EventPending)),
 		),
 	}
 }

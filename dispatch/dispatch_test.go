@@ -123,7 +123,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // wait waits for the event's latest run to close and returns its HeraldStatus.
-func (f *fixture) wait(t *testing.T, eventID string) string {
+func (f *fixture) wait(t *testing.T, eventID string) schemas.EventStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -140,7 +140,7 @@ func (f *fixture) wait(t *testing.T, eventID string) string {
 	if app != "app_1" {
 		t.Errorf("HeraldApp = %q", app)
 	}
-	return status
+	return schemas.EventStatus(status)
 }
 
 // record writes the workflow's history to workflows/testdata/<name>.json

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/herald-hq/herald/schemas"
 )
 
 // BacklogFunc reports, per endpoint, how many ordered deliveries wait.
@@ -79,8 +81,8 @@ func (m *Metrics) EventAccepted(eventType string) {
 }
 
 // DeliveryFinished counts a delivery reaching a final status.
-func (m *Metrics) DeliveryFinished(outcome string) {
-	m.deliveries.WithLabelValues(outcome).Inc()
+func (m *Metrics) DeliveryFinished(outcome schemas.Outcome) {
+	m.deliveries.WithLabelValues(string(outcome)).Inc()
 }
 
 // Attempt counts one attempt: its HTTP status (0 when the request failed) and duration.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herald-hq/herald/internal/jsonexample"
+	"github.com/herald-hq/herald/schemas"
 )
 
 type eventType struct {
@@ -152,7 +153,10 @@ func (p eventsPage) NextQuery() string {
 
 func (s *server) eventList(q *req) (string, any, error) {
 	in := q.r.URL.Query()
-	p := eventsPage{Filter: url.Values{}, Statuses: []string{"pending", "delivered", "failed", "cancelled"}}
+	p := eventsPage{Filter: url.Values{}}
+	for _, st := range schemas.EventStatuses() {
+		p.Statuses = append(p.Statuses, string(st))
+	}
 	api := url.Values{"limit": {"50"}}
 	for _, k := range []string{"status", "event_type", "endpoint_id", "since", "until", "cursor"} {
 		v := strings.TrimSpace(in.Get(k))

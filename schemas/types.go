@@ -64,55 +64,6 @@ type EndpointSecrets struct {
 	PreviousExpiresAt *time.Time
 }
 
-// Event statuses.
-const (
-	EventPending   = "pending"
-	EventDelivered = "delivered"
-	EventFailed    = "failed"
-	EventCancelled = "cancelled"
-)
-
-// Delivery statuses.
-const (
-	DeliveryPending    = "pending"
-	DeliveryDelivering = "delivering"
-	DeliverySucceeded  = "succeeded"
-	DeliveryFailed     = "failed"
-	DeliveryCancelled  = "cancelled"
-)
-
-// DeliveryFinal reports whether a delivery status is final.
-func DeliveryFinal(status string) bool {
-	return status == DeliverySucceeded || status == DeliveryFailed || status == DeliveryCancelled
-}
-
-// EventStatus derives an event's status from its deliveries' statuses, as the
-// contract defines it: pending while any is not final; delivered when all
-// succeeded (or there are none); cancelled when any was cancelled and none
-// failed; failed otherwise.
-func EventStatus(deliveryStatuses []string) string {
-	var failed, cancelled bool
-	for _, s := range deliveryStatuses {
-		switch s {
-		case DeliverySucceeded:
-		case DeliveryFailed:
-			failed = true
-		case DeliveryCancelled:
-			cancelled = true
-		default:
-			return EventPending
-		}
-	}
-	switch {
-	case failed:
-		return EventFailed
-	case cancelled:
-		return EventCancelled
-	default:
-		return EventDelivered
-	}
-}
-
 // Event is an accepted event with its deliveries.
 type Event struct {
 	ID        string          `json:"id"`
@@ -121,17 +72,17 @@ type Event struct {
 	Payload   json.RawMessage `json:"payload"`
 	CreatedAt time.Time       `json:"created_at"`
 	// OrderingKey is the event's lane at ordered endpoints; empty: none.
-	OrderingKey string     `json:"ordering_key,omitempty"`
-	Status      string     `json:"status"`
-	Deliveries  []Delivery `json:"deliveries"`
+	OrderingKey string      `json:"ordering_key,omitempty"`
+	Status      EventStatus `json:"status"`
+	Deliveries  []Delivery  `json:"deliveries"`
 }
 
 // Delivery is the state of one event's delivery to one endpoint.
 type Delivery struct {
-	EndpointID    string     `json:"endpoint_id"`
-	Status        string     `json:"status"`
-	Attempts      []Attempt  `json:"attempts"`
-	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	EndpointID    string         `json:"endpoint_id"`
+	Status        DeliveryStatus `json:"status"`
+	Attempts      []Attempt      `json:"attempts"`
+	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
 }
 
 // Attempt is one HTTP request made for a delivery.

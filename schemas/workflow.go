@@ -50,21 +50,9 @@ type TurnSignal struct {
 
 // EventStatusView answers the status query.
 type EventStatusView struct {
-	Status     string            `json:"status"`
-	Deliveries map[string]string `json:"deliveries"` // endpoint id -> delivery status
+	Status     EventStatus               `json:"status"`
+	Deliveries map[string]DeliveryStatus `json:"deliveries"` // endpoint id -> delivery status
 }
-
-// Outcomes of one call of the delivery activity.
-const (
-	OutcomeSucceeded = "succeeded" // 2xx: the delivery is done
-	OutcomeRetry     = "retry"     // failed attempt, another is scheduled after RetryIn
-	OutcomeFailed    = "failed"    // failed attempt and no more: the delivery is failed
-	OutcomeCancelled = "cancelled" // no attempt made: the endpoint is disabled or gone
-	OutcomeThrottled = "throttled" // no attempt made: the rate limit says wait RetryIn
-	// OutcomeSuperseded: no attempt made, the delivery was queued again (a
-	// replay or recover gave it a new Seq) and belongs to a newer coroutine.
-	OutcomeSuperseded = "superseded"
-)
 
 // DeliverRequest asks the delivery activity for one attempt.
 type DeliverRequest struct {
@@ -90,12 +78,12 @@ type DeliverRequest struct {
 // DeliverResult is what one call of the delivery activity did. It is recorded
 // in the workflow history, so it carries what an operator needs to see.
 type DeliverResult struct {
-	Outcome     string        `json:"outcome"`
+	Outcome     Outcome       `json:"outcome"`
 	EndpointID  string        `json:"endpoint_id"`
 	Attempt     *Attempt      `json:"attempt,omitempty"` // nil when no attempt was made
 	RetryIn     time.Duration `json:"retry_in,omitempty"`
 	Reason      string        `json:"reason,omitempty"`
-	EventStatus string        `json:"event_status,omitempty"`
+	EventStatus EventStatus   `json:"event_status,omitempty"`
 	// Drained are the attempts this call made for deliveries queued behind
 	// this one at its ordered endpoint (see activities' drain): each is in
 	// the store under its own event, and here in this event's history.
@@ -132,8 +120,8 @@ type TurnRequest struct {
 // TurnResult answers a TurnRequest. DeliveryStatus is the delivery's own
 // status: when it is already final (cancelled meanwhile), it must not go.
 type TurnResult struct {
-	Go             bool   `json:"go"`
-	DeliveryStatus string `json:"delivery_status"`
+	Go             bool           `json:"go"`
+	DeliveryStatus DeliveryStatus `json:"delivery_status"`
 	// Superseded: the delivery was queued again under another Seq; the
 	// request's coroutine must stop without delivering.
 	Superseded bool `json:"superseded,omitempty"`
@@ -167,7 +155,7 @@ type CancelRequest struct {
 
 // CancelResult is the event's status after a cancel.
 type CancelResult struct {
-	EventStatus string `json:"event_status"`
+	EventStatus EventStatus `json:"event_status"`
 }
 
 // PrepareReplayRequest re-queues an event's deliveries (or one of them) for

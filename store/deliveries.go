@@ -22,7 +22,7 @@ type DeliveryJob struct {
 	Event    NewEvent
 	Endpoint schemas.Endpoint
 	Secrets  schemas.EndpointSecrets
-	Status   string // the delivery's status
+	Status   schemas.DeliveryStatus
 	Seq      int64  // the delivery's place at an ordered endpoint (0: unordered)
 	Lane     string // the delivery's lane at an ordered endpoint
 	Gen      int64  // the delivery's generation (see AttemptRecord.Gen)
@@ -36,14 +36,14 @@ type DeliveryJob struct {
 // one of its deliveries with its secrets, and that delivery's status.
 func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (DeliveryJob, error) {
 	var r struct {
-		EventType string `db:"event_type"`
-		Payload   string `db:"payload"`
-		EventAt   dbTime `db:"event_created_at"`
-		Status    string `db:"delivery_status"`
-		Seq       int64  `db:"delivery_seq"`
-		Lane      string `db:"delivery_lane"`
-		Gen       int64  `db:"delivery_gen"`
-		Attempts  int    `db:"delivery_attempts"`
+		EventType string                 `db:"event_type"`
+		Payload   string                 `db:"payload"`
+		EventAt   dbTime                 `db:"event_created_at"`
+		Status    schemas.DeliveryStatus `db:"delivery_status"`
+		Seq       int64                  `db:"delivery_seq"`
+		Lane      string                 `db:"delivery_lane"`
+		Gen       int64                  `db:"delivery_gen"`
+		Attempts  int                    `db:"delivery_attempts"`
 		endpointRow
 	}
 	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
@@ -123,13 +123,13 @@ type AttemptRecord struct {
 	DurationMS                 int64
 	ResponseStatus             int
 	Error, ResponseBody        string
-	Status                     string     // the delivery's status after this attempt
-	NextAttemptAt              *time.Time // when the next attempt is due, if any
-	FinishedAt                 *time.Time // when the delivery ended, if Status is final (now when nil)
+	Status                     schemas.DeliveryStatus // the delivery's status after this attempt
+	NextAttemptAt              *time.Time             // when the next attempt is due, if any
+	FinishedAt                 *time.Time             // when the delivery ended, if Status is final (now when nil)
 	// Key names the attempt for idempotency (see AttemptByKey); Outcome and
 	// RetryIn are what the attempt decided, kept to answer a re-run.
 	Key     string
-	Outcome string
+	Outcome schemas.Outcome
 	RetryIn time.Duration
 	// Gen is the generation the attempt was made for (0: any). An attempt
 	// of another generation is recorded but changes no status: the
@@ -139,8 +139,8 @@ type AttemptRecord struct {
 
 // Recorded is what RecordAttemptOf did.
 type Recorded struct {
-	Attempt     int    // the attempt's number
-	EventStatus string // the event's status after it
+	Attempt     int                 // the attempt's number
+	EventStatus schemas.EventStatus // the event's status after it
 	// Applied is false when the attempt's generation was not the
 	// delivery's: its status did not change.
 	Applied bool
@@ -149,7 +149,7 @@ type Recorded struct {
 // RecordedAttempt is an attempt found by its key.
 type RecordedAttempt struct {
 	Attempt schemas.Attempt
-	Outcome string
+	Outcome schemas.Outcome
 	RetryIn time.Duration
 }
 
@@ -158,8 +158,8 @@ type RecordedAttempt struct {
 func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (RecordedAttempt, bool, error) {
 	var r struct {
 		attemptRow
-		Outcome   string `db:"outcome"`
-		RetryInMS int64  `db:"retry_in_ms"`
+		Outcome   schemas.Outcome `db:"outcome"`
+		RetryInMS int64           `db:"retry_in_ms"`
 	}
 	err := s.get(ctx, s.db, &r, `SELECT attempt, started_at, duration_ms, response_status, error, response_body, outcome, retry_in_ms
 		FROM attempts WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt_key = ?`,
@@ -177,7 +177,7 @@ func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, ke
 // sets the delivery's status and next_attempt_at (but a final delivery only
 // changes to succeeded: an attempt under way when a cancel came may still
 // succeed) and stores the event's recomputed status, in one transaction.
-func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int, eventStatus string, err error) {
+func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int, eventStatus schemas.EventStatus, err error) {
 	rec, err := s.RecordAttemptOf(ctx, r)
 	return rec.Attempt, rec.EventStatus, err
 }
@@ -186,7 +186,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int
 // generation was the delivery's (see AttemptRecord.Gen).
 func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded, error) {
 	var out Recorded
-	if !knownDeliveryStatus(r.Status) {
+	if !r.Status.Valid() {
 		return out, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -246,16 +246,13 @@ func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, e
 // MarkDelivering lets no attempt start once it is final, so a success that
 // finds it final was under way when a cancel came, and the contract keeps
 // that delivery succeeded.
-func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur deliveryRow) (string, bool, error) {
-	if !knownDeliveryStatus(r.Status) {
-		return "", false, fmt.Errorf("unknown delivery status %q", r.Status)
-	}
+func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur deliveryRow) (schemas.EventStatus, bool, error) {
 	applied := r.Gen == 0 || r.Gen == cur.Gen
-	if applied && (!schemas.DeliveryFinal(cur.Status) ||
+	if applied && (!cur.Status.Final() ||
 		(r.Status == schemas.DeliverySucceeded && cur.Status != schemas.DeliverySucceeded)) {
 		now := time.Now()
 		var finished any
-		if schemas.DeliveryFinal(r.Status) {
+		if r.Status.Final() {
 			if r.FinishedAt != nil {
 				finished = ts(*r.FinishedAt)
 			} else {
@@ -292,8 +289,8 @@ func cleanText(s string, max int) string {
 // SetDeliveryStatus sets the status of an event's non-final deliveries to
 // the given endpoints (nil: all of them), e.g. cancelled, and returns the
 // event's recomputed status.
-func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status string, now time.Time) (eventStatus string, err error) {
-	if !knownDeliveryStatus(status) {
+func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (eventStatus schemas.EventStatus, err error) {
+	if !status.Valid() {
 		return "", fmt.Errorf("set deliveries of event %s: unknown delivery status %q", eventID, status)
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -301,7 +298,7 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 			return err
 		}
 		var finished any
-		if schemas.DeliveryFinal(status) {
+		if status.Final() {
 			finished = ts(now)
 		}
 		q := `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
@@ -333,8 +330,8 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 
 // FinishDelivery makes a non-final delivery of generation gen (0: any)
 // final with status, and returns the event's status and whether it did.
-func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status string, now time.Time) (eventStatus string, done bool, err error) {
-	if !schemas.DeliveryFinal(status) {
+func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status schemas.DeliveryStatus, now time.Time) (eventStatus schemas.EventStatus, done bool, err error) {
+	if !status.Final() {
 		return "", false, fmt.Errorf("finish delivery of event %s: %q is not final", eventID, status)
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -342,7 +339,7 @@ func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID s
 		if err != nil {
 			return err
 		}
-		if !schemas.DeliveryFinal(cur.Status) && (gen == 0 || gen == cur.Gen) {
+		if !cur.Status.Final() && (gen == 0 || gen == cur.Gen) {
 			if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
 				WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, status, ts(now), ts(now), appID, eventID, endpointID); err != nil {
 				return err
@@ -360,10 +357,10 @@ func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID s
 
 // DeliveryState is the status and the ordered-endpoint sequence number of
 // one delivery.
-func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID string) (status string, seq int64, err error) {
+func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID string) (status schemas.DeliveryStatus, seq int64, err error) {
 	var r struct {
-		Status string `db:"status"`
-		Seq    int64  `db:"seq"`
+		Status schemas.DeliveryStatus `db:"status"`
+		Seq    int64                  `db:"seq"`
 	}
 	err = s.get(ctx, s.db, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
 		appID, eventID, endpointID)
@@ -377,8 +374,8 @@ func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID st
 }
 
 // DeliveryStatus is the status of one delivery.
-func (s *Store) DeliveryStatus(ctx context.Context, appID, eventID, endpointID string) (string, error) {
-	var status string
+func (s *Store) DeliveryStatus(ctx context.Context, appID, eventID, endpointID string) (schemas.DeliveryStatus, error) {
+	var status schemas.DeliveryStatus
 	err := s.get(ctx, s.db, &status, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
 		appID, eventID, endpointID)
 	if isNoRows(err) {
@@ -388,8 +385,4 @@ func (s *Store) DeliveryStatus(ctx context.Context, appID, eventID, endpointID s
 		return "", fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
 	}
 	return status, nil
-}
-
-func knownDeliveryStatus(st string) bool {
-	return st == schemas.DeliveryPending || st == schemas.DeliveryDelivering || schemas.DeliveryFinal(st)
 }

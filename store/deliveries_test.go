@@ -100,7 +100,7 @@ func testSetDeliveryStatus(t *testing.T, s *store.Store) {
 	st, err := s.SetDeliveryStatus(ctx, "app_1", "evt_1", []string{"ep_1", "ep_2"}, schemas.DeliveryCancelled, at(2))
 	must(t, err)
 	ev := getEvent(t, s, "app_1", "evt_1")
-	if st != schemas.EventPending || !reflect.DeepEqual(deliveryStatuses(ev), map[string]string{
+	if st != schemas.EventPending || !reflect.DeepEqual(deliveryStatuses(ev), map[string]schemas.DeliveryStatus{
 		"ep_1": "succeeded", "ep_2": "cancelled", "ep_3": "pending"}) {
 		t.Fatalf("event %s deliveries %v", st, deliveryStatuses(ev))
 	}
@@ -223,7 +223,7 @@ func testPrepareReplay(t *testing.T, s *store.Store) {
 		t.Fatalf("targets %+v, want %+v", targets, want)
 	}
 	ev = getEvent(t, s, "app_1", "evt_1")
-	if !reflect.DeepEqual(deliveryStatuses(ev), map[string]string{"ep_1": "pending", "ep_2": "pending", "ep_3": "succeeded"}) {
+	if !reflect.DeepEqual(deliveryStatuses(ev), map[string]schemas.DeliveryStatus{"ep_1": "pending", "ep_2": "pending", "ep_3": "succeeded"}) {
 		t.Fatalf("deliveries %v", deliveryStatuses(ev))
 	}
 	targets, err = s.PrepareReplay(ctx, "app_1", "evt_1", "ep_3", at(7))
@@ -360,7 +360,7 @@ func testCascades(t *testing.T, s *store.Store) {
 		t.Fatalf("disabled %+v", dis)
 	}
 	ev1, ev2 = getEvent(t, s, "app_1", "evt_1"), getEvent(t, s, "app_1", "evt_2")
-	if !reflect.DeepEqual(deliveryStatuses(ev1), map[string]string{"ep_del": "succeeded", "ep_upd": "cancelled", "ep_dis": "cancelled", "ep_ok": "succeeded"}) ||
+	if !reflect.DeepEqual(deliveryStatuses(ev1), map[string]schemas.DeliveryStatus{"ep_del": "succeeded", "ep_upd": "cancelled", "ep_dis": "cancelled", "ep_ok": "succeeded"}) ||
 		ev1.Status != schemas.EventCancelled {
 		t.Fatalf("evt_1 %s %v", ev1.Status, deliveryStatuses(ev1))
 	}

@@ -44,7 +44,7 @@ func (s *Store) NextFresh(ctx context.Context, endpointID, lane string, seq int6
 // outcome its delivery's workflow decided (r.Outcome, r.RetryIn), and sets
 // the delivery's status as RecordAttempt would. found is false when no
 // attempt has fromKey (already adopted, or never made).
-func (s *Store) AdoptAttempt(ctx context.Context, r AttemptRecord, fromKey string) (a schemas.Attempt, eventStatus string, found bool, err error) {
+func (s *Store) AdoptAttempt(ctx context.Context, r AttemptRecord, fromKey string) (a schemas.Attempt, eventStatus schemas.EventStatus, found bool, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row attemptRow
 		err := s.get(ctx, tx, &row, `SELECT event_id, endpoint_id, attempt, started_at, duration_ms, response_status, error, response_body

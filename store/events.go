@@ -34,24 +34,25 @@ type NewEvent struct {
 // EventFilter narrows ListEvents. Since is inclusive, Until exclusive, both
 // on created_at; EndpointID keeps events having a delivery to it.
 type EventFilter struct {
-	Status, EventType, EndpointID, OrderingKey string
-	Since, Until                               *time.Time
+	Status                             schemas.EventStatus
+	EventType, EndpointID, OrderingKey string
+	Since, Until                       *time.Time
 }
 
 // eventStatusExpr computes an events row's status from its deliveries, as
 // schemas.EventStatus does.
 const eventStatusExpr = `(CASE
 	WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = events.app_id AND d.event_id = events.id
-		AND d.status IN ('` + schemas.DeliveryPending + `', '` + schemas.DeliveryDelivering + `')) THEN '` + schemas.EventPending + `'
+		AND d.status IN ('` + string(schemas.DeliveryPending) + `', '` + string(schemas.DeliveryDelivering) + `')) THEN '` + string(schemas.EventPending) + `'
 	WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = events.app_id AND d.event_id = events.id
-		AND d.status = '` + schemas.DeliveryFailed + `') THEN '` + schemas.EventFailed + `'
+		AND d.status = '` + string(schemas.DeliveryFailed) + `') THEN '` + string(schemas.EventFailed) + `'
 	WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = events.app_id AND d.event_id = events.id
-		AND d.status = '` + schemas.DeliveryCancelled + `') THEN '` + schemas.EventCancelled + `'
-	ELSE '` + schemas.EventDelivered + `' END)`
+		AND d.status = '` + string(schemas.DeliveryCancelled) + `') THEN '` + string(schemas.EventCancelled) + `'
+	ELSE '` + string(schemas.EventDelivered) + `' END)`
 
 // recomputeEvent stores and returns an event's status derived from its deliveries.
-func (s *Store) recomputeEvent(ctx context.Context, tx *sqlx.Tx, appID, eventID string) (string, error) {
-	var status string
+func (s *Store) recomputeEvent(ctx context.Context, tx *sqlx.Tx, appID, eventID string) (schemas.EventStatus, error) {
+	var status schemas.EventStatus
 	err := s.get(ctx, tx, &status, `UPDATE events SET status = `+eventStatusExpr+`
 		WHERE app_id = ? AND id = ? RETURNING status`, appID, eventID)
 	if isNoRows(err) {
@@ -86,13 +87,13 @@ func eventNotFound(appID, id string) error {
 }
 
 type eventRow struct {
-	AppID     string `db:"app_id"`
-	ID        string `db:"id"`
-	EventType string `db:"event_type"`
-	Payload   string `db:"payload"`
-	Status    string `db:"status"`
-	CreatedAt dbTime `db:"created_at"`
-	Key       string `db:"ordering_key"`
+	AppID     string              `db:"app_id"`
+	ID        string              `db:"id"`
+	EventType string              `db:"event_type"`
+	Payload   string              `db:"payload"`
+	Status    schemas.EventStatus `db:"status"`
+	CreatedAt dbTime              `db:"created_at"`
+	Key       string              `db:"ordering_key"`
 }
 
 const eventCols = `app_id, id, event_type, payload, status, created_at, ordering_key`
@@ -300,16 +301,16 @@ func (s *Store) ListEvents(ctx context.Context, appID string, f EventFilter, p P
 }
 
 type deliveryRow struct {
-	AppID         string  `db:"app_id"`
-	EventID       string  `db:"event_id"`
-	EndpointID    string  `db:"endpoint_id"`
-	Lane          string  `db:"lane"`
-	Status        string  `db:"status"`
-	Seq           int64   `db:"seq"`
-	Gen           int64   `db:"gen"`
-	NextAttemptAt *dbTime `db:"next_attempt_at"`
-	FinishedAt    *dbTime `db:"finished_at"`
-	UpdatedAt     *dbTime `db:"updated_at"`
+	AppID         string                 `db:"app_id"`
+	EventID       string                 `db:"event_id"`
+	EndpointID    string                 `db:"endpoint_id"`
+	Lane          string                 `db:"lane"`
+	Status        schemas.DeliveryStatus `db:"status"`
+	Seq           int64                  `db:"seq"`
+	Gen           int64                  `db:"gen"`
+	NextAttemptAt *dbTime                `db:"next_attempt_at"`
+	FinishedAt    *dbTime                `db:"finished_at"`
+	UpdatedAt     *dbTime                `db:"updated_at"`
 }
 
 // deliveryCols are the columns a target is made of.

@@ -111,7 +111,7 @@ func testAutoDisable(t *testing.T, s *store.Store) {
 		t.Fatalf("endpoint %+v", ep)
 	}
 	ev := getEvent(t, s, "app_1", "evt_1")
-	if !reflect.DeepEqual(deliveryStatuses(ev), map[string]string{"ep_1": "cancelled", "ep_2": "pending"}) {
+	if !reflect.DeepEqual(deliveryStatuses(ev), map[string]schemas.DeliveryStatus{"ep_1": "cancelled", "ep_2": "pending"}) {
 		t.Fatalf("deliveries %v", deliveryStatuses(ev))
 	}
 	// Enabled again, the old streak is forgotten.

@@ -15,7 +15,7 @@ import (
 // openOrdered selects the open part of ordered endpoints' lanes. Its
 // values are literals, not parameters, so that the planner can use the
 // partial index deliveries_open_lanes, whose predicate this is.
-const openOrdered = "seq > 0 AND status IN ('" + schemas.DeliveryPending + "', '" + schemas.DeliveryDelivering + "')"
+const openOrdered = "seq > 0 AND status IN ('" + string(schemas.DeliveryPending) + "', '" + string(schemas.DeliveryDelivering) + "')"
 
 // A lane is one ordered queue: the deliveries to one ordered endpoint of
 // events with one ordering key ("" for events without one). Seqs come from
@@ -32,7 +32,7 @@ type DeliveryRef struct {
 // to tell whether its workflow is alive.
 type LaneHead struct {
 	DeliveryRef
-	Status        string
+	Status        schemas.DeliveryStatus
 	UpdatedAt     time.Time
 	NextAttemptAt *time.Time
 }

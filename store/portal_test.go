@@ -82,10 +82,10 @@ func testStats(t *testing.T, s *store.Store) {
 	_, err := s.Stats(ctx, "app_s", "ep_nope", at(0), at(3600))
 	wantErr(t, err, schemas.KindNotFound, "endpoint_not_found")
 
-	attempt := func(ev string, sec int, code int, ms int64, st string) {
+	attempt := func(ev string, sec int, code int, ms int64, st schemas.DeliveryStatus) {
 		t.Helper()
 		var fin *time.Time
-		if schemas.DeliveryFinal(st) {
+		if st.Final() {
 			f := at(sec)
 			fin = &f
 		}

@@ -75,8 +75,8 @@ func (s *Store) Stats(ctx context.Context, appID, endpointID string, since, unti
 	bucket := func(t time.Time) int { return min(int(t.Sub(since)/time.Hour), n-1) }
 
 	var ds []struct {
-		Status     string `db:"status"`
-		FinishedAt dbTime `db:"finished_at"`
+		Status     schemas.DeliveryStatus `db:"status"`
+		FinishedAt dbTime                 `db:"finished_at"`
 	}
 	err := s.sel(ctx, s.db, &ds, `SELECT status, finished_at FROM deliveries
 		WHERE endpoint_id = ? AND app_id = ? AND status IN (?, ?, ?) AND finished_at >= ? AND finished_at < ?`,

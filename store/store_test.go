@@ -159,34 +159,34 @@ func getEvent(t *testing.T, s *store.Store, appID, id string) schemas.Event {
 // checkStatus checks the stored event status against schemas.EventStatus.
 func checkStatus(t *testing.T, ev schemas.Event) {
 	t.Helper()
-	var st []string
+	var st []schemas.DeliveryStatus
 	for _, d := range ev.Deliveries {
 		st = append(st, d.Status)
 	}
-	if want := schemas.EventStatus(st); ev.Status != want {
+	if want := schemas.EventStatusOf(st); ev.Status != want {
 		t.Fatalf("event %s: stored status %s, deliveries %v say %s", ev.ID, ev.Status, st, want)
 	}
 }
 
-func deliveryStatuses(ev schemas.Event) map[string]string {
-	m := map[string]string{}
+func deliveryStatuses(ev schemas.Event) map[string]schemas.DeliveryStatus {
+	m := map[string]schemas.DeliveryStatus{}
 	for _, d := range ev.Deliveries {
 		m[d.EndpointID] = d.Status
 	}
 	return m
 }
 
-func status(t *testing.T, s *store.Store, appID, eventID, endpointID string) string {
+func status(t *testing.T, s *store.Store, appID, eventID, endpointID string) schemas.DeliveryStatus {
 	t.Helper()
 	st, err := s.DeliveryStatus(context.Background(), appID, eventID, endpointID)
 	must(t, err)
 	return st
 }
 
-func record(t *testing.T, s *store.Store, appID, eventID, endpointID, st string, sec int) (int, string) {
+func record(t *testing.T, s *store.Store, appID, eventID, endpointID string, st schemas.DeliveryStatus, sec int) (int, schemas.EventStatus) {
 	t.Helper()
 	var fin *time.Time
-	if schemas.DeliveryFinal(st) {
+	if st.Final() {
 		f := at(sec)
 		fin = &f
 	}

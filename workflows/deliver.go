@@ -11,26 +11,36 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
+// ending is how a delivery coroutine ended: with the delivery's final
+// status, or superseded (the delivery was queued again, and a newer
+// coroutine delivers it; status is then empty).
+type ending struct {
+	status     schemas.DeliveryStatus
+	superseded bool
+}
+
+func ended(status schemas.DeliveryStatus) ending { return ending{status: status} }
+
 // deliver waits for an ordered target's turn, then makes attempts by the
-// retry schedule until one is final, and returns the delivery's final status.
+// retry schedule until one is final, and returns how the delivery ended.
 // A cancelled ctx stops it between attempts: the delivery is cancelled.
-func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
+func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 	id := d.target.EndpointID
 	if d.target.Ordered {
-		status, ok := r.awaitTurn(ctx, d.target)
+		end, mayGo, ok := r.awaitTurn(ctx, d.target)
 		if !ok {
-			return schemas.DeliveryCancelled
+			return ended(schemas.DeliveryCancelled)
 		}
-		if status != "" {
+		if !mayGo {
 			// Already final or superseded: it must not go, and whoever ended
 			// it (a drain, a cancel, a newer target) passes the turn.
 			d.endedElsewhere = true
-			return status
+			return end
 		}
 	}
 	for i := 0; ; {
 		if ctx.Err() != nil {
-			return schemas.DeliveryCancelled
+			return ended(schemas.DeliveryCancelled)
 		}
 		var next time.Duration // 0: the last attempt
 		if i < len(r.in.RetrySchedule) {
@@ -42,21 +52,18 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 		res, err := r.attempt(ctx, d, i, next)
 		if err != nil {
 			if ctx.Err() != nil {
-				return schemas.DeliveryCancelled
+				return ended(schemas.DeliveryCancelled)
 			}
 			r.logger.Error("delivery ended by an error", "endpoint", id, "error", err)
-			return schemas.DeliveryFailed
+			return ended(schemas.DeliveryFailed)
+		}
+		if status, final := res.Outcome.Ends(); final {
+			return ended(status)
 		}
 		var wait time.Duration
 		switch res.Outcome {
-		case schemas.OutcomeSucceeded:
-			return schemas.DeliverySucceeded
-		case schemas.OutcomeFailed:
-			return schemas.DeliveryFailed
-		case schemas.OutcomeCancelled:
-			return schemas.DeliveryCancelled
 		case schemas.OutcomeSuperseded:
-			return schemas.OutcomeSuperseded
+			return ending{superseded: true}
 		case schemas.OutcomeRetry:
 			wait = res.RetryIn
 			if wait <= 0 {
@@ -67,15 +74,15 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) string {
 			wait = res.RetryIn
 		default:
 			r.logger.Error("unknown delivery outcome", "endpoint", id, "outcome", res.Outcome)
-			return schemas.DeliveryFailed
+			return ended(schemas.DeliveryFailed)
 		}
 		if ctx.Err() != nil {
-			return schemas.DeliveryCancelled
+			return ended(schemas.DeliveryCancelled)
 		}
 		wait = max(wait, minWait)
-		timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: res.Outcome + " " + id})
+		timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: string(res.Outcome) + " " + id})
 		if err := timer.Get(ctx, nil); err != nil {
-			return schemas.DeliveryCancelled
+			return ended(schemas.DeliveryCancelled)
 		}
 	}
 }
@@ -111,16 +118,15 @@ func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.D
 	return res, nil
 }
 
-// awaitTurn returns when an ordered target may go (ok, status ""), or when
-// its delivery is already final (ok, that status) or queued again under
-// another seq (ok, schemas.OutcomeSuperseded); ok is false when ctx was
-// cancelled. Between checks it waits for a turn signal (sent by whoever
+// awaitTurn returns when an ordered target may go (mayGo, ok), or when its
+// delivery is already final or queued again under another seq (ok, and end
+// says which); ok is false when ctx was cancelled. Between checks it waits for a turn signal (sent by whoever
 // ends the lane's head) or, in case one was lost, a timer: short for the
 // delivery next behind the head, which wakes the head when the store says
 // it looks abandoned, long for those further back, so that a head failing
 // for a day gets no signal from the deliveries behind it and theirs
 // histories stay short.
-func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status string, ok bool) {
+func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (end ending, mayGo, ok bool) {
 	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Lane: t.Lane, Seq: t.Seq}
 	wait := turnRecheckMin
 	for {
@@ -128,19 +134,19 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 		var res schemas.TurnResult
 		if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
 			if ctx.Err() != nil {
-				return "", false
+				return ending{}, false, false
 			}
 			r.logger.Error("acquire turn", "endpoint", t.EndpointID, "error", err)
-			return schemas.DeliveryFailed, true
+			return ended(schemas.DeliveryFailed), false, true
 		}
 		if res.Go {
-			return "", true
+			return ending{}, true, true
 		}
 		if res.Superseded {
-			return schemas.OutcomeSuperseded, true
+			return ending{superseded: true}, false, true
 		}
-		if schemas.DeliveryFinal(res.DeliveryStatus) {
-			return res.DeliveryStatus, true
+		if res.DeliveryStatus.Final() {
+			return ended(res.DeliveryStatus), false, true
 		}
 		if res.Nudge {
 			r.passTurn(ctx, t.EndpointID, t.Lane)
@@ -152,7 +158,7 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (status str
 		wait = min(wait, limit)
 		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns[t.EndpointID] != seen })
 		if err != nil {
-			return "", false
+			return ending{}, false, false
 		}
 		if woke {
 			wait = turnRecheckMin

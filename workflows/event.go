@@ -21,7 +21,7 @@ func EventWorkflow(ctx workflow.Context, in schemas.EventWorkflowInput) error {
 		in:           in,
 		root:         ctx,
 		logger:       workflow.GetLogger(ctx),
-		status:       map[string]string{},
+		status:       map[string]schemas.DeliveryStatus{},
 		current:      map[string]*delivery{},
 		turns:        map[string]int{},
 		searchStatus: schemas.EventPending, // set by the starter
@@ -75,17 +75,17 @@ type eventRun struct {
 	root   workflow.Context
 	logger log.Logger
 
-	order   []string             // endpoint ids in the order first seen: deterministic iteration
-	status  map[string]string    // endpoint id -> delivery status as this run knows it
-	current map[string]*delivery // endpoint id -> its latest delivery coroutine
-	all     []*delivery          // every coroutine started, in start order
-	live    int                  // coroutines not done
+	order   []string                          // endpoint ids in the order first seen: deterministic iteration
+	status  map[string]schemas.DeliveryStatus // endpoint id -> delivery status as this run knows it
+	current map[string]*delivery              // endpoint id -> its latest delivery coroutine
+	all     []*delivery                       // every coroutine started, in start order
+	live    int                               // coroutines not done
 
 	turns         map[string]int // turn signals received per endpoint; a change wakes its waiting delivery
 	cancelGen     int            // cancel signals received
 	cancelApplied int            // cancel signals whose CancelDeliveries has returned
 
-	searchStatus string // HeraldStatus as last set
+	searchStatus schemas.EventStatus // HeraldStatus as last set
 }
 
 // Why a delivery coroutine was stopped.
@@ -136,12 +136,12 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 	if d.prev != nil {
 		_ = workflow.Await(ctx, func() bool { return d.prev.done })
 	}
-	status := schemas.DeliveryCancelled
+	end := ended(schemas.DeliveryCancelled)
 	if ctx.Err() == nil {
-		status = r.deliver(ctx, d)
+		end = r.deliver(ctx, d)
 	}
-	if r.current[id] == d && status != schemas.OutcomeSuperseded {
-		r.status[id] = status
+	if r.current[id] == d && !end.superseded {
+		r.status[id] = end.status
 	}
 	if d.target.Ordered && !d.endedElsewhere {
 		// The turn passes whatever the end; the context may be cancelled.
@@ -195,27 +195,27 @@ func (r *eventRun) replay(ctx workflow.Context, sig schemas.ReplaySignal) {
 
 // view answers the status query.
 func (r *eventRun) view() (schemas.EventStatusView, error) {
-	v := schemas.EventStatusView{Status: r.eventStatus(), Deliveries: make(map[string]string, len(r.status))}
+	v := schemas.EventStatusView{Status: r.eventStatus(), Deliveries: make(map[string]schemas.DeliveryStatus, len(r.status))}
 	for id, s := range r.status {
 		v.Deliveries[id] = s
 	}
 	return v, nil
 }
 
-func (r *eventRun) eventStatus() string {
-	statuses := make([]string, len(r.order))
+func (r *eventRun) eventStatus() schemas.EventStatus {
+	statuses := make([]schemas.DeliveryStatus, len(r.order))
 	for i, id := range r.order {
 		statuses[i] = r.status[id]
 	}
-	return schemas.EventStatus(statuses)
+	return schemas.EventStatusOf(statuses)
 }
 
 // setSearchStatus upserts HeraldStatus when it changes.
-func (r *eventRun) setSearchStatus(ctx workflow.Context, status string) {
+func (r *eventRun) setSearchStatus(ctx workflow.Context, status schemas.EventStatus) {
 	if status == r.searchStatus {
 		return
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(status)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(string(status))); err != nil {
 		r.logger.Error("upsert search attribute", "attribute", statusKey.GetName(), "error", err)
 		return
 	}

@@ -99,7 +99,7 @@ func (f *fakeActivities) deliverCalls() []deliverCall {
 type harness struct {
 	env      *testsuite.TestWorkflowEnvironment
 	acts     *fakeActivities
-	statuses []string // HeraldStatus values upserted, in order
+	statuses []schemas.EventStatus // HeraldStatus values upserted, in order
 }
 
 func newHarness(t *testing.T) *harness {
@@ -121,7 +121,7 @@ func newHarness(t *testing.T) *harness {
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		if v, ok := sa.GetKeyword(statusKey); ok {
-			h.statuses = append(h.statuses, v)
+			h.statuses = append(h.statuses, schemas.EventStatus(v))
 		}
 	}).Return(nil)
 	return h
@@ -173,14 +173,14 @@ func TestSuccessFirstTry(t *testing.T) {
 	calls := h.acts.deliverCalls()
 	require.Len(t, calls, 2)
 	require.Equal(t, []time.Duration{5 * time.Second, 5 * time.Second}, nextDelays(calls))
-	require.Equal(t, []string{schemas.EventDelivered}, h.statuses)
+	require.Equal(t, []schemas.EventStatus{schemas.EventDelivered}, h.statuses)
 	require.Empty(t, h.acts.passes, "unordered deliveries pass no turn")
 	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered,
-		Deliveries: map[string]string{"ep_a": "succeeded", "ep_b": "succeeded"}}, h.query(t))
+		Deliveries: map[string]schemas.DeliveryStatus{"ep_a": "succeeded", "ep_b": "succeeded"}}, h.query(t))
 }
 
 // retryThen answers retry (500) for the first n calls, then outcome.
-func retryThen(n int, outcome string) func(int, schemas.DeliverRequest) schemas.DeliverResult {
+func retryThen(n int, outcome schemas.Outcome) func(int, schemas.DeliverRequest) schemas.DeliverResult {
 	return func(i int, req schemas.DeliverRequest) schemas.DeliverResult {
 		if i < n {
 			if req.NextDelay == 0 {
@@ -211,8 +211,8 @@ func TestExhaustionFails(t *testing.T) {
 	want := append(append([]time.Duration(nil), schedule...), 0)
 	require.Equal(t, want, nextDelays(calls), "the last attempt is told it is the last")
 	require.Equal(t, schemas.EventStatusView{Status: schemas.EventFailed,
-		Deliveries: map[string]string{"ep_a": "failed"}}, h.query(t))
-	require.Equal(t, []string{schemas.EventFailed}, h.statuses)
+		Deliveries: map[string]schemas.DeliveryStatus{"ep_a": "failed"}}, h.query(t))
+	require.Equal(t, []schemas.EventStatus{schemas.EventFailed}, h.statuses)
 }
 
 func TestThrottledDoesNotUseAnAttempt(t *testing.T) {
@@ -309,8 +309,8 @@ func TestCancelDuringRetryWait(t *testing.T) {
 	require.Equal(t, []schemas.CancelRequest{{AppID: "app_1", EventID: "evt_1"}}, h.acts.cancels)
 	require.Equal(t, []string{"ep_o"}, h.acts.passes)
 	require.Equal(t, schemas.EventStatusView{Status: schemas.EventCancelled,
-		Deliveries: map[string]string{"ep_a": "cancelled", "ep_o": "cancelled"}}, h.query(t))
-	require.Equal(t, []string{schemas.EventCancelled}, h.statuses)
+		Deliveries: map[string]schemas.DeliveryStatus{"ep_a": "cancelled", "ep_o": "cancelled"}}, h.query(t))
+	require.Equal(t, []schemas.EventStatus{schemas.EventCancelled}, h.statuses)
 }
 
 func TestReplayAfterSuccess(t *testing.T) {
@@ -352,7 +352,7 @@ func TestReplayOnlyInput(t *testing.T) {
 	require.Empty(t, h.acts.prepares, "targets came in the signal")
 	require.Equal(t, []string{"ep_b"}, h.acts.passes)
 	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered,
-		Deliveries: map[string]string{"ep_b": "succeeded"}}, h.query(t))
+		Deliveries: map[string]schemas.DeliveryStatus{"ep_b": "succeeded"}}, h.query(t))
 }
 
 func TestReplayClearsCancel(t *testing.T) {
@@ -372,7 +372,7 @@ func TestReplayClearsCancel(t *testing.T) {
 	require.Len(t, h.acts.deliverCalls(), 2)
 	require.Len(t, h.acts.cancels, 1)
 	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered,
-		Deliveries: map[string]string{"ep_a": "succeeded"}}, h.query(t))
+		Deliveries: map[string]schemas.DeliveryStatus{"ep_a": "succeeded"}}, h.query(t))
 }
 
 func TestEmptyEventIsDelivered(t *testing.T) {
@@ -380,7 +380,7 @@ func TestEmptyEventIsDelivered(t *testing.T) {
 	h.run(t, input())
 	require.Empty(t, h.acts.deliverCalls())
 	require.Equal(t, schemas.EventDelivered, h.query(t).Status)
-	require.Equal(t, []string{schemas.EventDelivered}, h.statuses)
+	require.Equal(t, []schemas.EventStatus{schemas.EventDelivered}, h.statuses)
 }
 
 // A target queued again under another seq (a replay or recover) is left to

@@ -97,10 +97,10 @@ func (f fixture) event(t *testing.T, id string) schemas.Event {
 }
 
 // waitStatus polls an event until it reaches status.
-func (f fixture) waitStatus(t *testing.T, id, status string, timeout time.Duration) schemas.Event {
+func (f fixture) waitStatus(t *testing.T, id string, status schemas.EventStatus, timeout time.Duration) schemas.Event {
 	t.Helper()
 	var ev schemas.Event
-	eventually(t, timeout, "event "+id+" to be "+status, func() bool {
+	eventually(t, timeout, "event "+id+" to be "+string(status), func() bool {
 		ev = f.event(t, id)
 		return ev.Status == status
 	})
