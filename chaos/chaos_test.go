@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herald-hq/herald/internal/longtest"
 )
 
 // The flags of `go test ./chaos`; the defaults fit in CI (about two
@@ -104,15 +106,13 @@ func (r *chaosRun) fail(format string, args ...any) {
 }
 
 func TestChaos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the chaos test builds and runs herald dev for minutes")
-	}
+	longtest.Require(t, "the chaos run")
 	cfg := configFromFlags(t)
-	t.Logf("chaos seed %d (reproduce: go test ./chaos -run TestChaos -seed %d -duration %s -ops %s)",
+	t.Logf("chaos seed %d (reproduce: HERALD_TEST_LONG=1 go test ./chaos -run TestChaos -seed %d -duration %s -ops %s)",
 		cfg.seed, cfg.seed, cfg.duration, *flagOps)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("FAILED with seed %d: go test ./chaos -run TestChaos -seed %d -duration %s -ops %s",
+			t.Logf("FAILED with seed %d: HERALD_TEST_LONG=1 go test ./chaos -run TestChaos -seed %d -duration %s -ops %s",
 				cfg.seed, cfg.seed, cfg.duration, *flagOps)
 		}
 	})

@@ -4,7 +4,7 @@
 // through the public HTTP API, real receivers on 127.0.0.1 and the embedded
 // Temporal frontend. Everything random comes from one seed:
 //
-//	go test ./chaos -seed 42 -duration 3m
+//	HERALD_TEST_LONG=1 go test ./chaos -seed 42 -duration 3m
 //
 // docs/testing.md says what it does and what it checks.
 package chaos

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/longtest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -100,6 +102,7 @@ func TestMissingExchangeIsAFailedAttempt(t *testing.T) {
 // source failing with the error; started again, the pending delivery goes
 // through and the source consumes again, by themselves.
 func TestBrokerStoppedAndStartedRecovers(t *testing.T) {
+	longtest.Require(t, "a broker stopped and started")
 	t.Parallel()
 	ns := startNATS(t)
 	nc, js := jetStream(t, ns.url())

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/longtest"
+
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -25,6 +27,7 @@ import (
 // cannot be had.
 func chromium(t *testing.T) string {
 	t.Helper()
+	longtest.Require(t, "the portal's browser test")
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}

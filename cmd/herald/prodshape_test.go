@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/longtest"
+
 	"github.com/herald-hq/herald/internal/prodtest"
 )
 
@@ -30,20 +32,14 @@ func (s *prodShape) metricsText(t testing.TB) string {
 
 // startProdShape runs Herald in production shape for one test: a Temporal
 // server process on Postgres, `herald migrate`, `herald api` and two
-// `herald worker`s, each process this test binary acting as herald. The
-// Temporal binaries are built once into the user's cache; without them the
-// test is skipped unless HERALD_PRODTEST=1 (set by .ci/run) asks for the
-// build, which takes many minutes cold.
+// `herald worker`s, each process this test binary acting as herald. It is in
+// the long suite; the Temporal binaries are built once into the user's cache
+// (many minutes cold; .ci/run builds them first).
 func startProdShape(t *testing.T, extraEnv ...string) *prodShape {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("production shape: skipped in -short mode")
-	}
+	longtest.Require(t, "the production shape")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if !prodtest.Cached(ctx) && os.Getenv("HERALD_PRODTEST") != "1" {
-		t.Skip("production shape: Temporal's server is not built yet; run with HERALD_PRODTEST=1 to build it (minutes, once) — .ci/run does")
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

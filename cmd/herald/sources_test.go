@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/longtest"
+
 	"github.com/nats-io/nats.go"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -166,6 +168,7 @@ func TestNATSSourceDeliversSignedWebhooks(t *testing.T) {
 // messages loses none and makes none twice: every message becomes exactly
 // one event, delivered.
 func TestSourceSurvivesKillNine(t *testing.T) {
+	longtest.Require(t, "a broker source through kill -9")
 	t.Parallel()
 	p := startDev(t, t.TempDir(), nil)
 	f := newFixture(t, p.api, nil)

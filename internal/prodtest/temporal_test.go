@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/longtest"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/herald-hq/herald/internal/searchattr"
@@ -19,14 +21,9 @@ import (
 // 32768, the namespace and Herald's search attributes added; a kill -9 and
 // a restart come back; at the end the databases are gone.
 func TestTemporalOnPostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal server")
-	}
+	longtest.Require(t, "Temporal on Postgres")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	if !Cached(ctx) && os.Getenv("HERALD_PRODTEST") != "1" {
-		t.Skip("Temporal's server is not built; HERALD_PRODTEST=1 builds it")
-	}
 	bin, err := Build(ctx, t.Logf)
 	if err != nil {
 		t.Fatal(err)
