@@ -191,16 +191,8 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 			t := schemas.Target{EndpointID: sub.ID, Ordered: sub.Ordered, Gen: 1}
 			if sub.Ordered {
 				t.Lane = ev.OrderingKey
-				if t.Seq, err = s.nextSeq(ctx, tx, sub.ID); err != nil {
-					return err
-				}
-				var head *int64
-				if err := s.get(ctx, tx, &head, `SELECT MIN(seq) FROM deliveries WHERE endpoint_id = ? AND lane = ? AND `+openOrdered,
-					sub.ID, t.Lane); err != nil {
-					return fmt.Errorf("accept event %s: queue of %s: %w", ev.ID, sub.ID, err)
-				}
-				if head != nil {
-					t.Ahead = t.Seq - *head
+				if t.Seq, t.Ahead, err = s.joinLane(ctx, tx, sub.ID, t.Lane); err != nil {
+					return fmt.Errorf("accept event %s: %w", ev.ID, err)
 				}
 			}
 			if _, err := s.exec(ctx, tx, `INSERT INTO deliveries (app_id, event_id, endpoint_id, lane, status, seq, gen, updated_at)
@@ -223,16 +215,6 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 		return false, schemas.Event{}, nil, err
 	}
 	return created, event, targets, nil
-}
-
-// nextSeq takes an endpoint's next sequence number.
-func (s *Store) nextSeq(ctx context.Context, tx *sqlx.Tx, endpointID string) (int64, error) {
-	var seq int64
-	err := s.get(ctx, tx, &seq, `UPDATE endpoints SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq`, endpointID)
-	if err != nil {
-		return 0, fmt.Errorf("next seq of endpoint %s: %w", endpointID, err)
-	}
-	return seq, nil
 }
 
 // GetEvent loads an event with its deliveries (by endpoint id) and their

@@ -12,92 +12,10 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
-// openOrdered selects the open part of ordered endpoints' lanes. Its
-// values are literals, not parameters, so that the planner can use the
-// partial index deliveries_open_lanes, whose predicate this is.
-const openOrdered = "seq > 0 AND status IN ('" + string(schemas.DeliveryPending) + "', '" + string(schemas.DeliveryDelivering) + "')"
-
-// A lane is one ordered queue: the deliveries to one ordered endpoint of
-// events with one ordering key ("" for events without one). Seqs come from
-// the endpoint's counter, so they rise in acceptance order in every lane.
-
-// DeliveryRef names one delivery and its place in its lane.
-type DeliveryRef struct {
-	AppID, EventID, EndpointID string
-	Lane                       string
-	Seq                        int64
-}
-
-// LaneHead is a lane's first non-final delivery, with what a waiter needs
-// to tell whether its workflow is alive.
-type LaneHead struct {
-	DeliveryRef
-	Status        schemas.DeliveryStatus
-	UpdatedAt     time.Time
-	NextAttemptAt *time.Time
-}
-
 // ReplayedDelivery is one delivery that RecoverFailed queued again.
 type ReplayedDelivery struct {
 	EventID string
 	Target  schemas.Target
-}
-
-// Ahead counts the open deliveries of the lane before seq, up to 2: 0 means
-// the turn is seq's, 1 that seq is next behind the head.
-func (s *Store) Ahead(ctx context.Context, endpointID, lane string, seq int64) (int, error) {
-	var n int
-	err := s.get(ctx, s.db, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
-		WHERE endpoint_id = ? AND lane = ? AND seq < ? AND `+openOrdered+` LIMIT 2) AS x`, endpointID, lane, seq)
-	if err != nil {
-		return 0, fmt.Errorf("turn of endpoint %s lane %q seq %d: %w", endpointID, lane, seq, err)
-	}
-	return n, nil
-}
-
-// TurnAvailable reports whether every delivery of the lane ordered before
-// seq (0 < seq' < seq) is final.
-func (s *Store) TurnAvailable(ctx context.Context, endpointID, lane string, seq int64) (bool, error) {
-	n, err := s.Ahead(ctx, endpointID, lane, seq)
-	return n == 0, err
-}
-
-// HeadDelivery is the lane's non-final delivery with the lowest seq; ok is
-// false when there is none.
-func (s *Store) HeadDelivery(ctx context.Context, endpointID, lane string) (LaneHead, bool, error) {
-	var d deliveryRow
-	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, lane, status, seq, next_attempt_at, updated_at
-		FROM deliveries WHERE endpoint_id = ? AND lane = ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, lane)
-	if isNoRows(err) {
-		return LaneHead{}, false, nil
-	}
-	if err != nil {
-		return LaneHead{}, false, fmt.Errorf("head of endpoint %s lane %q: %w", endpointID, lane, err)
-	}
-	h := LaneHead{DeliveryRef: d.ref(), Status: d.Status, NextAttemptAt: ptr(d.NextAttemptAt)}
-	if d.UpdatedAt != nil {
-		h.UpdatedAt = d.UpdatedAt.T()
-	}
-	return h, true, nil
-}
-
-// Backlog counts the non-final ordered deliveries per endpoint, for the
-// endpoints that have any.
-func (s *Store) Backlog(ctx context.Context) (map[string]int, error) {
-	var rows []struct {
-		EndpointID string `db:"endpoint_id"`
-		N          int    `db:"n"`
-	}
-	err := s.sel(ctx, s.db, &rows, `SELECT endpoint_id, COUNT(*) AS n FROM deliveries
-		WHERE `+openOrdered+` GROUP BY endpoint_id`)
-	if err != nil {
-		return nil, fmt.Errorf("backlog: %w", err)
-	}
-	out := make(map[string]int, len(rows))
-	for _, r := range rows {
-		out[r.EndpointID] = r.N
-	}
-	return out, nil
 }
 
 // requeue makes deliveries pending again, in the given order, under a new
