@@ -264,35 +264,6 @@ func (a *Activities) afterAttempt(ctx context.Context, req schemas.DeliverReques
 	}
 }
 
-// adopt takes a drained attempt as this call's attempt: the drain could not
-// know the delivery's retry schedule, so its outcome is decided here.
-// Retry-After is not kept with a drained attempt: the schedule's delay holds.
-func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prior store.RecordedAttempt) (schemas.DeliverResult, error) {
-	res := schemas.DeliverResult{EndpointID: req.EndpointID}
-	at := prior.Attempt
-	ans := answer{status: at.ResponseStatus, body: at.ResponseBody, errText: at.Error}
-	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID}
-	end := at.StartedAt.Add(time.Duration(at.DurationMS) * time.Millisecond)
-	a.classify(req, ans, end, &res, &rec)
-	if res.Outcome == schemas.OutcomeRetry {
-		// The wait runs from the drained attempt, not from now.
-		res.RetryIn = max(rec.NextAttemptAt.Sub(a.now()), 0)
-		rec.RetryIn = res.RetryIn
-	}
-	rec.Gen = req.Gen
-	got, eventStatus, found, err := a.store.AdoptAttempt(ctx, rec, store.DrainKey(req.Seq))
-	if err != nil {
-		return res, err
-	}
-	if !found {
-		return res, fmt.Errorf("adopt drained attempt of event %s to %s: it is gone", req.EventID, req.EndpointID)
-	}
-	res.EventStatus, res.Attempt = eventStatus, &got
-	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
-	a.afterAttempt(ctx, req, ans, end, &res, log, false)
-	return res, nil
-}
-
 // cancel makes a delivery cancelled without an attempt.
 func (a *Activities) cancel(ctx context.Context, req schemas.DeliverRequest, reason string) (schemas.DeliverResult, error) {
 	st, err := a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{req.EndpointID},

@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +12,86 @@ import (
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
+
+// The activities' half of ordered delivery (docs/architecture.md, "Lanes"),
+// in one place: whose turn it is (AcquireTurn), waking the next holder
+// (PassTurn), the holder's drain of its lane, and a delivery adopting the
+// attempt a drain made for it. The queries are store/lanes.go; the waiting
+// is workflows/lanes.go.
+
+// staleGrace is how long past its due time a lane's head may sit before the
+// delivery behind it wakes it: a retry overdue by that long, or a turn not
+// taken that long after it came, means its workflow lost a signal or never
+// started.
+const staleGrace = 20 * time.Second
+
+// AcquireTurn says whether an ordered delivery may go: it must not be final
+// already (cancelled meanwhile) nor queued again under another seq, and
+// every delivery of its lane with a lower seq must be final. A delivery
+// that no longer exists (its app or endpoint was deleted) answers
+// cancelled: the waiting workflow ends.
+func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
+	st, seq, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
+	if schemas.IsNotFound(err) {
+		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryCancelled}, nil
+	}
+	if err != nil {
+		return schemas.TurnResult{}, err
+	}
+	if st.Final() {
+		return schemas.TurnResult{Go: false, DeliveryStatus: st}, nil
+	}
+	if seq != req.Seq {
+		// A replay or recover queued the delivery again after this request's
+		// target was made: the newer target's coroutine delivers it.
+		return schemas.TurnResult{Go: false, DeliveryStatus: st, Superseded: true}, nil
+	}
+	ahead, err := a.store.Ahead(ctx, req.EndpointID, req.Lane, req.Seq)
+	if err != nil || ahead == 0 {
+		return schemas.TurnResult{Go: ahead == 0, DeliveryStatus: st}, err
+	}
+	head, ok, err := a.store.HeadDelivery(ctx, req.EndpointID, req.Lane)
+	if err != nil || !ok {
+		return schemas.TurnResult{DeliveryStatus: st}, err
+	}
+	res := schemas.TurnResult{DeliveryStatus: st, HeadSeq: head.Seq, Next: ahead == 1}
+	res.Nudge = res.Next && a.stale(head)
+	return res, nil
+}
+
+// stale reports whether a lane's head looks abandoned by its workflow.
+func (a *Activities) stale(h store.LaneHead) bool {
+	now := a.now()
+	switch {
+	case h.Status == schemas.DeliveryDelivering:
+		// An attempt (with its drain) ends within its activity's timeout.
+		return now.Sub(h.UpdatedAt) > a.cfg.DeliveryTimeout+2*staleGrace
+	case h.NextAttemptAt != nil:
+		return now.Sub(*h.NextAttemptAt) > staleGrace
+	default:
+		return now.Sub(h.UpdatedAt) > staleGrace
+	}
+}
+
+// PassTurn wakes the event workflow of the lane's head delivery (the
+// non-final ordered delivery with the lowest seq), if there is one.
+func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) error {
+	head, ok, err := a.store.HeadDelivery(ctx, req.EndpointID, req.Lane)
+	if err != nil || !ok {
+		return err
+	}
+	if a.waker == nil {
+		return errors.New("pass turn: the activities have no Waker")
+	}
+	err = a.waker.Turn(ctx, head.DeliveryRef)
+	if schemas.IsNotFound(err) {
+		return nil // deleted meanwhile: nothing left to wake
+	}
+	if err != nil {
+		return fmt.Errorf("pass turn of endpoint %s to event %s: %w", req.EndpointID, head.EventID, err)
+	}
+	return nil
+}
 
 // maxDrain bounds how many deliveries one drain makes, so that its result
 // (the list of drained attempts, in the holder's history) stays small.
@@ -124,4 +206,33 @@ func (a *Activities) deadline(ctx context.Context) time.Time {
 	// Called outside an activity (tests): as if its timeout were the
 	// delivery timeout plus the workflows' slack.
 	return time.Now().Add(a.cfg.DeliveryTimeout + 10*time.Second)
+}
+
+// adopt takes a drained attempt as this call's attempt: the drain could not
+// know the delivery's retry schedule, so its outcome is decided here.
+// Retry-After is not kept with a drained attempt: the schedule's delay holds.
+func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prior store.RecordedAttempt) (schemas.DeliverResult, error) {
+	res := schemas.DeliverResult{EndpointID: req.EndpointID}
+	at := prior.Attempt
+	ans := answer{status: at.ResponseStatus, body: at.ResponseBody, errText: at.Error}
+	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID}
+	end := at.StartedAt.Add(time.Duration(at.DurationMS) * time.Millisecond)
+	a.classify(req, ans, end, &res, &rec)
+	if res.Outcome == schemas.OutcomeRetry {
+		// The wait runs from the drained attempt, not from now.
+		res.RetryIn = max(rec.NextAttemptAt.Sub(a.now()), 0)
+		rec.RetryIn = res.RetryIn
+	}
+	rec.Gen = req.Gen
+	got, eventStatus, found, err := a.store.AdoptAttempt(ctx, rec, store.DrainKey(req.Seq))
+	if err != nil {
+		return res, err
+	}
+	if !found {
+		return res, fmt.Errorf("adopt drained attempt of event %s to %s: it is gone", req.EventID, req.EndpointID)
+	}
+	res.EventStatus, res.Attempt = eventStatus, &got
+	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
+	a.afterAttempt(ctx, req, ans, end, &res, log, false)
+	return res, nil
 }

@@ -1,0 +1,44 @@
+package activities
+
+import (
+	"context"
+
+	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
+)
+
+// CancelDeliveries makes the event's non-final deliveries (to the given
+// endpoints, or all) cancelled and returns the event's status; a deleted
+// event is cancelled for good.
+func (a *Activities) CancelDeliveries(ctx context.Context, req schemas.CancelRequest) (schemas.CancelResult, error) {
+	var ids []string
+	if len(req.EndpointIDs) > 0 {
+		ids = req.EndpointIDs
+	}
+	st, err := a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, ids, schemas.DeliveryCancelled, a.now())
+	if schemas.IsNotFound(err) {
+		return schemas.CancelResult{EventStatus: schemas.EventCancelled}, nil
+	}
+	if err != nil {
+		return schemas.CancelResult{}, err
+	}
+	return schemas.CancelResult{EventStatus: st}, nil
+}
+
+// PrepareReplay makes the event's deliveries (or the one to EndpointID)
+// pending again, for an operator's replay signal, and returns them as
+// targets; none when the event or delivery no longer exists. The workflow
+// asking is the one the re-queue is for, so the outbox note is cleared.
+func (a *Activities) PrepareReplay(ctx context.Context, req schemas.PrepareReplayRequest) ([]schemas.Target, error) {
+	targets, err := a.store.PrepareReplay(ctx, req.AppID, req.EventID, req.EndpointID, a.now())
+	if schemas.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.ClearDispatch(ctx, req.AppID, req.EventID, store.DispatchReplay); err != nil {
+		a.log.Warn("prepare replay: clear the outbox note (the sweep signals once more)", "event", req.EventID, "err", err)
+	}
+	return targets, nil
+}
