@@ -13,7 +13,7 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
-// Timings of the event workflow, in one place.
+// Timings of the event workflow (the turn re-checks are in lanes.go).
 const (
 	// defaultDeliveryTimeout is used when the input carries none (the
 	// contract's HERALD_DELIVERY_TIMEOUT default).
@@ -31,16 +31,6 @@ const (
 	// an infrastructure error never ends a delivery.
 	infraWindow = time.Hour
 	infraPause  = time.Minute
-
-	// An ordered delivery that is not first in line re-checks its turn after
-	// turnRecheckMin, doubling up to turnRecheckMax when it is next behind
-	// the head and to turnRecheckFar when further back, in case a turn
-	// signal was lost. Only the next one wakes an abandoned head, so the
-	// far ones need not look often: their re-checks are what a long queue
-	// costs the server while its head fails.
-	turnRecheckMin = 30 * time.Second
-	turnRecheckMax = 2 * time.Minute
-	turnRecheckFar = time.Hour
 
 	// minWait is the shortest retry or throttle wait, so that an activity
 	// answering RetryIn 0 cannot make the workflow spin.

@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// The workflow's half of ordered delivery (docs/architecture.md, "Lanes"),
+// in one place: a delivery waits for its turn (a turn signal, or a re-check
+// timer), the one next behind the head wakes an abandoned head, and every
+// ordered delivery passes the turn when it ends (eventRun.run). The store's
+// half is store/lanes.go, the activities' activities/lanes.go.
+
+const (
+	// An ordered delivery that is not first in line re-checks its turn after
+	// turnRecheckMin, doubling up to turnRecheckMax when it is next behind
+	// the head and to turnRecheckFar when further back, in case a turn
+	// signal was lost. Only the next one wakes an abandoned head, so the
+	// far ones need not look often: their re-checks are what a long queue
+	// costs the server while its head fails.
+	turnRecheckMin = 30 * time.Second
+	turnRecheckMax = 2 * time.Minute
+	turnRecheckFar = time.Hour
+)
+
+// awaitTurn returns when an ordered target may go (mayGo, ok), or when its
+// delivery is already final or queued again under another seq (ok, and end
+// says which); ok is false when ctx was cancelled. Between checks it waits
+// for a turn signal (sent by whoever ends the lane's head) or, in case one
+// was lost, a timer: short for the delivery next behind the head, which
+// wakes the head when the store says it looks abandoned, long for those
+// further back, so that a head failing for a day gets no signal from the
+// deliveries behind it and theirs histories stay short.
+func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (end ending, mayGo, ok bool) {
+	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Lane: t.Lane, Seq: t.Seq}
+	wait := turnRecheckMin
+	for {
+		seen := r.turns[t.EndpointID] // before asking, so a signal during the call is not missed
+		var res schemas.TurnResult
+		if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
+			if ctx.Err() != nil {
+				return ending{}, false, false
+			}
+			r.logger.Error("acquire turn", "endpoint", t.EndpointID, "error", err)
+			return ended(schemas.DeliveryFailed), false, true
+		}
+		if res.Go {
+			return ending{}, true, true
+		}
+		if res.Superseded {
+			return ending{superseded: true}, false, true
+		}
+		if res.DeliveryStatus.Final() {
+			return ended(res.DeliveryStatus), false, true
+		}
+		if res.Nudge {
+			r.passTurn(ctx, t.EndpointID, t.Lane)
+		}
+		limit := turnRecheckMax
+		if !res.Next {
+			limit = turnRecheckFar
+		}
+		wait = min(wait, limit)
+		woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.turns[t.EndpointID] != seen })
+		if err != nil {
+			return ending{}, false, false
+		}
+		if woke {
+			wait = turnRecheckMin
+		} else {
+			wait = min(2*wait, limit)
+		}
+	}
+}
+
+// passTurn wakes the event workflow whose delivery is now first in line in
+// the lane. A failure is only logged: the delivery next in line re-checks
+// on its own.
+func (r *eventRun) passTurn(ctx workflow.Context, endpointID, lane string) {
+	req := schemas.PassTurnRequest{EndpointID: endpointID, Lane: lane}
+	if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityPassTurn, req, nil); err != nil && ctx.Err() == nil {
+		r.logger.Error("pass turn", "endpoint", endpointID, "error", err)
+	}
+}
