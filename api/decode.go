@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,6 +153,35 @@ func listOf[T any](items []T, next string, conv func(T) T) list[T] {
 func (s *server) requireApp(c *fiber.Ctx, appID string) error {
 	_, err := s.Store.GetApp(c.UserContext(), appID)
 	return err
+}
+
+// listInApp answers GET /apps/{app}/<things>: the page asked for, then
+// app_not_found for an unknown app, then a page of list's items shown by out.
+func listInApp[T any](s *server, c *fiber.Ctx, list func(ctx context.Context, appID string, p store.Page) ([]T, string, error), out func(T) T) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	appID := c.Params("app")
+	if err := s.requireApp(c, appID); err != nil {
+		return err
+	}
+	items, next, err := list(c.UserContext(), appID, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(items, next, out))
+}
+
+// inApp loads the app's item named by the route parameter param,
+// answering app_not_found for an unknown app before the item's not-found.
+func inApp[T any](s *server, c *fiber.Ctx, param string, get func(ctx context.Context, appID, id string) (T, error)) (T, error) {
+	appID := c.Params("app")
+	if err := s.requireApp(c, appID); err != nil {
+		var zero T
+		return zero, err
+	}
+	return get(c.UserContext(), appID, c.Params(param))
 }
 
 func noContent(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) }

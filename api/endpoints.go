@@ -184,28 +184,12 @@ func (s *server) createEndpoint(c *fiber.Ctx) error {
 }
 
 func (s *server) listEndpoints(c *fiber.Ctx) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	appID := c.Params("app")
-	if err := s.requireApp(c, appID); err != nil {
-		return err
-	}
-	eps, next, err := s.Store.ListEndpoints(c.UserContext(), appID, p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(listOf(eps, next, endpointOut))
+	return listInApp(s, c, s.Store.ListEndpoints, endpointOut)
 }
 
 // endpoint loads the route's endpoint, answering app_not_found first.
 func (s *server) endpoint(c *fiber.Ctx) (schemas.Endpoint, error) {
-	appID := c.Params("app")
-	if err := s.requireApp(c, appID); err != nil {
-		return schemas.Endpoint{}, err
-	}
-	return s.Store.GetEndpoint(c.UserContext(), appID, c.Params("ep"))
+	return inApp(s, c, "ep", s.Store.GetEndpoint)
 }
 
 func (s *server) getEndpoint(c *fiber.Ctx) error {

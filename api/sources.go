@@ -87,27 +87,11 @@ func (s *server) createSource(c *fiber.Ctx) error {
 }
 
 func (s *server) listSources(c *fiber.Ctx) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	appID := c.Params("app")
-	if err := s.requireApp(c, appID); err != nil {
-		return err
-	}
-	srcs, next, err := s.Store.ListSources(c.UserContext(), appID, p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(listOf(srcs, next, sourceOut))
+	return listInApp(s, c, s.Store.ListSources, sourceOut)
 }
 
 func (s *server) getSource(c *fiber.Ctx) error {
-	appID := c.Params("app")
-	if err := s.requireApp(c, appID); err != nil {
-		return err
-	}
-	src, err := s.Store.GetSource(c.UserContext(), appID, c.Params("src"))
+	src, err := inApp(s, c, "src", s.Store.GetSource)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 // Package broker is what Herald's message-broker transports share: the
-// shape of a consumed message and of a consumer, and the URL rules of each
-// broker scheme. Each broker is a package of its own below this one
-// (amqpbroker for RabbitMQ, natsbroker for NATS JetStream) that implements
-// Consumer for sources and outbound.Sender for endpoints; adding a broker is
-// one such package and one row in the table below.
+// shape of a consumed message and of a consumer, the URL rules of each
+// broker scheme, their Config, and the Publisher (a pool of publishing
+// connections per broker, closed when idle, and the one way a publish
+// becomes an attempt's answer). Each broker is a package of its own below
+// this one (amqpbroker for RabbitMQ, natsbroker for NATS JetStream) that
+// implements Consumer for sources and outbound.Sender for endpoints by
+// embedding a Publisher; adding a broker is one such package, saying how to
+// dial, publish and consume, and one row in the table below.
 package broker
 
 import (

@@ -10,26 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/herald-hq/herald/schemas"
 )
 
-// endpoint is an endpoint as the API shows it. Filter and Transform are
-// there when the API has them.
+// endpoint is an endpoint as the API shows it (the API's own type: the
+// portal calls the API of its own build), with what the pages need of it.
 type endpoint struct {
-	ID                 string            `json:"id"`
-	URL                string            `json:"url"`
-	Description        string            `json:"description"`
-	EventTypes         []string          `json:"event_types"`
-	Ordered            bool              `json:"ordered"`
-	RateLimitPerSecond int               `json:"rate_limit_per_second"`
-	Headers            map[string]string `json:"headers"`
-	Disabled           bool              `json:"disabled"`
-	DisabledReason     string            `json:"disabled_reason"`
-	DisabledAt         *time.Time        `json:"disabled_at"`
-	SignatureType      string            `json:"signature_type"`
-	Filter             *string           `json:"filter"`
-	Transform          *string           `json:"transform"`
-	CreatedAt          time.Time         `json:"created_at"`
-	UpdatedAt          time.Time         `json:"updated_at"`
+	schemas.Endpoint
 }
 
 // HeaderLines are the custom headers as the form shows them, one "Name: value" a line.
@@ -81,7 +69,7 @@ func (s *server) eventTypes(q *req) ([]eventType, error) {
 
 func (s *server) endpointNew(q *req) (string, any, error) {
 	types, err := s.eventTypes(q)
-	return "endpoint_form", form{New: true, Types: types, Endpoint: endpoint{Ordered: true}}, err
+	return "endpoint_form", form{New: true, Types: types, Endpoint: endpoint{schemas.Endpoint{Ordered: true}}}, err
 }
 
 func (s *server) endpointEdit(q *req) (string, any, error) {
@@ -137,33 +125,20 @@ func readForm(r *http.Request, prev endpoint) (map[string]any, endpoint, map[str
 		e.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
 	}
 	body["headers"] = e.Headers
-	// Sent only when set or already there, so a Herald without CEL filters
-	// still takes the form.
-	for _, f := range []struct {
-		name string
-		dst  **string
-	}{{"filter", &e.Filter}, {"transform", &e.Transform}} {
-		v := strings.TrimSpace(r.PostFormValue(f.name))
-		if v != "" || *f.dst != nil {
-			body[f.name] = v
-			*f.dst = &v
-		}
-	}
+	// "" removes a filter or transform.
+	e.Filter = strings.TrimSpace(r.PostFormValue("filter"))
+	e.Transform = strings.TrimSpace(r.PostFormValue("transform"))
+	body["filter"], body["transform"] = e.Filter, e.Transform
 	return body, e, errs
 }
 
 // formFailed renders the form again with the API's error beside its field.
 func (s *server) formFailed(q *req, f form, err error) (string, any, error) {
 	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity && ae.Code != "unknown_field" {
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity {
 		return "", nil, err
 	}
 	field := fieldOf[ae.Code]
-	for _, name := range []string{"filter", "transform"} {
-		if ae.Code == "unknown_field" && strings.Contains(ae.Message, name) {
-			field, ae.Message = name, "this Herald does not support "+name+"s"
-		}
-	}
 	if field == "" {
 		field = "form"
 	}

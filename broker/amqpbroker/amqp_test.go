@@ -57,7 +57,7 @@ func newFixture(t *testing.T) fixture {
 	return f
 }
 
-func newBroker(t *testing.T, cfg amqpbroker.Config) *amqpbroker.Broker {
+func newBroker(t *testing.T, cfg broker.Config) *amqpbroker.Broker {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
@@ -77,7 +77,7 @@ func request(url string, body string) outbound.Request {
 
 func TestSendConfirmedWithHeaders(t *testing.T) {
 	f := newFixture(t)
-	b := newBroker(t, amqpbroker.Config{AllowPrivateNetworks: true})
+	b := newBroker(t, broker.Config{AllowPrivateNetworks: true})
 	ans, err := b.Send(context.Background(), request(rabbitURL+"?exchange="+f.exchange+"&routing_key=rk", `{"a":1}`))
 	if err != nil || !ans.OK() {
 		t.Fatalf("send: %+v %v", ans, err)
@@ -94,7 +94,7 @@ func TestSendConfirmedWithHeaders(t *testing.T) {
 
 func TestSendFailures(t *testing.T) {
 	f := newFixture(t)
-	b := newBroker(t, amqpbroker.Config{AllowPrivateNetworks: true})
+	b := newBroker(t, broker.Config{AllowPrivateNetworks: true})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := ln.Addr().String()
 	ln.Close()
@@ -120,18 +120,19 @@ func TestSendFailures(t *testing.T) {
 
 func TestSendRefusesPrivateAddressUnlessAllowed(t *testing.T) {
 	f := newFixture(t)
-	b := newBroker(t, amqpbroker.Config{})
+	b := newBroker(t, broker.Config{})
 	ans, err := b.Send(context.Background(), request(rabbitURL+"?exchange="+f.exchange+"&routing_key=rk", `{}`))
 	if err != nil || ans.OK() || !strings.Contains(ans.Err, "private") {
 		t.Fatalf("answer %+v err %v, want the private-network refusal", ans, err)
 	}
 }
 
-// Idle publishing connections are closed: RabbitMQ then lists none named
-// "herald publisher" from this broker, and a new publish dials again.
+// Idle publishing connections are closed, and a new publish dials again:
+// the pool (broker.Publisher, shared by every transport) against a real
+// broker.
 func TestIdleConnectionClosed(t *testing.T) {
 	f := newFixture(t)
-	b := newBroker(t, amqpbroker.Config{AllowPrivateNetworks: true, IdleTimeout: 200 * time.Millisecond})
+	b := newBroker(t, broker.Config{AllowPrivateNetworks: true, IdleTimeout: 200 * time.Millisecond})
 	url := rabbitURL + "?exchange=" + f.exchange + "&routing_key=rk"
 	if ans, _ := b.Send(context.Background(), request(url, `{}`)); !ans.OK() {
 		t.Fatal(ans.Err)
@@ -157,7 +158,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 // queue is refused while the first holds it.
 func TestConsume(t *testing.T) {
 	f := newFixture(t)
-	b := newBroker(t, amqpbroker.Config{})
+	b := newBroker(t, broker.Config{})
 	for i, id := range []string{"a", "b", "c"} {
 		err := f.ch.PublishWithContext(context.Background(), "", f.queue, false, false, amqp.Publishing{
 			MessageId: id, Headers: amqp.Table{"Herald-Event-Type": "t", "n": int32(i)}, Body: []byte(id)})
@@ -220,7 +221,7 @@ func TestConsume(t *testing.T) {
 }
 
 func TestConsumeMissingQueue(t *testing.T) {
-	b := newBroker(t, amqpbroker.Config{})
+	b := newBroker(t, broker.Config{})
 	err := b.Consume(context.Background(), rabbitURL+"?queue=no-such-queue-"+fmt.Sprint(time.Now().UnixNano()), 1,
 		func() { t.Error("ready without a queue") }, func(broker.Delivery) {})
 	if err == nil || !strings.Contains(err.Error(), "NOT_FOUND") {

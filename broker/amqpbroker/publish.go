@@ -2,6 +2,7 @@ package amqpbroker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -22,10 +23,8 @@ const maxIdleChannels = 32
 type pooledConn struct {
 	conn *amqp.Connection
 
-	mu       sync.Mutex
-	idle     []*pubChannel
-	inUse    int
-	lastUsed time.Time
+	mu   sync.Mutex
+	idle []*pubChannel
 }
 
 // pubChannel is a channel in confirm mode, used by one publish at a time so
@@ -36,16 +35,16 @@ type pubChannel struct {
 	closes  chan *amqp.Error
 }
 
-func (pc *pooledConn) idleSince(now time.Time) time.Duration {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.inUse > 0 {
-		return 0
-	}
-	return now.Sub(pc.lastUsed)
-}
+func (pc *pooledConn) IsClosed() bool { return pc.conn.IsClosed() }
+func (pc *pooledConn) Close()         { _ = pc.conn.Close() }
 
-func (pc *pooledConn) close() { _ = pc.conn.Close() }
+func (b *Broker) dialPublisher(u *url.URL) (*pooledConn, error) {
+	conn, err := b.dial(u, true, "herald publisher")
+	if err != nil {
+		return nil, err
+	}
+	return &pooledConn{conn: conn}, nil
+}
 
 // Send implements outbound.Sender: it publishes the delivery to the
 // endpoint's exchange with its routing key, mandatory (a message no queue
@@ -54,18 +53,16 @@ func (pc *pooledConn) close() { _ = pc.conn.Close() }
 // headers (names lowercased). A nack, a return, a missing exchange or an
 // unreachable broker is a failed attempt with the broker's words.
 func (b *Broker) Send(ctx context.Context, req outbound.Request) (outbound.Answer, error) {
-	u, err := broker.CheckDestinationURL(req.Endpoint.URL)
-	if err != nil {
-		return outbound.Answer{Err: err.Error()}, nil
-	}
+	return b.Publish(ctx, req, func(ctx context.Context, pc *pooledConn, u *url.URL) (outbound.Answer, error) {
+		return pc.publish(ctx, u, req)
+	})
+}
+
+func (pc *pooledConn) publish(ctx context.Context, u *url.URL, req outbound.Request) (outbound.Answer, error) {
 	exchange, key := broker.Param(u, "exchange"), broker.Param(u, "routing_key")
-	pc, err := b.conn(u)
-	if err != nil {
-		return outbound.Answer{Err: err.Error()}, nil
-	}
 	pch, err := pc.take()
 	if err != nil {
-		return outbound.Answer{Err: err.Error()}, nil
+		return outbound.Answer{}, err
 	}
 	ok := false
 	defer func() { pc.give(pch, ok) }()
@@ -84,19 +81,14 @@ func (b *Broker) Send(ctx context.Context, req outbound.Request) (outbound.Answe
 	if id, ok := pub.Headers["webhook-id"].(string); ok {
 		pub.MessageId = id
 	}
-	pctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-	defer cancel()
-	conf, err := pch.ch.PublishWithDeferredConfirmWithContext(pctx, exchange, key, true, false, pub)
+	conf, err := pch.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, pub)
 	if err != nil {
-		return outbound.Answer{Err: fmt.Sprintf("publish to exchange %q: %v", exchange, err)}, nil
+		return outbound.Answer{}, fmt.Errorf("publish to exchange %q: %w", exchange, err)
 	}
 	select {
 	case <-conf.Done():
-	case <-pctx.Done():
-		if ctx.Err() != nil {
-			return outbound.Answer{}, fmt.Errorf("publish to %s: %w", req.Endpoint.ID, ctx.Err())
-		}
-		return outbound.Answer{Err: fmt.Sprintf("no confirm within the delivery timeout of %s", b.cfg.Timeout)}, nil
+	case <-ctx.Done():
+		return outbound.Answer{}, fmt.Errorf("wait for the confirm: %w", ctx.Err())
 	}
 	select {
 	case r, returned := <-pch.returns:
@@ -104,52 +96,31 @@ func (b *Broker) Send(ctx context.Context, req outbound.Request) (outbound.Answe
 			break
 		}
 		ok = true // a return leaves the channel usable
-		return outbound.Answer{Err: fmt.Sprintf("exchange %q routed the message to no queue (routing key %q): %d %s",
-			exchange, key, r.ReplyCode, r.ReplyText)}, nil
+		return outbound.Answer{}, fmt.Errorf("exchange %q routed the message to no queue (routing key %q): %d %s",
+			exchange, key, r.ReplyCode, r.ReplyText)
 	default:
 	}
 	if !conf.Acked() {
 		select {
 		case e := <-pch.closes:
 			if e != nil {
-				return outbound.Answer{Err: fmt.Sprintf("publish to exchange %q: %s", exchange, e.Error())}, nil
+				return outbound.Answer{}, fmt.Errorf("publish to exchange %q: %w", exchange, e)
 			}
 		default:
 		}
 		if pch.ch.IsClosed() {
-			return outbound.Answer{Err: fmt.Sprintf("publish to exchange %q: the channel closed before the confirm", exchange)}, nil
+			return outbound.Answer{}, fmt.Errorf("publish to exchange %q: the channel closed before the confirm", exchange)
 		}
 		ok = true
-		return outbound.Answer{Err: "the broker refused the message (nack)"}, nil
+		return outbound.Answer{}, errors.New("the broker refused the message (nack)")
 	}
 	ok = true
 	return outbound.Answer{Status: 200}, nil
 }
 
-// conn returns the pooled connection to u's broker, dialling one when
-// there is none or it has closed.
-func (b *Broker) conn(u *url.URL) (*pooledConn, error) {
-	key := broker.Base(u)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if pc, ok := b.pool[key]; ok && !pc.conn.IsClosed() {
-		return pc, nil
-	}
-	// Dialling under the lock makes concurrent first publishes to one
-	// broker share one connection; the dial is bounded by the timeout.
-	conn, err := b.dial(u, true, "herald publisher")
-	if err != nil {
-		return nil, err
-	}
-	pc := &pooledConn{conn: conn, lastUsed: time.Now()}
-	b.pool[key] = pc
-	return pc, nil
-}
-
 // take hands out an idle channel or opens one in confirm mode.
 func (pc *pooledConn) take() (*pubChannel, error) {
 	pc.mu.Lock()
-	pc.inUse++
 	for len(pc.idle) > 0 {
 		pch := pc.idle[len(pc.idle)-1]
 		pc.idle = pc.idle[:len(pc.idle)-1]
@@ -160,12 +131,12 @@ func (pc *pooledConn) take() (*pubChannel, error) {
 	}
 	pc.mu.Unlock()
 	ch, err := pc.conn.Channel()
-	if err == nil {
-		err = ch.Confirm(false)
-	}
 	if err != nil {
-		pc.give(nil, false)
 		return nil, fmt.Errorf("open a channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("put a channel in confirm mode: %w", err)
 	}
 	return &pubChannel{ch: ch,
 		returns: ch.NotifyReturn(make(chan amqp.Return, 1)),
@@ -177,21 +148,9 @@ func (pc *pooledConn) take() (*pubChannel, error) {
 func (pc *pooledConn) give(pch *pubChannel, reusable bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	pc.inUse--
-	pc.lastUsed = time.Now()
-	if pch == nil {
-		return
-	}
 	if reusable && !pch.ch.IsClosed() && len(pc.idle) < maxIdleChannels {
 		pc.idle = append(pc.idle, pch)
 		return
 	}
 	_ = pch.ch.Close()
-}
-
-// PooledConnections is how many publishing connections are open.
-func (b *Broker) PooledConnections() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.pool)
 }

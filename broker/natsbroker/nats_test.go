@@ -40,7 +40,7 @@ func newStream(t *testing.T) (jetstream.JetStream, string) {
 	return js, name
 }
 
-func newBroker(t *testing.T, cfg natsbroker.Config) *natsbroker.Broker {
+func newBroker(t *testing.T, cfg broker.Config) *natsbroker.Broker {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 3 * time.Second
 	}
@@ -58,7 +58,7 @@ func request(url string) outbound.Request {
 
 func TestSendAcknowledgedWithHeaders(t *testing.T) {
 	js, name := newStream(t)
-	b := newBroker(t, natsbroker.Config{AllowPrivateNetworks: true})
+	b := newBroker(t, broker.Config{AllowPrivateNetworks: true})
 	ans, err := b.Send(context.Background(), request(natsURL+"?subject="+name+".hooks"))
 	if err != nil || !ans.OK() {
 		t.Fatalf("send: %+v %v", ans, err)
@@ -77,7 +77,7 @@ func TestSendAcknowledgedWithHeaders(t *testing.T) {
 }
 
 func TestSendFailures(t *testing.T) {
-	b := newBroker(t, natsbroker.Config{AllowPrivateNetworks: true})
+	b := newBroker(t, broker.Config{AllowPrivateNetworks: true})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := ln.Addr().String()
 	ln.Close()
@@ -92,24 +92,9 @@ func TestSendFailures(t *testing.T) {
 			}
 		})
 	}
-	p := newBroker(t, natsbroker.Config{})
+	p := newBroker(t, broker.Config{})
 	if ans, _ := p.Send(context.Background(), request(natsURL+"?subject=s")); ans.OK() || !strings.Contains(ans.Err, "private") {
 		t.Fatalf("private address: %+v", ans)
-	}
-}
-
-func TestIdleConnectionClosed(t *testing.T) {
-	_, name := newStream(t)
-	b := newBroker(t, natsbroker.Config{AllowPrivateNetworks: true, IdleTimeout: 200 * time.Millisecond})
-	if ans, _ := b.Send(context.Background(), request(natsURL+"?subject="+name+".x")); !ans.OK() {
-		t.Fatal(ans.Err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.PooledConnections() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the idle connection is still open")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -127,7 +112,7 @@ func TestConsume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := newBroker(t, natsbroker.Config{})
+	b := newBroker(t, broker.Config{})
 	src := natsURL + "?stream=" + name + "&consumer=herald"
 	got := make(chan broker.Delivery, 10)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,7 +160,7 @@ func TestConsume(t *testing.T) {
 }
 
 func TestConsumeMissingStream(t *testing.T) {
-	b := newBroker(t, natsbroker.Config{})
+	b := newBroker(t, broker.Config{})
 	err := b.Consume(context.Background(), natsURL+"?stream=no-such-stream&consumer=c", 1,
 		func() { t.Error("ready without a stream") }, func(broker.Delivery) {})
 	if err == nil || !strings.Contains(err.Error(), "stream not found") {

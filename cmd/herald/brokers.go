@@ -23,12 +23,8 @@ type brokers struct {
 }
 
 func newBrokers(s *stack) *brokers {
-	return &brokers{
-		amqp: amqpbroker.New(amqpbroker.Config{Timeout: s.cfg.DeliveryTimeout,
-			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks, Logger: s.logger}),
-		nats: natsbroker.New(natsbroker.Config{Timeout: s.cfg.DeliveryTimeout,
-			AllowPrivateNetworks: s.cfg.AllowPrivateNetworks, Logger: s.logger}),
-	}
+	cfg := broker.Config{Timeout: s.cfg.DeliveryTimeout, AllowPrivateNetworks: s.cfg.AllowPrivateNetworks}
+	return &brokers{amqp: amqpbroker.New(cfg), nats: natsbroker.New(cfg)}
 }
 
 func (b *brokers) close() {
