@@ -51,11 +51,26 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 	sort.Strings(ids)
 	deadline := time.Now().Add(time.Minute)
 	open := make([]string, len(ids)) // what is wrong with each, or ""
-	inParallel(len(ids), func(i int) { open[i] = r.awaitClosed(ctx, c, ids[i], deadline) })
-	for _, v := range open {
+	waited := make([]time.Duration, len(ids))
+	inParallel(len(ids), func(i int) {
+		t0 := time.Now()
+		open[i] = r.awaitClosed(ctx, c, ids[i], deadline)
+		waited[i] = time.Since(t0)
+	})
+	longest := 0
+	for i, v := range open {
 		if v != "" {
 			rep.violate("%s", v)
 		}
+		if waited[i] > waited[longest] {
+			longest = i
+		}
+	}
+	if len(ids) > 0 {
+		// The API says an event is final before its workflow ends; a long
+		// wait here is a workflow that learns late that it has nothing left.
+		rep.note("the last event workflow closed %s after the checks began (%s)",
+			waited[longest].Round(time.Second), ids[longest])
 	}
 
 	described := time.Now()
