@@ -242,7 +242,10 @@ func (r *chaosRun) chaos(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(r.cfg.seed, 2))
-			for sleepExp(phase, rng, r.cfg.killEvery) {
+			// The first kill lands in the run's first half, so that even a
+			// short run has one; the others come at random.
+			first := time.Duration(rng.Int64N(int64(r.cfg.duration/2) + 1))
+			for wait := sleepFor(phase, first); wait; wait = sleepExp(phase, rng, r.cfg.killEvery) {
 				r.herald.kill()
 				r.count("kill")
 				time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
@@ -289,7 +292,11 @@ func (r *chaosRun) chaos(ctx context.Context) {
 // sleepExp sleeps an exponentially distributed time of the given mean and
 // says whether ctx is still live.
 func sleepExp(ctx context.Context, rng *rand.Rand, mean time.Duration) bool {
-	d := time.Duration(rng.ExpFloat64() * float64(mean))
+	return sleepFor(ctx, time.Duration(rng.ExpFloat64()*float64(mean)))
+}
+
+// sleepFor sleeps d and says whether ctx is still live.
+func sleepFor(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-ctx.Done():
 		return false
