@@ -69,8 +69,8 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report) {
 	if len(ids) > 0 {
 		// The API says an event is final before its workflow ends; a long
 		// wait here is a workflow that learns late that it has nothing left.
-		rep.note("the last event workflow closed %s after the checks began (%s)",
-			waited[longest].Round(time.Second), ids[longest])
+		rep.note("the last event workflow closed %s after the checks began (%s; %s)",
+			waited[longest].Round(time.Second), ids[longest], lastTimer(ctx, c, ids[longest]))
 	}
 
 	described := time.Now()
@@ -151,6 +151,27 @@ func (r *chaosRun) awaitClosed(ctx context.Context, c client.Client, id string, 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// lastTimer describes the last timer a workflow's last run started: what
+// it waited on before it closed.
+func lastTimer(ctx context.Context, c client.Client, id string) string {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	last := "no timer"
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return err.Error()
+		}
+		if a := ev.GetTimerStartedEventAttributes(); a != nil {
+			last = fmt.Sprintf("its last timer: %s, started %s", a.GetStartToFireTimeout().AsDuration(),
+				clock(ev.GetEventTime().AsTime()))
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
+			last += fmt.Sprintf(", closed %s", clock(ev.GetEventTime().AsTime()))
+		}
+	}
+	return last
 }
 
 // inParallel runs f(0) ... f(n-1) on four goroutines: the server answers
