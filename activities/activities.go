@@ -27,6 +27,7 @@ type Store interface {
 	RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error)
 	FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, bool, error)
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)
+	CancelDeliveries(ctx context.Context, appID, eventID string, upTo schemas.Generations, now time.Time) (schemas.EventStatus, schemas.Generations, error)
 	DisableEndpoint(ctx context.Context, appID, id, reason string, at time.Time) error
 	NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time, disableAfter time.Duration) (bool, error)
 	TakeRateToken(ctx context.Context, endpointID string, perSecond int, now time.Time) (time.Duration, error)

@@ -159,3 +159,93 @@ func TestDrainKeepsWithinTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A cancel covers only what was queued when it was accepted. The workflow's
+// cancel step (CancelDeliveries) runs after the API's cancel and may run
+// after a replay or recover accepted since: bounded by the generations the
+// API's cancel found, it leaves the re-queued delivery to be delivered, once.
+// A cancel accepted after the re-queue covers it: no attempt.
+func TestCancelCoversOnlyWhatCameBefore(t *testing.T) {
+	for _, ordered := range []bool{false, true} {
+		for _, tc := range []struct {
+			name    string
+			requeue func(e *env, epID string) []schemas.Target
+		}{
+			{"replay", func(e *env, _ string) []schemas.Target {
+				tg, err := e.store.PrepareReplay(e.ctx, e.app, "evt_1", "", time.Now())
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				return tg
+			}},
+			{"recover", func(e *env, epID string) []schemas.Target {
+				got, err := e.store.RecoverFailed(e.ctx, e.app, epID, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), time.Now())
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				tg := make([]schemas.Target, len(got))
+				for i, r := range got {
+					tg[i] = r.Target
+				}
+				return tg
+			}},
+		} {
+			name := map[bool]string{false: "unordered", true: "ordered"}[ordered] + "/" + tc.name
+			t.Run(name, func(t *testing.T) {
+				eachStore(t, func(t *testing.T, open opener) {
+					for _, cancelFirst := range []bool{true, false} {
+						e := newEnv(t, open)
+						rcv := newReceiver(t, nil)
+						ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = ordered })
+						e.event("evt_1", "t", `{}`, time.Now())
+						if tc.name == "recover" { // recover re-queues failed deliveries only
+							fin := time.Now()
+							if _, err := e.store.RecordAttemptOf(e.ctx, store.AttemptRecord{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+								StartedAt: fin, ResponseStatus: 500, Status: schemas.DeliveryFailed, FinishedAt: &fin}); err != nil {
+								t.Fatal(err)
+							}
+						}
+						cancel := func() schemas.Generations {
+							_, upTo, err := e.store.CancelDeliveries(e.ctx, e.app, "evt_1", nil, time.Now())
+							if err != nil {
+								t.Fatal(err)
+							}
+							return upTo
+						}
+						var upTo schemas.Generations
+						var tg []schemas.Target
+						if cancelFirst {
+							upTo = cancel()
+							tg = tc.requeue(e, ep.ID)
+						} else {
+							tg = tc.requeue(e, ep.ID)
+							upTo = cancel()
+						}
+						if len(tg) != 1 {
+							t.Fatalf("%s re-queued %v", tc.name, tg)
+						}
+						// The workflow's cancel step, late.
+						if _, err := e.acts.CancelDeliveries(e.ctx, schemas.CancelRequest{AppID: e.app, EventID: "evt_1", UpTo: upTo}); err != nil {
+							t.Fatal(err)
+						}
+						res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+							Seq: tg[0].Seq, Gen: tg[0].Gen, Key: "run/1/0", NextDelay: time.Minute})
+						if err != nil {
+							t.Fatal(err)
+						}
+						_, d := e.delivery("evt_1", ep.ID)
+						if cancelFirst {
+							if res.Outcome != schemas.OutcomeSucceeded || d.Status != schemas.DeliverySucceeded || len(rcv.got()) != 1 {
+								t.Fatalf("cancel, then %s: outcome %s, delivery %s, %d POSTs; want delivered once",
+									tc.name, res.Outcome, d.Status, len(rcv.got()))
+							}
+						} else if res.Outcome != schemas.OutcomeCancelled || res.Attempt != nil || d.Status != schemas.DeliveryCancelled || len(rcv.got()) != 0 {
+							t.Fatalf("%s, then cancel: outcome %s, delivery %s, %d POSTs; want cancelled, none",
+								tc.name, res.Outcome, d.Status, len(rcv.got()))
+						}
+					}
+				})
+			})
+		}
+	}
+}

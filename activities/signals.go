@@ -8,14 +8,18 @@ import (
 )
 
 // CancelDeliveries makes the event's non-final deliveries (to the given
-// endpoints, or all) cancelled and returns the event's status; a deleted
-// event is cancelled for good.
+// endpoints, or all that req.UpTo covers) cancelled and returns the event's
+// status; a deleted event is cancelled for good. The bound is what keeps
+// a workflow's cancel step, which may run well after its cancel was
+// accepted, from cancelling a delivery a replay or recover re-queued since.
 func (a *Activities) CancelDeliveries(ctx context.Context, req schemas.CancelRequest) (schemas.CancelResult, error) {
-	var ids []string
+	var st schemas.EventStatus
+	var err error
 	if len(req.EndpointIDs) > 0 {
-		ids = req.EndpointIDs
+		st, err = a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, req.EndpointIDs, schemas.DeliveryCancelled, a.now())
+	} else {
+		st, _, err = a.store.CancelDeliveries(ctx, req.AppID, req.EventID, req.UpTo, a.now())
 	}
-	st, err := a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, ids, schemas.DeliveryCancelled, a.now())
 	if schemas.IsNotFound(err) {
 		return schemas.CancelResult{EventStatus: schemas.EventCancelled}, nil
 	}

@@ -46,7 +46,7 @@ type Store interface {
 	EventInput(ctx context.Context, appID, id string) (store.NewEvent, []schemas.Target, error)
 	GetEvent(ctx context.Context, appID, id string) (schemas.Event, error)
 	ListEvents(ctx context.Context, appID string, f store.EventFilter, p store.Page) ([]schemas.Event, string, error)
-	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)
+	CancelDeliveries(ctx context.Context, appID, eventID string, upTo schemas.Generations, now time.Time) (schemas.EventStatus, schemas.Generations, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 	RecoverFailed(ctx context.Context, appID, endpointID string, since, until, now time.Time) ([]store.ReplayedDelivery, error)
 
@@ -59,7 +59,7 @@ type Store interface {
 // Dispatcher starts and steers event workflows (*dispatch.Dispatcher).
 type Dispatcher interface {
 	Start(ctx context.Context, ev store.NewEvent, targets []schemas.Target) error
-	Cancel(ctx context.Context, appID, eventID string) error
+	Cancel(ctx context.Context, appID, eventID string, sig schemas.CancelSignal) error
 	Replay(ctx context.Context, appID, eventID string, sig schemas.ReplaySignal) error
 }
 

@@ -207,7 +207,10 @@ func (s *server) listEvents(c *fiber.Ctx) error {
 }
 
 // cancelEvent makes the event's non-final deliveries cancelled for good,
-// then tells its workflow.
+// then tells its workflow what it cancelled: the generation of each
+// delivery, so that a replay or recover accepted after this cancel, which
+// re-queues under a newer generation, is not cancelled by the workflow's
+// own cancel step when that runs later.
 func (s *server) cancelEvent(c *fiber.Ctx) error {
 	if err := s.decode(c, &struct{}{}, true); err != nil {
 		return err
@@ -219,10 +222,11 @@ func (s *server) cancelEvent(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	if _, err := s.Store.SetDeliveryStatus(ctx, appID, id, nil, schemas.DeliveryCancelled, s.now()); err != nil {
+	_, upTo, err := s.Store.CancelDeliveries(ctx, appID, id, nil, s.now())
+	if err != nil {
 		return err
 	}
-	if err := s.Dispatcher.Cancel(ctx, appID, id); err != nil {
+	if err := s.Dispatcher.Cancel(ctx, appID, id, schemas.CancelSignal{UpTo: upTo}); err != nil {
 		return unavailable(err)
 	}
 	ev, err := s.Store.GetEvent(ctx, appID, id)

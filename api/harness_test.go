@@ -54,7 +54,7 @@ func (r *recorder) Start(_ context.Context, ev store.NewEvent, targets []schemas
 	return nil
 }
 
-func (r *recorder) Cancel(_ context.Context, appID, eventID string) error {
+func (r *recorder) Cancel(_ context.Context, appID, eventID string, _ schemas.CancelSignal) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {

@@ -86,10 +86,10 @@ func (d *Dispatcher) Start(ctx context.Context, ev store.NewEvent, targets []sch
 	return wrap(err, "start workflow of event %s", ev.ID)
 }
 
-// Cancel signals the event's workflow to cancel. A closed or missing
-// workflow is not an error: there is nothing left to stop.
-func (d *Dispatcher) Cancel(ctx context.Context, appID, eventID string) error {
-	err := d.c.SignalWorkflow(ctx, schemas.EventWorkflowID(appID, eventID), "", schemas.SignalCancel, nil)
+// Cancel signals the event's workflow to cancel what sig covers. A closed or
+// missing workflow is not an error: there is nothing left to stop.
+func (d *Dispatcher) Cancel(ctx context.Context, appID, eventID string, sig schemas.CancelSignal) error {
+	err := d.c.SignalWorkflow(ctx, schemas.EventWorkflowID(appID, eventID), "", schemas.SignalCancel, sig)
 	if isNotFound(err) {
 		return nil
 	}

@@ -182,10 +182,10 @@ func TestDispatchAgainstServer(t *testing.T) {
 	})
 
 	t.Run("cancel of a closed workflow is not an error", func(t *testing.T) {
-		if err := f.d.Cancel(ctx, "app_1", "evt_1"); err != nil {
+		if err := f.d.Cancel(ctx, "app_1", "evt_1", schemas.CancelSignal{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.d.Cancel(ctx, "app_1", "evt_missing"); err != nil {
+		if err := f.d.Cancel(ctx, "app_1", "evt_missing", schemas.CancelSignal{}); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -24,7 +24,9 @@ import (
 type nopDispatcher struct{}
 
 func (nopDispatcher) Start(context.Context, store.NewEvent, []schemas.Target) error { return nil }
-func (nopDispatcher) Cancel(context.Context, string, string) error                  { return nil }
+func (nopDispatcher) Cancel(context.Context, string, string, schemas.CancelSignal) error {
+	return nil
+}
 func (nopDispatcher) Replay(context.Context, string, string, schemas.ReplaySignal) error {
 	return nil
 }

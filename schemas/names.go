@@ -15,7 +15,7 @@ const TaskQueue = "herald"
 const (
 	EventWorkflowName = "HeraldEvent"
 
-	SignalCancel = "cancel" // no argument
+	SignalCancel = "cancel" // CancelSignal, or no argument (an operator's)
 	SignalReplay = "replay" // ReplaySignal
 	SignalTurn   = "turn"   // TurnSignal: an ordered endpoint's turn may have come
 

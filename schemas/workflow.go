@@ -42,6 +42,29 @@ type ReplaySignal struct {
 	Targets    []Target `json:"targets,omitempty"`
 }
 
+// CancelSignal tells an event workflow that its event was cancelled. UpTo
+// bounds it: a cancel stops only what was queued when it was accepted, not
+// a replay or recover that re-queued a delivery after it. The API fills it
+// with every delivery's generation in the transaction that cancelled them;
+// an operator's signal carries nothing, and the run bounds it by the
+// generations it knows when it handles the signal.
+type CancelSignal struct {
+	UpTo Generations `json:"up_to,omitempty"`
+}
+
+// Generations maps an endpoint id to a generation of the event's delivery
+// to it: the newest one a cancel covers.
+type Generations map[string]int64
+
+// Covers reports whether a cancel bounded by g reaches target t: when t's
+// generation is at most g's for its endpoint, and always when g is nil,
+// names no generation for t's endpoint (absent or 0), or t has none (a
+// target from before generations).
+func (g Generations) Covers(t Target) bool {
+	up := g[t.EndpointID]
+	return up == 0 || t.Gen == 0 || t.Gen <= up
+}
+
 // TurnSignal tells an event workflow waiting on an ordered endpoint to check
 // whether its turn has come.
 type TurnSignal struct {
@@ -146,11 +169,12 @@ type PassTurnRequest struct {
 }
 
 // CancelRequest makes the event's non-final deliveries cancelled; no
-// EndpointIDs means all of them.
+// EndpointIDs means all of them that UpTo covers (see Generations.Covers).
 type CancelRequest struct {
-	AppID       string   `json:"app_id"`
-	EventID     string   `json:"event_id"`
-	EndpointIDs []string `json:"endpoint_ids,omitempty"`
+	AppID       string      `json:"app_id"`
+	EventID     string      `json:"event_id"`
+	EndpointIDs []string    `json:"endpoint_ids,omitempty"`
+	UpTo        Generations `json:"up_to,omitempty"`
 }
 
 // CancelResult is the event's status after a cancel.

@@ -328,6 +328,48 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 	return eventStatus, nil
 }
 
+// CancelDeliveries makes the event's non-final deliveries that upTo covers
+// (see schemas.Generations.Covers; nil: all of them) cancelled, in one
+// transaction under the event's lock, and returns the event's recomputed
+// status and the generation of each of its deliveries as the cancel found
+// them: the bound of this cancel, which a later cancel step of the same
+// cancel passes as its upTo so that it leaves alone what a replay or
+// recover re-queued in between.
+func (s *Store) CancelDeliveries(ctx context.Context, appID, eventID string, upTo schemas.Generations, now time.Time) (eventStatus schemas.EventStatus, found schemas.Generations, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.lockEvent(ctx, tx, appID, eventID); err != nil {
+			return err
+		}
+		var rows []struct {
+			EndpointID string                 `db:"endpoint_id"`
+			Status     schemas.DeliveryStatus `db:"status"`
+			Gen        int64                  `db:"gen"`
+		}
+		if err := s.sel(ctx, tx, &rows, `SELECT endpoint_id, status, gen FROM deliveries WHERE app_id = ? AND event_id = ?`,
+			appID, eventID); err != nil {
+			return err
+		}
+		found = make(schemas.Generations, len(rows))
+		for _, r := range rows {
+			found[r.EndpointID] = r.Gen
+			if r.Status.Final() || !upTo.Covers(schemas.Target{EndpointID: r.EndpointID, Gen: r.Gen}) {
+				continue
+			}
+			if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
+				WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+				schemas.DeliveryCancelled, ts(now), ts(now), appID, eventID, r.EndpointID); err != nil {
+				return err
+			}
+		}
+		eventStatus, err = s.recomputeEvent(ctx, tx, appID, eventID)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("cancel deliveries of event %s: %w", eventID, err)
+	}
+	return eventStatus, found, nil
+}
+
 // FinishDelivery makes a non-final delivery of generation gen (0: any)
 // final with status, and returns the event's status and whether it did.
 func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status schemas.DeliveryStatus, now time.Time) (eventStatus schemas.EventStatus, done bool, err error) {

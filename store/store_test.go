@@ -85,6 +85,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"BadInput", testBadInput},
 		{"Lanes", testLanes},
 		{"Generations", testGenerations},
+		{"CancelUpTo", testCancelUpTo},
 		{"Outbox", testOutbox},
 	}
 	for _, tc := range tests {

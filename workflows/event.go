@@ -49,10 +49,11 @@ func EventWorkflow(ctx workflow.Context, in schemas.EventWorkflowInput) error {
 		for {
 			var turn schemas.TurnSignal
 			var replay schemas.ReplaySignal
+			var cancel schemas.CancelSignal // zero for an operator's signal, which has no argument
 			if turnCh.ReceiveAsync(&turn) {
 				r.turns[turn.EndpointID]++ // wakes the delivery waiting at that endpoint
-			} else if cancelCh.ReceiveAsync(nil) {
-				r.cancel(ctx)
+			} else if cancelCh.ReceiveAsync(&cancel) {
+				r.cancel(ctx, cancel)
 			} else if replayCh.ReceiveAsync(&replay) {
 				r.replay(ctx, replay)
 			} else {
@@ -156,23 +157,46 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 	r.live--
 }
 
-// cancel stops every running delivery (no new attempt starts; an attempt
-// already under way finishes, and a success stays a success), then marks the
-// event's non-final deliveries cancelled in the store.
-func (r *eventRun) cancel(ctx workflow.Context) {
+// cancel stops every running delivery the signal covers (no new attempt
+// starts; an attempt already under way finishes, and a success stays a
+// success), then marks the event's non-final deliveries it covers cancelled
+// in the store. The API's signal carries what its cancel found; the store
+// step may run after a replay accepted since has re-queued a delivery under
+// a newer generation, which neither the step nor the stop may touch. An
+// operator's signal carries nothing: it covers what this run knows now.
+func (r *eventRun) cancel(ctx workflow.Context, sig schemas.CancelSignal) {
 	r.cancelGen++
 	for _, d := range r.all {
-		if !d.done && d.stopped == running {
+		if !d.done && d.stopped == running && sig.UpTo.Covers(d.target) {
 			d.stopped, d.cancelGen = stoppedByCancel, r.cancelGen
 			d.cancel()
 		}
 	}
-	req := schemas.CancelRequest{AppID: r.in.AppID, EventID: r.in.EventID}
+	upTo := sig.UpTo
+	if upTo == nil {
+		upTo = r.known()
+	}
+	req := schemas.CancelRequest{AppID: r.in.AppID, EventID: r.in.EventID, UpTo: upTo}
 	var res schemas.CancelResult
 	if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityCancelDeliveries, req, &res); err != nil {
 		r.logger.Error("cancel deliveries", "error", err)
 	}
 	r.cancelApplied = r.cancelGen
+}
+
+// known is the generation of each delivery this run has a target for (the
+// newest), leaving out targets from before generations.
+func (r *eventRun) known() schemas.Generations {
+	var g schemas.Generations
+	for _, id := range r.order {
+		if d := r.current[id]; d.target.Gen > 0 {
+			if g == nil {
+				g = schemas.Generations{}
+			}
+			g[id] = d.target.Gen
+		}
+	}
+	return g
 }
 
 // replay delivers again to the signal's targets, or to those PrepareReplay

@@ -375,6 +375,51 @@ func TestReplayClearsCancel(t *testing.T) {
 		Deliveries: map[string]schemas.DeliveryStatus{"ep_a": "succeeded"}}, h.query(t))
 }
 
+// The API's cancel signal names the generations its cancel found: a
+// replay handled before that signal (a newer generation, accepted after
+// the cancel) keeps going; a cancel that found the replay's generation
+// stops it.
+func TestCancelStopsOnlyWhatItCovers(t *testing.T) {
+	for _, tc := range []struct {
+		upTo     int64
+		delivers int
+		want     schemas.DeliveryStatus
+	}{
+		{upTo: 1, delivers: 3, want: schemas.DeliverySucceeded},
+		{upTo: 2, delivers: 2, want: schemas.DeliveryCancelled},
+	} {
+		h := newHarness(t)
+		h.acts.deliver = func(n int, req schemas.DeliverRequest) schemas.DeliverResult {
+			if req.Gen == 1 || n == 1 { // generation 1 retries; generation 2 once, then succeeds
+				return schemas.DeliverResult{Outcome: schemas.OutcomeRetry, RetryIn: req.NextDelay}
+			}
+			return schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded}
+		}
+		h.signal(time.Second, schemas.SignalReplay, schemas.ReplaySignal{
+			Targets: []schemas.Target{{EndpointID: "ep_a", Gen: 2}}})
+		upTo := schemas.Generations{"ep_a": tc.upTo}
+		h.signal(2*time.Second, schemas.SignalCancel, schemas.CancelSignal{UpTo: upTo})
+		h.run(t, input(schemas.Target{EndpointID: "ep_a", Gen: 1}))
+		require.Len(t, h.acts.deliverCalls(), tc.delivers, "cancel up to generation %d", tc.upTo)
+		require.Equal(t, []schemas.CancelRequest{{AppID: "app_1", EventID: "evt_1", UpTo: upTo}}, h.acts.cancels)
+		require.Equal(t, tc.want, h.query(t).Deliveries["ep_a"], "cancel up to generation %d", tc.upTo)
+	}
+}
+
+// An operator's cancel signal has no argument: it covers what the run
+// knows, and its store step is bounded by that.
+func TestOperatorCancelCoversWhatTheRunKnows(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(100, schemas.OutcomeSucceeded)
+	h.signal(time.Second, schemas.SignalReplay, schemas.ReplaySignal{
+		Targets: []schemas.Target{{EndpointID: "ep_a", Gen: 2}}})
+	h.signal(time.Minute, schemas.SignalCancel, nil)
+	h.run(t, input(schemas.Target{EndpointID: "ep_a", Gen: 1}, unordered("ep_b")))
+	require.Equal(t, []schemas.CancelRequest{{AppID: "app_1", EventID: "evt_1",
+		UpTo: schemas.Generations{"ep_a": 2}}}, h.acts.cancels)
+	require.Equal(t, schemas.EventCancelled, h.query(t).Status)
+}
+
 func TestEmptyEventIsDelivered(t *testing.T) {
 	h := newHarness(t)
 	h.run(t, input())
