@@ -100,6 +100,7 @@ func TestCancelReplayRaces(t *testing.T) {
 				}
 			}
 		}
+		recordHistory(t, p, f.app, ids[0], "cancel_then_replay")
 	})
 
 	t.Run("replay then cancel", func(t *testing.T) {
@@ -130,5 +131,6 @@ func TestCancelReplayRaces(t *testing.T) {
 			}
 		}
 		t.Logf("%d of %d deliveries had the replay's attempt under way when the cancel was answered", underWay, 2*len(ids))
+		recordHistory(t, p, f.app, ids[0], "replay_then_cancel")
 	})
 }
