@@ -127,11 +127,12 @@ func TestOutOfOrder(t *testing.T) {
 	// a then b then c, one after another (each sent after the previous 202);
 	// d and e overlap c (sent before c's 202), so they may pass it.
 	sends := map[string]sent{
-		"a": {at(0), at(10)},
-		"b": {at(11), at(20)},
-		"c": {at(21), at(30)},
-		"d": {at(22), at(31)},
-		"e": {at(25), at(32)},
+		"a": {at(0), at(10), ""},
+		"b": {at(11), at(20), ""},
+		"c": {at(21), at(30), ""},
+		"d": {at(22), at(31), ""},
+		"e": {at(25), at(32), ""},
+		"k": {at(12), at(13), "other key"}, // sent after a's 202
 	}
 	order := func(ids ...string) []arrival {
 		out := make([]arrival, len(ids))
@@ -151,6 +152,7 @@ func TestOutOfOrder(t *testing.T) {
 		{"c, d and e before b", order("a", "c", "d", "e", "b"), 3},
 		{"reversed", order("e", "d", "c", "b", "a"), 4},
 		{"unknown ids ignored", order("x", "a", "b", "y"), 0},
+		{"another key passes", order("k", "a", "b"), 0},
 	}
 	for _, c := range cases {
 		if got := outOfOrder(c.arrivals, sends); got != c.want {

@@ -74,7 +74,7 @@ func runPhase(ctx context.Context, o Options, sys *system, recv *Receivers, key,
 				}
 			}
 			if err = setup.send(ctx, ids[i], o.key(i), benchPayload(i)); err == nil {
-				log.add(ids[i], sent{sendAt: sendAt, acceptAt: time.Now()})
+				log.add(ids[i], sent{sendAt: sendAt, acceptAt: time.Now(), lane: o.key(i)})
 				accepted.Add(1)
 				return nil
 			}

@@ -211,16 +211,32 @@ func (rec *Recorder) Arrivals() [][]arrival {
 }
 
 // sent is when the request that made a webhook id was sent and when its
-// answer came back.
+// answer came back, and the event's ordering key.
 type sent struct {
 	sendAt, acceptAt time.Time
+	lane             string
 }
 
 // outOfOrder counts the receipts at one endpoint, given in arrival order,
-// that broke acceptance order: B counts when some A arrived after B although
-// A had been accepted (its 202 received) before B was sent. Ids missing from
-// sends are ignored.
+// that broke acceptance order within their ordering key: B counts when some
+// A of B's key arrived after B although A had been accepted (its 202
+// received) before B was sent. Ids missing from sends are ignored.
 func outOfOrder(arrivals []arrival, sends map[string]sent) int {
+	lanes := map[string][]arrival{}
+	for _, a := range arrivals {
+		lane := sends[a.id].lane
+		lanes[lane] = append(lanes[lane], a)
+	}
+	n := 0
+	for _, l := range lanes {
+		n += outOfOrderInLane(l, sends)
+	}
+	return n
+}
+
+// outOfOrderInLane is outOfOrder for the arrivals of one key: order is
+// promised per key.
+func outOfOrderInLane(arrivals []arrival, sends map[string]sent) int {
 	var (
 		n             int
 		earliestLater time.Time // smallest accept time among later arrivals
