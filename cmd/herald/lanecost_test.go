@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/herald-hq/herald/internal/longtest"
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -25,6 +26,7 @@ import (
 // 1,000 of the figure (docs/performance.md): under -race on a loaded
 // 2-core machine the API accepts a few a second.
 func TestFailingHeadWithQueueBehindIsBounded(t *testing.T) {
+	longtest.Require(t, "a failing head with 300 events behind it (about 9 minutes under -race)")
 	t.Parallel()
 	// The schedule (90 s) outlasts the sending, the queued events' start
 	// delays and their first re-check (30 s), so every waiter has looked at
