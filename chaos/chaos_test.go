@@ -26,6 +26,7 @@ var (
 	flagKills    = flag.Duration("kill-every", 15*time.Second, "mean time between kill -9s of herald dev (0: none)")
 	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
 	flagLogLevel = flag.String("log-level", "warn", "herald dev's HERALD_LOG_LEVEL")
+	flagRace     = flag.Bool("herald-race", false, "build Herald with the race detector (slower; see buildHerald)")
 )
 
 // config is one run's settings.
@@ -132,7 +133,7 @@ func TestChaos(t *testing.T) {
 	began := time.Now()
 	// A cold build (the Temporal server, with -race) takes many minutes on
 	// two cores: go test's -timeout bounds it, not the run's own deadline.
-	bin, err := buildHerald(context.Background(), dir)
+	bin, err := buildHerald(context.Background(), dir, *flagRace)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,15 @@ import (
 )
 
 // buildHerald builds ./cmd/herald into dir, with the race detector when
-// the test binary has it: `go test -race ./...` (CI) has compiled every
-// package Herald needs that way already, so only the link is new, and the
-// detector watches Herald under chaos too.
-func buildHerald(ctx context.Context, dir string) (string, error) {
+// -herald-race asks. It is off by default: a race-built Herald is several
+// times slower, and under that slowness some seeds (5) leave a lane's head
+// livelocked by turn signals (UNHANDLED_COMMAND task failures) — a defect
+// of the lane protocol still open (docs/testing.md). cmd/herald's tests
+// run Herald under the race detector meanwhile.
+func buildHerald(ctx context.Context, dir string, race bool) (string, error) {
 	bin := filepath.Join(dir, "herald")
 	args := []string{"build", "-o", bin}
-	if raceBuild {
+	if race {
 		args = append(args, "-race")
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, "github.com/herald-hq/herald/cmd/herald")...)
