@@ -23,7 +23,8 @@ import (
 // Store is the part of *store.Store the activities use.
 type Store interface {
 	LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error)
-	MarkDelivering(ctx context.Context, appID, eventID, endpointID string, gen int64) (bool, error)
+	BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string, startedAt time.Time) (int, bool, error)
+	ReleaseInterrupted(ctx context.Context, appID, eventID, endpointID string, n int, durationMS int64) error
 	RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error)
 	FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, bool, error)
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)

@@ -81,7 +81,14 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		if err != nil {
 			return res, err
 		}
-		if found {
+		if found && prior.Outcome == schemas.OutcomeInFlight {
+			// The drain's process died during the POST: on record as
+			// interrupted, and this call attempts again.
+			err = a.store.ReleaseInterrupted(ctx, req.AppID, req.EventID, req.EndpointID, prior.Attempt.Attempt, 0)
+			if err != nil {
+				return res, err
+			}
+		} else if found {
 			return a.adopt(ctx, req, prior)
 		}
 	}
@@ -95,22 +102,6 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			res.Reason = fmt.Sprintf("rate limit of %d/s", rate)
 			return res, nil
 		}
-	}
-	moved, err := a.store.MarkDelivering(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen)
-	if err != nil {
-		return res, err
-	}
-	if !moved {
-		// A cancel or a re-queue came after the load: no attempt may start.
-		st, _, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
-		if err != nil {
-			return res, err
-		}
-		res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again before the attempt"
-		if st.Final() {
-			res.Outcome, res.Reason = schemas.OutcomeOfFinal(st), "the delivery became "+string(st)+" before the attempt"
-		}
-		return res, nil
 	}
 	return a.attempt(ctx, req, job)
 }
@@ -135,6 +126,11 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 	if err != nil || !found {
 		return false, err
 	}
+	if prior.Outcome == schemas.OutcomeInFlight {
+		// Its process died during the POST: the attempt goes on record as
+		// interrupted, and this call makes it again under the same key.
+		return false, a.store.ReleaseInterrupted(ctx, req.AppID, req.EventID, req.EndpointID, prior.Attempt.Attempt, 0)
+	}
 	at := prior.Attempt
 	res.Outcome, res.RetryIn, res.Attempt = prior.Outcome, prior.RetryIn, &at
 	res.Reason = "attempt " + req.Key + " was already made"
@@ -151,23 +147,30 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 	return true, err
 }
 
-// attempt POSTs the delivery (marked delivering), records the attempt and
-// applies what it says. An ordered success first drains the lane behind it.
+// attempt makes an attempt (try), records it and applies what it says. An
+// ordered success first drains the lane behind it.
 func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob) (schemas.DeliverResult, error) {
 	res := schemas.DeliverResult{EndpointID: req.EndpointID}
-	started := a.now()
-	t0 := time.Now()
-	ans, err := a.post(ctx, job, started)
-	dur := time.Since(t0)
+	t, moved, err := a.try(ctx, job, req.Key, req.Gen)
 	if err != nil {
 		return res, err
 	}
-	if a.metrics != nil {
-		a.metrics.Attempt(ans.status, dur)
+	if !moved {
+		// A cancel or a re-queue came after the load: no attempt may start.
+		st, _, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
+		if err != nil {
+			return res, err
+		}
+		res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again before the attempt"
+		if st.Final() {
+			res.Outcome, res.Reason = schemas.OutcomeOfFinal(st), "the delivery became "+string(st)+" before the attempt"
+		}
+		return res, nil
 	}
+	started, dur, ans := t.started, t.dur, t.ans
 	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
 		StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
-		Error: ans.errText, ResponseBody: ans.body, Gen: req.Gen}
+		Error: ans.errText, ResponseBody: ans.body, Gen: req.Gen, Attempt: t.n}
 	end := a.now()
 	a.classify(req, ans, end, &res, &rec)
 	drain := res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 && job.Endpoint.RateLimitPerSecond == 0
@@ -281,6 +284,47 @@ func (a *Activities) cancel(ctx context.Context, req schemas.DeliverRequest, rea
 // eventStatus is the event's status, recomputed; it changes no delivery.
 func (a *Activities) eventStatus(ctx context.Context, req schemas.DeliverRequest, status schemas.DeliveryStatus) (schemas.EventStatus, error) {
 	return a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{}, status, a.now())
+}
+
+// tried is one attempt that try made.
+type tried struct {
+	n       int // its number (store.BeginAttempt)
+	started time.Time
+	dur     time.Duration
+	ans     answer
+}
+
+// try makes one attempt of a delivery; every POST Herald makes goes through
+// it, a workflow's own attempt and a drain's alike. It marks the delivery
+// delivering and notes the attempt in flight under key (store.BeginAttempt,
+// so that an attempt whose process dies is on record as interrupted once
+// it runs again), POSTs and counts it; the caller records the answer into
+// that note (AttemptRecord.Attempt). moved is false, and nothing is sent,
+// when the delivery may not go. When the POST ends in an error (the
+// activity's context ended: the worker is stopping) the attempt is
+// recorded as interrupted at once and the error returned.
+func (a *Activities) try(ctx context.Context, job store.DeliveryJob, key string, gen int64) (t tried, moved bool, err error) {
+	ev := job.Event
+	t.started = a.now()
+	t.n, moved, err = a.store.BeginAttempt(ctx, ev.AppID, ev.ID, job.Endpoint.ID, gen, key, t.started)
+	if err != nil || !moved {
+		return t, false, err
+	}
+	t0 := time.Now()
+	t.ans, err = a.post(ctx, job, t.started)
+	t.dur = time.Since(t0)
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := a.store.ReleaseInterrupted(rctx, ev.AppID, ev.ID, job.Endpoint.ID, t.n, max(t.dur.Milliseconds(), 1)); rerr != nil {
+			a.log.Warn("record an interrupted attempt (its re-run will)", "event", ev.ID, "endpoint", job.Endpoint.ID, "err", rerr)
+		}
+		return t, true, err
+	}
+	if a.metrics != nil {
+		a.metrics.Attempt(t.ans.status, t.dur)
+	}
+	return t, true, nil
 }
 
 // post signs the delivery and sends it through the endpoint's transport.

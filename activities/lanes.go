@@ -141,25 +141,17 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 			job.EndpointGone || job.Endpoint.Disabled || job.Endpoint.RateLimitPerSecond > 0 {
 			break
 		}
-		moved, err := a.store.MarkDelivering(ctx, next.AppID, next.EventID, endpointID, job.Gen)
+		t, moved, err := a.try(ctx, job, store.DrainKey(next.Seq), job.Gen)
 		if err != nil || !moved {
-			break
+			break // the activity is ending (the attempt is on record as interrupted), or the delivery may not go
 		}
-		started, t0 := a.now(), time.Now()
-		ans, err := a.post(ctx, job, started)
-		dur := time.Since(t0)
-		if err != nil {
-			break // the activity is ending; the delivery's own workflow makes the attempt
-		}
-		if a.metrics != nil {
-			a.metrics.Attempt(ans.status, dur)
-		}
+		started, dur, ans := t.started, t.dur, t.ans
 		end := a.now()
 		ok := ans.ok()
 		rec := store.AttemptRecord{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
 			StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
 			Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
-			Key: store.DrainKey(next.Seq), Gen: job.Gen}
+			Key: store.DrainKey(next.Seq), Gen: job.Gen, Attempt: t.n}
 		if ok {
 			rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
 		}

@@ -122,12 +122,25 @@ const (
 	// OutcomeNone is a stored attempt's when no call decided one: a drained
 	// attempt that failed, whose delivery's own workflow adopts it.
 	OutcomeNone Outcome = ""
+	// OutcomeInFlight and OutcomeInterrupted are stored attempts' only,
+	// never a call's. An attempt is noted in flight before its POST and
+	// hidden from readers until its answer is recorded; one whose process
+	// died (or was stopped) before that is interrupted: it shows, with an
+	// error saying so, and the delivery is attempted again.
+	OutcomeInFlight    Outcome = "in_flight"
+	OutcomeInterrupted Outcome = "interrupted"
 )
+
+// InterruptedError is the error of an interrupted attempt (see
+// OutcomeInterrupted). The contract's attempt has no outcome field, so an
+// interrupted attempt is one with this error and no response status.
+const InterruptedError = "interrupted: Herald stopped before this attempt's answer was recorded; " +
+	"the endpoint may have received it (the next attempt has the same webhook-id)"
 
 // Outcomes are every outcome.
 func Outcomes() []Outcome {
 	return []Outcome{OutcomeSucceeded, OutcomeRetry, OutcomeFailed, OutcomeCancelled, OutcomeThrottled,
-		OutcomeSuperseded, OutcomeNone}
+		OutcomeSuperseded, OutcomeNone, OutcomeInFlight, OutcomeInterrupted}
 }
 
 // Valid reports whether o is one of the outcomes.

@@ -102,10 +102,7 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 // made. A delivery already delivering (its last attempt's process died)
 // is marked again.
 func (s *Store) MarkDelivering(ctx context.Context, appID, eventID, endpointID string, gen int64) (bool, error) {
-	n, err := s.exec(ctx, s.db, `UPDATE deliveries SET status = ?, updated_at = ?
-		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND status IN (?, ?) AND (gen = ? OR ? = 0)`,
-		schemas.DeliveryDelivering, ts(time.Now()), appID, eventID, endpointID,
-		schemas.DeliveryPending, schemas.DeliveryDelivering, gen, gen)
+	n, err := s.markDelivering(ctx, s.db, appID, eventID, endpointID, gen)
 	if err != nil {
 		return false, fmt.Errorf("mark delivery of event %s to %s delivering: %w", eventID, endpointID, err)
 	}
@@ -114,6 +111,13 @@ func (s *Store) MarkDelivering(ctx context.Context, appID, eventID, endpointID s
 		return false, err
 	}
 	return true, nil
+}
+
+func (s *Store) markDelivering(ctx context.Context, db querier, appID, eventID, endpointID string, gen int64) (int64, error) {
+	return s.exec(ctx, db, `UPDATE deliveries SET status = ?, updated_at = ?
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND status IN (?, ?) AND (gen = ? OR ? = 0)`,
+		schemas.DeliveryDelivering, ts(time.Now()), appID, eventID, endpointID,
+		schemas.DeliveryPending, schemas.DeliveryDelivering, gen, gen)
 }
 
 // AttemptRecord is one attempt to record and the delivery's state after it.
@@ -135,6 +139,9 @@ type AttemptRecord struct {
 	// of another generation is recorded but changes no status: the
 	// delivery was queued again while it was under way and goes again.
 	Gen int64
+	// Attempt is the number BeginAttempt gave the attempt, whose in-flight
+	// note this record completes; 0: a new attempt, numbered after the last.
+	Attempt int
 }
 
 // Recorded is what RecordAttemptOf did.
@@ -194,23 +201,25 @@ func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded,
 		if err != nil {
 			return err
 		}
-		var attempt int
-		err = s.get(ctx, tx, &attempt, `SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
-			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.AppID, r.EventID, r.EndpointID)
-		if err != nil {
-			return err
+		attempt := r.Attempt
+		if attempt > 0 {
+			n, err := s.exec(ctx, tx, `UPDATE attempts SET started_at = ?, duration_ms = ?, response_status = ?,
+				error = ?, response_body = ?, outcome = ?, retry_in_ms = ?
+				WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt = ?`,
+				ts(r.StartedAt), r.DurationMS, r.ResponseStatus, cleanText(r.Error, 0),
+				cleanText(r.ResponseBody, schemas.MaxResponseBody), r.Outcome, r.RetryIn.Milliseconds(),
+				r.AppID, r.EventID, r.EndpointID, attempt)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				attempt = 0 // its note is gone (purged): recorded anew
+			}
 		}
-		var key any
-		if r.Key != "" {
-			key = r.Key
-		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
-			duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.AppID, r.EventID, r.EndpointID, attempt, ts(r.StartedAt), r.DurationMS, r.ResponseStatus,
-			cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key, r.Outcome,
-			r.RetryIn.Milliseconds()); err != nil {
-			return err
+		if attempt == 0 {
+			if attempt, err = s.insertAttempt(ctx, tx, r); err != nil {
+				return err
+			}
 		}
 		out.Attempt = attempt
 		out.EventStatus, out.Applied, err = s.afterAttempt(ctx, tx, r, cur)
@@ -220,6 +229,73 @@ func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded,
 		return Recorded{}, fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
 	}
 	return out, nil
+}
+
+// insertAttempt stores r as the delivery's next attempt and returns its number.
+func (s *Store) insertAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord) (int, error) {
+	var attempt int
+	err := s.get(ctx, tx, &attempt, `SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.AppID, r.EventID, r.EndpointID)
+	if err != nil {
+		return 0, err
+	}
+	var key any
+	if r.Key != "" {
+		key = r.Key
+	}
+	_, err = s.exec(ctx, tx, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
+		duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.AppID, r.EventID, r.EndpointID, attempt, ts(r.StartedAt), r.DurationMS, r.ResponseStatus,
+		cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key, r.Outcome,
+		r.RetryIn.Milliseconds())
+	return attempt, err
+}
+
+// BeginAttempt is MarkDelivering for an attempt about to be made, and in
+// the same transaction notes the attempt, under key, as in flight
+// (schemas.OutcomeInFlight, with schemas.InterruptedError): readers do not
+// see it until RecordAttemptOf completes it (AttemptRecord.Attempt = n),
+// and if the process dies first, the attempt's re-run finds it under its
+// key and makes it interrupted (ReleaseInterrupted), so that an attempt
+// the endpoint may have received is never missing from the record.
+// moved is false, and nothing is noted, when the delivery may not go.
+func (s *Store) BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string,
+	startedAt time.Time) (n int, moved bool, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The delivery's row lock, taken by the update, orders this
+		// attempt's number against any other's.
+		changed, err := s.markDelivering(ctx, tx, appID, eventID, endpointID, gen)
+		if err != nil || changed == 0 {
+			return err
+		}
+		n, err = s.insertAttempt(ctx, tx, AttemptRecord{AppID: appID, EventID: eventID, EndpointID: endpointID,
+			StartedAt: startedAt, Error: schemas.InterruptedError, Key: key, Outcome: schemas.OutcomeInFlight})
+		moved = err == nil
+		return err
+	})
+	if err == nil && !moved {
+		_, err = s.DeliveryStatus(ctx, appID, eventID, endpointID) // gone: not found
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("begin attempt of event %s to %s: %w", eventID, endpointID, err)
+	}
+	return n, moved, nil
+}
+
+// ReleaseInterrupted makes attempt n of a delivery, if it is still in
+// flight, interrupted: it shows from now on, as BeginAttempt noted it
+// (durationMS > 0 replaces its duration), and its key is freed to name the
+// attempt made in its place.
+func (s *Store) ReleaseInterrupted(ctx context.Context, appID, eventID, endpointID string, n int, durationMS int64) error {
+	_, err := s.exec(ctx, s.db, `UPDATE attempts SET outcome = ?, attempt_key = NULL,
+		duration_ms = CASE WHEN ? > 0 THEN ? ELSE duration_ms END
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt = ? AND outcome = ?`,
+		schemas.OutcomeInterrupted, durationMS, durationMS, appID, eventID, endpointID, n, schemas.OutcomeInFlight)
+	if err != nil {
+		return fmt.Errorf("record attempt %d of event %s to %s as interrupted: %w", n, eventID, endpointID, err)
+	}
+	return nil
 }
 
 // lockDelivery returns a delivery's status and generation, locking its

@@ -344,7 +344,8 @@ func (s *Store) withDeliveries(ctx context.Context, db querier, events []*schema
 		return nil
 	}
 	q, args, err = sqlx.In(`SELECT event_id, endpoint_id, attempt, started_at, duration_ms, response_status, error, response_body
-		FROM attempts WHERE app_id = ? AND event_id IN (?) ORDER BY event_id, endpoint_id, attempt`, appID, ids)
+		FROM attempts WHERE app_id = ? AND event_id IN (?) AND outcome <> ? ORDER BY event_id, endpoint_id, attempt`,
+		appID, ids, schemas.OutcomeInFlight)
 	if err != nil {
 		return err
 	}

@@ -111,8 +111,8 @@ func (s *Store) Stats(ctx context.Context, appID, endpointID string, since, unti
 		Status    int    `db:"response_status"`
 	}
 	err = s.sel(ctx, s.db, &as, `SELECT started_at, duration_ms, response_status FROM attempts
-		WHERE endpoint_id = ? AND app_id = ? AND started_at >= ? AND started_at < ?`,
-		endpointID, appID, ts(since), ts(until))
+		WHERE endpoint_id = ? AND app_id = ? AND started_at >= ? AND started_at < ? AND outcome <> ?`,
+		endpointID, appID, ts(since), ts(until), schemas.OutcomeInFlight)
 	if err != nil {
 		return EndpointStats{}, fmt.Errorf("stats of endpoint %s: attempts: %w", endpointID, err)
 	}

@@ -1,0 +1,113 @@
+package activities_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herald-hq/herald/activities"
+	"github.com/herald-hq/herald/schemas"
+)
+
+// An attempt whose process dies (kill -9) or is stopped (SIGINT: the
+// activity's context ends) during its POST is on record as interrupted once
+// the attempt runs again, and the delivery is attempted again; it is not
+// missing though the endpoint may have received it.
+
+// hangFirst answers 200, except that its first request hangs until the
+// client goes away; arrived is closed when that request came.
+func hangFirst(t *testing.T) (*receiver, chan struct{}) {
+	arrived := make(chan struct{})
+	var n atomic.Int32
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			close(arrived)
+			<-r.Context().Done()
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	return rcv, arrived
+}
+
+func wantInterruptedThenOK(t *testing.T, e *env, endpointID string) {
+	t.Helper()
+	ev, d := e.delivery("evt_1", endpointID)
+	if ev.Status != schemas.EventDelivered || len(d.Attempts) != 2 {
+		t.Fatalf("event %s, attempts %+v", ev.Status, d.Attempts)
+	}
+	if a := d.Attempts[0]; a.Attempt != 1 || a.Error != schemas.InterruptedError || a.ResponseStatus != 0 {
+		t.Fatalf("first attempt %+v, want interrupted", a)
+	}
+	if a := d.Attempts[1]; a.Attempt != 2 || a.ResponseStatus != 200 {
+		t.Fatalf("second attempt %+v", a)
+	}
+}
+
+func TestAttemptInterruptedByKill(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		rcv, arrived := hangFirst(t)
+		ep, _ := e.endpoint(rcv.URL, nil)
+		e.event("evt_1", "t", `{}`, time.Now())
+		req := schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID, Key: "run/0/0", NextDelay: time.Second}
+
+		// The first process POSTs and hangs there: it is as good as dead.
+		dead, kill := context.WithCancel(e.ctx)
+		done := make(chan error, 1)
+		go func() { _, err := e.acts.Deliver(dead, req); done <- err }()
+		<-arrived
+		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliveryDelivering || len(d.Attempts) != 0 {
+			t.Fatalf("during the POST: %s, attempts %+v (an attempt in flight is not shown)", d.Status, d.Attempts)
+		}
+
+		// After the restart, the workflow runs the same attempt again in
+		// another process.
+		restarted := activities.New(activities.Deps{Store: e.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Config: activities.Config{DeliveryTimeout: 5 * time.Second, AllowPrivateNetworks: true, UserAgent: "Herald/test"}})
+		res, err := restarted.Deliver(e.ctx, req)
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded || res.Attempt == nil || res.Attempt.Attempt != 2 {
+			t.Fatalf("re-run: %+v %v", res, err)
+		}
+		wantInterruptedThenOK(t, e, ep.ID)
+
+		kill()
+		if err := <-done; err == nil {
+			t.Fatal("the dead process's attempt ended without an error")
+		}
+		wantInterruptedThenOK(t, e, ep.ID) // its late end changes nothing
+		if n := len(rcv.got()); n != 2 {
+			t.Fatalf("the endpoint got %d requests, want 2", n)
+		}
+	})
+}
+
+func TestAttemptInterruptedByStop(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		rcv, arrived := hangFirst(t)
+		ep, _ := e.endpoint(rcv.URL, nil)
+		e.event("evt_1", "t", `{}`, time.Now())
+		req := schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID, Key: "run/0/0", NextDelay: time.Second}
+
+		// SIGINT: the worker stops, and the activity's context ends.
+		stopping, stop := context.WithCancel(e.ctx)
+		go func() { <-arrived; stop() }()
+		if _, err := e.acts.Deliver(stopping, req); err == nil {
+			t.Fatal("an attempt cut short by its context ended without an error")
+		}
+		_, d := e.delivery("evt_1", ep.ID)
+		if len(d.Attempts) != 1 || d.Attempts[0].Error != schemas.InterruptedError || d.Attempts[0].DurationMS <= 0 {
+			t.Fatalf("after the stop: attempts %+v, want one interrupted", d.Attempts)
+		}
+		res, err := e.acts.Deliver(e.ctx, req) // the re-run after the restart
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+			t.Fatalf("re-run: %+v %v", res, err)
+		}
+		wantInterruptedThenOK(t, e, ep.ID)
+	})
+}
