@@ -47,16 +47,18 @@ func TestDeletedAppIsAnOutcome(t *testing.T) {
 }
 
 // cancelOnMark is the real store, with a cancel of the delivery committed
-// just before MarkDelivering: the cancel lands between the load and the mark.
+// just before BeginAttempt marks it delivering: the cancel lands between
+// the load and the mark.
 type cancelOnMark struct {
 	*store.Store
 }
 
-func (s cancelOnMark) MarkDelivering(ctx context.Context, appID, eventID, endpointID string, gen int64) (bool, error) {
+func (s cancelOnMark) BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string,
+	startedAt time.Time) (int, bool, error) {
 	if _, err := s.Store.SetDeliveryStatus(ctx, appID, eventID, nil, schemas.DeliveryCancelled, time.Now()); err != nil {
-		return false, err
+		return 0, false, err
 	}
-	return s.Store.MarkDelivering(ctx, appID, eventID, endpointID, gen)
+	return s.Store.BeginAttempt(ctx, appID, eventID, endpointID, gen, key, startedAt)
 }
 
 func TestCancelBeforeMarkStopsTheAttempt(t *testing.T) {
