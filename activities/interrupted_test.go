@@ -34,6 +34,17 @@ func hangFirst(t *testing.T) (*receiver, chan struct{}) {
 	return rcv, arrived
 }
 
+// interruptible is an env with one event for one endpoint whose first
+// request hangs, and the request of that delivery's first attempt.
+func interruptible(t *testing.T, open opener) (*env, *receiver, chan struct{}, schemas.DeliverRequest) {
+	e := newEnv(t, open)
+	rcv, arrived := hangFirst(t)
+	ep, _ := e.endpoint(rcv.URL, nil)
+	e.event("evt_1", "t", `{}`, time.Now())
+	return e, rcv, arrived, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID, Key: "run/0/0",
+		NextDelay: time.Second}
+}
+
 func wantInterruptedThenOK(t *testing.T, e *env, endpointID string) {
 	t.Helper()
 	ev, d := e.delivery("evt_1", endpointID)
@@ -50,18 +61,14 @@ func wantInterruptedThenOK(t *testing.T, e *env, endpointID string) {
 
 func TestAttemptInterruptedByKill(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		e := newEnv(t, open)
-		rcv, arrived := hangFirst(t)
-		ep, _ := e.endpoint(rcv.URL, nil)
-		e.event("evt_1", "t", `{}`, time.Now())
-		req := schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID, Key: "run/0/0", NextDelay: time.Second}
+		e, rcv, arrived, req := interruptible(t, open)
 
 		// The first process POSTs and hangs there: it is as good as dead.
 		dead, kill := context.WithCancel(e.ctx)
 		done := make(chan error, 1)
 		go func() { _, err := e.acts.Deliver(dead, req); done <- err }()
 		<-arrived
-		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliveryDelivering || len(d.Attempts) != 0 {
+		if _, d := e.delivery("evt_1", req.EndpointID); d.Status != schemas.DeliveryDelivering || len(d.Attempts) != 0 {
 			t.Fatalf("during the POST: %s, attempts %+v (an attempt in flight is not shown)", d.Status, d.Attempts)
 		}
 
@@ -73,13 +80,13 @@ func TestAttemptInterruptedByKill(t *testing.T) {
 		if err != nil || res.Outcome != schemas.OutcomeSucceeded || res.Attempt == nil || res.Attempt.Attempt != 2 {
 			t.Fatalf("re-run: %+v %v", res, err)
 		}
-		wantInterruptedThenOK(t, e, ep.ID)
+		wantInterruptedThenOK(t, e, req.EndpointID)
 
 		kill()
 		if err := <-done; err == nil {
 			t.Fatal("the dead process's attempt ended without an error")
 		}
-		wantInterruptedThenOK(t, e, ep.ID) // its late end changes nothing
+		wantInterruptedThenOK(t, e, req.EndpointID) // its late end changes nothing
 		if n := len(rcv.got()); n != 2 {
 			t.Fatalf("the endpoint got %d requests, want 2", n)
 		}
@@ -88,11 +95,7 @@ func TestAttemptInterruptedByKill(t *testing.T) {
 
 func TestAttemptInterruptedByStop(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		e := newEnv(t, open)
-		rcv, arrived := hangFirst(t)
-		ep, _ := e.endpoint(rcv.URL, nil)
-		e.event("evt_1", "t", `{}`, time.Now())
-		req := schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID, Key: "run/0/0", NextDelay: time.Second}
+		e, rcv, arrived, req := interruptible(t, open)
 
 		// SIGINT: the worker stops, and the activity's context ends.
 		stopping, stop := context.WithCancel(e.ctx)
@@ -100,7 +103,7 @@ func TestAttemptInterruptedByStop(t *testing.T) {
 		if _, err := e.acts.Deliver(stopping, req); err == nil {
 			t.Fatal("an attempt cut short by its context ended without an error")
 		}
-		_, d := e.delivery("evt_1", ep.ID)
+		_, d := e.delivery("evt_1", req.EndpointID)
 		if len(d.Attempts) != 1 || d.Attempts[0].Error != schemas.InterruptedError || d.Attempts[0].DurationMS <= 0 {
 			t.Fatalf("after the stop: attempts %+v, want one interrupted", d.Attempts)
 		}
@@ -108,6 +111,9 @@ func TestAttemptInterruptedByStop(t *testing.T) {
 		if err != nil || res.Outcome != schemas.OutcomeSucceeded {
 			t.Fatalf("re-run: %+v %v", res, err)
 		}
-		wantInterruptedThenOK(t, e, ep.ID)
+		wantInterruptedThenOK(t, e, req.EndpointID)
+		if n := len(rcv.got()); n != 2 {
+			t.Fatalf("the endpoint got %d requests, want 2", n)
+		}
 	})
 }
