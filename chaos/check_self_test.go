@@ -174,6 +174,26 @@ func TestCheckEventCatchesSwallowedReplay(t *testing.T) {
 	}
 }
 
+func TestCheckEventCatchesUndoneReplay(t *testing.T) {
+	f := newCheckFixture()
+	e := f.event("A", 10, 20)
+	var ev apiEvent
+	if err := json.Unmarshal([]byte(`{"id":"A","status":"cancelled","deliveries":[{"endpoint_id":"ep_1","status":"cancelled","attempts":[]}]}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	e.cancels = []span{{f.at(100), f.at(110)}}
+	e.replays = []replay{{status: 202, span: span{f.at(105), f.at(115)}}} // sent while the cancel was under way
+	var rep report
+	f.run.checkEvent(&rep, e, ev)
+	if len(rep.violations) != 0 {
+		t.Errorf("a replay that may have come before the cancel: %q", rep.violations)
+	}
+	e.replays = append(e.replays, replay{status: 202, span: span{f.at(120), f.at(130)}})
+	rep = report{}
+	f.run.checkEvent(&rep, e, ev)
+	wantViolation(t, rep, "was sent after every cancel was answered")
+}
+
 // PATCHes that overlap (or that were repeated across a crash) apply in an
 // unknown order: an enable sent before a disable may apply after it.
 func TestOverlappingToggles(t *testing.T) {

@@ -150,6 +150,10 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 			if len(e.cancels) == 0 && len(ep.toggles) == 0 && ep.deleted == nil && !ep.rc.answered("", answerGone) {
 				rep.violate("event %s: delivery to %s cancelled, but neither the event was cancelled nor the endpoint disabled or deleted", name, ep.rc.name)
 			}
+			if rp, ok := replayAfterCancels(e, ep); ok && ep.deleted == nil && certainlySubscribed(ep, rp.span) {
+				rep.violate("event %s: delivery to %s cancelled, but the replay %s was sent after every cancel was answered",
+					name, ep.rc.name, rp.span)
+			}
 		}
 		for _, at := range d.Attempts {
 			if why := stoppedBefore(e, ep, at.StartedAt, at.StartedAt); why != "" {
@@ -195,6 +199,25 @@ func replayedSince(e *eventState, ep *endpointState) []replay {
 		}
 	}
 	return out
+}
+
+// replayAfterCancels is a replay of e answered 202 that included ep and was
+// sent after every cancel of e had been answered: a cancel covers only what
+// was queued before it, so that replay must not end cancelled.
+func replayAfterCancels(e *eventState, ep *endpointState) (replay, bool) {
+	for _, rp := range e.replays {
+		if rp.status != http.StatusAccepted || (rp.endpointID != "" && rp.endpointID != ep.id) {
+			continue
+		}
+		after := true
+		for _, c := range e.cancels {
+			after = after && rp.sent.After(c.at)
+		}
+		if after {
+			return rp, true
+		}
+	}
+	return replay{}, false
 }
 
 // posts describes the POSTs of one event a receiver got.
