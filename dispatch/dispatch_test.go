@@ -298,10 +298,11 @@ func TestTurnGoesBeforeHousekeeping(t *testing.T) {
 		at = slices.Index(f.acts.turns, "head")
 		return at >= 0
 	})
-	// Priority order is close, not exact: a task or two may already be on
-	// their way to a poller. Without priorities the head is last (31st).
-	if at > 2 {
-		t.Errorf("the head ran after %d queued events' tasks, want at most 2", at)
+	// Priority order is close, not exact: tasks already matched or on their
+	// way to a poller go first (3–4 of them on a loaded machine). Without
+	// priorities the head is last (31st).
+	if at > 8 {
+		t.Errorf("the head ran after %d queued events' tasks, want at most 8", at)
 	}
 }
 
