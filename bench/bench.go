@@ -35,6 +35,12 @@ type Options struct {
 
 	Floor string // FloorRecorded (default), FloorBare or FloorNone
 
+	// Source (SourceAMQP or SourceNATS) also measures Herald fed through a
+	// broker source on SourceURL (empty: the broker on localhost), in the
+	// same rounds; empty: no source.
+	Source    string
+	SourceURL string
+
 	JSON bool   // print the result as one JSON object instead of a table
 	Plot string // write receipts/s and latency over time to this SVG file
 
@@ -82,6 +88,8 @@ func (o *Options) check() error {
 		return errors.New("keys must not be negative")
 	case o.Floor != "" && o.Floor != FloorRecorded && o.Floor != FloorBare && o.Floor != FloorNone:
 		return fmt.Errorf("floor must be %q, %q or %q", FloorRecorded, FloorBare, FloorNone)
+	case o.Source != "" && o.Source != SourceAMQP && o.Source != SourceNATS:
+		return fmt.Errorf("source must be %q or %q", SourceAMQP, SourceNATS)
 	case o.Target != "" && (o.Versus != "" || o.VersusUnordered):
 		return errors.New("--versus and --versus-unordered start their own herald dev; they do not go with --target")
 	}
@@ -137,7 +145,9 @@ func Run(ctx context.Context, o Options, stdout io.Writer) (Result, error) {
 
 	systems, err := startSystems(ctx, o)
 	defer func() {
-		for _, s := range systems {
+		// In reverse: a system may use an earlier one's process (the source
+		// runs in Herald's).
+		for _, s := range reversed(systems) {
 			s.close(o.Logger)
 		}
 	}()
@@ -162,8 +172,9 @@ func Run(ctx context.Context, o Options, stdout io.Writer) (Result, error) {
 	return res, nil
 }
 
-// startSystems starts Herald, the versus Herald if any, the floor, and the
-// raw loop (closed loop only), in the order their phases run in round 1.
+// startSystems starts Herald, the versus Herald if any, Herald's broker
+// source if any, the floor, and the raw loop (closed loop only), in the
+// order their phases run in round 1.
 func startSystems(ctx context.Context, o Options) ([]*system, error) {
 	var out []*system
 	h, err := heraldSystem(ctx, o, "herald", o.Executable, o.Ordered)
@@ -181,6 +192,13 @@ func startSystems(ctx context.Context, o Options) ([]*system, error) {
 			return out, fmt.Errorf("bench versus: %w", err)
 		}
 		out = append(out, v)
+	}
+	if o.Source != "" {
+		src, err := sourceSystem(o, h)
+		if err != nil {
+			return out, fmt.Errorf("bench source: %w", err)
+		}
+		out = append(out, src)
 	}
 	if o.Floor != FloorNone {
 		f, err := floorSystem(ctx, o)

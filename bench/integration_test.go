@@ -19,11 +19,7 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 		t.Skip("builds the herald binary and runs herald dev: not in -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "herald")
-	build := exec.Command("go", "build", "-o", bin, "github.com/herald-hq/herald/cmd/herald")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHerald(t, dir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -73,4 +69,15 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 	if svg, err := os.ReadFile(plot); err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("floor round 2")) {
 		t.Errorf("plot: %v; %d bytes", err, len(svg))
 	}
+}
+
+// buildHerald builds the herald binary into dir.
+func buildHerald(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "herald")
+	build := exec.Command("go", "build", "-o", bin, "github.com/herald-hq/herald/cmd/herald")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

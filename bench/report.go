@@ -47,6 +47,9 @@ func writeTable(w io.Writer, r Result) error {
 	if r.Versus != nil {
 		cols = append(cols, col{"versus", r.Versus})
 	}
+	if r.Source != nil {
+		cols = append(cols, col{"source (" + s.Source + ")", r.Source})
+	}
 	if len(r.Floor.Rounds) > 0 {
 		cols = append(cols, col{"floor", &r.Floor})
 	}
@@ -97,6 +100,12 @@ func writeTable(w io.Writer, r Result) error {
 	}
 	if r.VersusOverHerald != nil {
 		ratioLine("versus / herald", *r.VersusOverHerald)
+	}
+	if r.SourceOverHerald != nil {
+		ratioLine("source / herald", *r.SourceOverHerald)
+	}
+	if r.SourceOverFloor != nil {
+		ratioLine("source / floor", *r.SourceOverFloor)
 	}
 	var checks []string
 	for _, c := range cols {

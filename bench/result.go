@@ -21,7 +21,8 @@ type Settings struct {
 	Target      string  `json:"target"`
 	Versus      string  `json:"versus,omitempty"`
 	// VersusUnordered: the versus column is a herald dev with unordered endpoints.
-	VersusUnordered bool `json:"versus_unordered,omitempty"`
+	VersusUnordered bool   `json:"versus_unordered,omitempty"`
+	Source          string `json:"source,omitempty"` // the broker of the source phases
 }
 
 // Result is what a run measured. See docs/performance.md for every field.
@@ -30,12 +31,16 @@ type Result struct {
 
 	Herald Summary  `json:"herald"`
 	Versus *Summary `json:"versus,omitempty"`
+	// Source is Herald fed through a broker source instead of its API.
+	Source *Summary `json:"source,omitempty"`
 	Floor  Summary  `json:"floor"`
 	Raw    *Summary `json:"raw,omitempty"`
 
 	// Round-by-round ratios.
 	HeraldOverFloor  Ratios  `json:"herald_over_floor"`
 	VersusOverHerald *Ratios `json:"versus_over_herald,omitempty"`
+	SourceOverHerald *Ratios `json:"source_over_herald,omitempty"`
+	SourceOverFloor  *Ratios `json:"source_over_floor,omitempty"`
 
 	// Average history length of a sample of the last round's event
 	// workflows; 0 when not measured.
@@ -61,6 +66,7 @@ func newResult(o Options) Result {
 	s := Settings{
 		Events: o.events(), Endpoints: o.Endpoints, Ordered: o.Ordered, Keys: o.Keys, Rounds: o.Rounds,
 		Warmup: o.Warmup, Floor: o.Floor, Target: target, Versus: o.Versus, VersusUnordered: o.VersusUnordered,
+		Source: o.Source,
 	}
 	if o.Rate > 0 {
 		s.OpenLoop, s.Rate, s.DurationS = true, o.Rate, o.Duration.Seconds()
@@ -80,6 +86,16 @@ func (r *Result) set(rounds map[string][]Figures) {
 		r.Versus = &s
 		rt := ratiosOf(v, rounds["herald"])
 		r.VersusOverHerald = &rt
+	}
+	if src, ok := rounds["source"]; ok {
+		s := summarize(src)
+		r.Source = &s
+		rt := ratiosOf(src, rounds["herald"])
+		r.SourceOverHerald = &rt
+		if floor, ok := rounds["floor"]; ok {
+			rt := ratiosOf(src, floor)
+			r.SourceOverFloor = &rt
+		}
 	}
 	if raw, ok := rounds["raw"]; ok {
 		s := summarize(raw)
@@ -110,7 +126,7 @@ func (r *Result) heraldExtras(ctx context.Context, o Options, s *system, last ph
 // dropTimelines leaves the per-second series out of the result (they are
 // kept in open-loop runs, where the backlog over time is a finding).
 func (r *Result) dropTimelines() {
-	for _, s := range []*Summary{&r.Herald, r.Versus, &r.Floor, r.Raw} {
+	for _, s := range []*Summary{&r.Herald, r.Versus, r.Source, &r.Floor, r.Raw} {
 		if s == nil {
 			continue
 		}

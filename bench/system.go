@@ -19,9 +19,12 @@ import (
 
 // system is one thing the bench measures in phases: Herald, or the floor.
 type system struct {
-	name string   // "herald", "versus" or "floor": the JSON key
+	name string   // "herald", "versus", "source" or "floor": the JSON key
 	proc *devProc // nil for a --target, whose CPU is not read
 	tc   client.Client
+	// borrowed: proc and tc are another system's, closed with it.
+	borrowed bool
+	api      *heraldAPI // Herald's API; nil for the floor
 	// begin prepares a phase: endpoints at urls, a sender, and the
 	// visibility query that finds the phase's workflows.
 	begin func(ctx context.Context, urls []string) (phaseSetup, error)
@@ -73,6 +76,7 @@ func heraldSystem(ctx context.Context, o Options, name, exe string, ordered bool
 		s.close(o.Logger)
 		return nil, err
 	}
+	s.api = api
 	var apps []string
 	s.begin = func(ctx context.Context, urls []string) (phaseSetup, error) {
 		app, secrets, err := api.setup(ctx, urls, ordered)
@@ -155,6 +159,9 @@ func floorSystem(ctx context.Context, o Options) (*system, error) {
 // close stops the system's process and client.
 func (s *system) close(logger *slog.Logger) {
 	s.stop()
+	if s.borrowed {
+		return
+	}
 	if s.tc != nil {
 		s.tc.Close()
 	}

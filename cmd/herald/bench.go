@@ -22,6 +22,8 @@ type benchCmd struct {
 	Rate            float64       `placeholder:"R" help:"Open loop: send R events per second whatever the answers (with --duration)."`
 	Duration        time.Duration `placeholder:"D" help:"Open loop: how long to send at --rate."`
 	Floor           string        `default:"recorded" enum:"recorded,bare,none" help:"The floor's work per event: 'recorded' (one local activity per endpoint that signs, POSTs and writes an attempt row to SQLite), 'bare' (one local activity POSTing to every endpoint, no record) or 'none' (no floor measured)."`
+	Source          string        `placeholder:"amqp|nats" help:"Also measure Herald fed through a broker source: events published to a RabbitMQ queue (amqp) or a NATS JetStream stream (nats) that a source of Herald's consumes, in the same rounds."`
+	SourceURL       string        `name:"source-url" placeholder:"URL" help:"The broker of --source, as Herald reaches it (default amqp://guest:guest@127.0.0.1:5672/ or nats://127.0.0.1:4222)."`
 	JSON            bool          `name:"json" help:"Print one JSON object instead of a table."`
 	Plot            string        `placeholder:"FILE.svg" help:"Draw receipts per second and latency over time for every phase into an SVG file."`
 	Target          string        `placeholder:"URL" help:"A running Herald to measure; by default the bench starts its own 'herald dev' on a temporary data dir."`
@@ -54,7 +56,13 @@ Per system, every figure is given as the median and the range over the rounds:
   send_errors, signature_failures, signatures_checked, duplicates, unknown_ids, out_of_order
 herald_over_floor gives, round by round, Herald's figure over the floor's (CPU per delivery,
 delivered/s, completed/s), then their median and range. The raw loop runs in the bench's own
-process: it has no CPU figures. See docs/performance.md.`
+process: it has no CPU figures.
+
+With --source, Herald's own process is also measured fed through a broker source instead of the
+API: a send is the publish and its accept the broker's confirm, so accepted_events_per_s is the
+producer's pace and accept_to_receipt runs from the moment the bus has the message. The broker's
+CPU is not counted. source_over_herald and source_over_floor are its ratios, as above.
+See docs/performance.md and docs/brokers.md.`
 }
 
 // Run runs the bench.
@@ -83,6 +91,8 @@ func (c *benchCmd) Run(e *env) error {
 		Rate:            c.Rate,
 		Duration:        c.Duration,
 		Floor:           c.Floor,
+		Source:          c.Source,
+		SourceURL:       c.SourceURL,
 		JSON:            c.JSON,
 		Plot:            c.Plot,
 		Target:          c.Target,
