@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-hq/herald/internal/longtest"
 )
 
 // TestRunWithSource runs the bench with a broker source of each kind
@@ -15,9 +17,7 @@ import (
 // queue or stream reaches the receivers once, signed, through a source of
 // Herald's, and the source's figures and ratios are there beside Herald's.
 func TestRunWithSource(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the herald binary and runs herald dev: not in -short")
-	}
+	longtest.Require(t, "the bench through broker sources")
 	bin := buildHerald(t, t.TempDir())
 	for _, kind := range []string{SourceAMQP, SourceNATS} {
 		t.Run(kind, func(t *testing.T) {
