@@ -192,6 +192,14 @@ func TestCheckEventCatchesUndoneReplay(t *testing.T) {
 	rep = report{}
 	f.run.checkEvent(&rep, e, ev)
 	wantViolation(t, rep, "was sent after every cancel was answered")
+
+	// A disable answered after the replay cancels the re-queued delivery.
+	f.ep.toggles = []toggle{{disable: true, span: span{f.at(140), f.at(150)}}}
+	rep = report{}
+	f.run.checkEvent(&rep, e, ev)
+	if len(rep.violations) != 0 {
+		t.Errorf("a delivery cancelled by a disable after the replay: %q", rep.violations)
+	}
 }
 
 // PATCHes that overlap (or that were repeated across a crash) apply in an

@@ -150,7 +150,8 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 			if len(e.cancels) == 0 && len(ep.toggles) == 0 && ep.deleted == nil && !ep.rc.answered("", answerGone) {
 				rep.violate("event %s: delivery to %s cancelled, but neither the event was cancelled nor the endpoint disabled or deleted", name, ep.rc.name)
 			}
-			if rp, ok := replayAfterCancels(e, ep); ok && ep.deleted == nil && certainlySubscribed(ep, rp.span) {
+			if rp, ok := replayAfterCancels(e, ep); ok && ep.deleted == nil && certainlySubscribed(ep, rp.span) &&
+				!disabledSince(ep, rp.sent) {
 				rep.violate("event %s: delivery to %s cancelled, but the replay %s was sent after every cancel was answered",
 					name, ep.rc.name, rp.span)
 			}
@@ -262,6 +263,23 @@ func certainlySubscribed(ep *endpointState, s span) bool {
 	}
 	for _, tg := range ep.toggles {
 		if !tg.disable && tg.sent.After(lastDisable) && tg.at.Before(s.sent) {
+			return true
+		}
+	}
+	return false
+}
+
+// disabledSince says whether ep may have been disabled after t: a disable
+// answered after it, or a 410 its receiver gave after it. Disabling cancels
+// the endpoint's pending deliveries, a replayed one too.
+func disabledSince(ep *endpointState, t time.Time) bool {
+	for _, tg := range ep.toggles {
+		if tg.disable && tg.at.After(t) {
+			return true
+		}
+	}
+	for _, q := range ep.rc.requests() {
+		if q.verdict == answerGone && q.left.After(t) {
 			return true
 		}
 	}
