@@ -302,22 +302,6 @@ func (d deliveryRow) ref() DeliveryRef {
 	return DeliveryRef{AppID: d.AppID, EventID: d.EventID, EndpointID: d.EndpointID, Lane: d.Lane, Seq: d.Seq}
 }
 
-type attemptRow struct {
-	EventID        string `db:"event_id"`
-	EndpointID     string `db:"endpoint_id"`
-	Attempt        int    `db:"attempt"`
-	StartedAt      dbTime `db:"started_at"`
-	DurationMS     int64  `db:"duration_ms"`
-	ResponseStatus int    `db:"response_status"`
-	Error          string `db:"error"`
-	ResponseBody   string `db:"response_body"`
-}
-
-func (a attemptRow) attempt() schemas.Attempt {
-	return schemas.Attempt{Attempt: a.Attempt, StartedAt: a.StartedAt.T(), DurationMS: a.DurationMS,
-		ResponseStatus: a.ResponseStatus, Error: a.Error, ResponseBody: a.ResponseBody}
-}
-
 // withDeliveries fills in the deliveries and attempts of events of one app.
 func (s *Store) withDeliveries(ctx context.Context, db querier, events []*schemas.Event) error {
 	if len(events) == 0 {

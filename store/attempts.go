@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/herald-hq/herald/schemas"
+)
+
+// AttemptRecord is one attempt to record and the delivery's state after it.
+type AttemptRecord struct {
+	AppID, EventID, EndpointID string
+	StartedAt                  time.Time
+	DurationMS                 int64
+	ResponseStatus             int
+	Error, ResponseBody        string
+	Status                     schemas.DeliveryStatus // the delivery's status after this attempt
+	NextAttemptAt              *time.Time             // when the next attempt is due, if any
+	FinishedAt                 *time.Time             // when the delivery ended, if Status is final (now when nil)
+	// Key names the attempt for idempotency (see AttemptByKey); Outcome and
+	// RetryIn are what the attempt decided, kept to answer a re-run.
+	Key     string
+	Outcome schemas.Outcome
+	RetryIn time.Duration
+	// Gen is the generation the attempt was made for (0: any). An attempt
+	// of another generation is recorded but changes no status: the
+	// delivery was queued again while it was under way and goes again.
+	Gen int64
+	// Attempt is the number BeginAttempt gave the attempt, whose in-flight
+	// note this record completes; 0: a new attempt, numbered after the last.
+	Attempt int
+}
+
+// Recorded is what RecordAttemptOf did.
+type Recorded struct {
+	Attempt     int                 // the attempt's number
+	EventStatus schemas.EventStatus // the event's status after it
+	// Applied is false when the attempt's generation was not the
+	// delivery's: its status did not change.
+	Applied bool
+}
+
+// RecordedAttempt is an attempt found by its key.
+type RecordedAttempt struct {
+	Attempt schemas.Attempt
+	Outcome schemas.Outcome
+	RetryIn time.Duration
+}
+
+// AttemptByKey finds the attempt recorded under key for a delivery; ok is
+// false when there is none.
+func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (RecordedAttempt, bool, error) {
+	var r struct {
+		attemptRow
+		Outcome   schemas.Outcome `db:"outcome"`
+		RetryInMS int64           `db:"retry_in_ms"`
+	}
+	err := s.get(ctx, s.db, &r, `SELECT attempt, started_at, duration_ms, response_status, error, response_body, outcome, retry_in_ms
+		FROM attempts WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt_key = ?`,
+		appID, eventID, endpointID, key)
+	if isNoRows(err) {
+		return RecordedAttempt{}, false, nil
+	}
+	if err != nil {
+		return RecordedAttempt{}, false, fmt.Errorf("find attempt %s of event %s to %s: %w", key, eventID, endpointID, err)
+	}
+	return RecordedAttempt{Attempt: r.attempt(), Outcome: r.Outcome, RetryIn: time.Duration(r.RetryInMS) * time.Millisecond}, true, nil
+}
+
+// RecordAttempt stores an attempt numbered after the delivery's last one,
+// sets the delivery's status and next_attempt_at (but a final delivery only
+// changes to succeeded: an attempt under way when a cancel came may still
+// succeed) and stores the event's recomputed status, in one transaction.
+func (s *Store) RecordAttempt(ctx context.Context, r AttemptRecord) (attempt int, eventStatus schemas.EventStatus, err error) {
+	rec, err := s.RecordAttemptOf(ctx, r)
+	return rec.Attempt, rec.EventStatus, err
+}
+
+// RecordAttemptOf is RecordAttempt, saying also whether the attempt's
+// generation was the delivery's (see AttemptRecord.Gen).
+func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded, error) {
+	var out Recorded
+	if !r.Status.Valid() {
+		return out, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		cur, err := s.lockDelivery(ctx, tx, r.AppID, r.EventID, r.EndpointID)
+		if err != nil {
+			return err
+		}
+		attempt := r.Attempt
+		if attempt > 0 {
+			n, err := s.exec(ctx, tx, `UPDATE attempts SET started_at = ?, duration_ms = ?, response_status = ?,
+				error = ?, response_body = ?, outcome = ?, retry_in_ms = ?
+				WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt = ?`,
+				ts(r.StartedAt), r.DurationMS, r.ResponseStatus, cleanText(r.Error, 0),
+				cleanText(r.ResponseBody, schemas.MaxResponseBody), r.Outcome, r.RetryIn.Milliseconds(),
+				r.AppID, r.EventID, r.EndpointID, attempt)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				attempt = 0 // its note is gone (purged): recorded anew
+			}
+		}
+		if attempt == 0 {
+			if attempt, err = s.insertAttempt(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		out.Attempt = attempt
+		out.EventStatus, out.Applied, err = s.afterAttempt(ctx, tx, r, cur)
+		return err
+	})
+	if err != nil {
+		return Recorded{}, fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
+	}
+	return out, nil
+}
+
+// insertAttempt stores r as the delivery's next attempt and returns its number.
+func (s *Store) insertAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord) (int, error) {
+	var attempt int
+	err := s.get(ctx, tx, &attempt, `SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.AppID, r.EventID, r.EndpointID)
+	if err != nil {
+		return 0, err
+	}
+	var key any
+	if r.Key != "" {
+		key = r.Key
+	}
+	_, err = s.exec(ctx, tx, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
+		duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.AppID, r.EventID, r.EndpointID, attempt, ts(r.StartedAt), r.DurationMS, r.ResponseStatus,
+		cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key, r.Outcome,
+		r.RetryIn.Milliseconds())
+	return attempt, err
+}
+
+// BeginAttempt is MarkDelivering for an attempt about to be made, and in
+// the same transaction notes the attempt, under key, as in flight
+// (schemas.OutcomeInFlight, with schemas.InterruptedError): readers do not
+// see it until RecordAttemptOf completes it (AttemptRecord.Attempt = n),
+// and if the process dies first, the attempt's re-run finds it under its
+// key and makes it interrupted (ReleaseInterrupted), so that an attempt
+// the endpoint may have received is never missing from the record.
+// moved is false, and nothing is noted, when the delivery may not go.
+func (s *Store) BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string,
+	startedAt time.Time) (n int, moved bool, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The delivery's row lock, taken by the update, orders this
+		// attempt's number against any other's.
+		changed, err := s.markDelivering(ctx, tx, appID, eventID, endpointID, gen)
+		if err != nil || changed == 0 {
+			return err
+		}
+		n, err = s.insertAttempt(ctx, tx, AttemptRecord{AppID: appID, EventID: eventID, EndpointID: endpointID,
+			StartedAt: startedAt, Error: schemas.InterruptedError, Key: key, Outcome: schemas.OutcomeInFlight})
+		moved = err == nil
+		return err
+	})
+	if err == nil && !moved {
+		_, err = s.DeliveryStatus(ctx, appID, eventID, endpointID) // gone: not found
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("begin attempt of event %s to %s: %w", eventID, endpointID, err)
+	}
+	return n, moved, nil
+}
+
+// ReleaseInterrupted makes attempt n of a delivery, if it is still in
+// flight, interrupted: it shows from now on, as BeginAttempt noted it
+// (durationMS > 0 replaces its duration), and its key is freed to name the
+// attempt made in its place.
+func (s *Store) ReleaseInterrupted(ctx context.Context, appID, eventID, endpointID string, n int, durationMS int64) error {
+	_, err := s.exec(ctx, s.db, `UPDATE attempts SET outcome = ?, attempt_key = NULL,
+		duration_ms = CASE WHEN ? > 0 THEN ? ELSE duration_ms END
+		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt = ? AND outcome = ?`,
+		schemas.OutcomeInterrupted, durationMS, durationMS, appID, eventID, endpointID, n, schemas.OutcomeInFlight)
+	if err != nil {
+		return fmt.Errorf("record attempt %d of event %s to %s as interrupted: %w", n, eventID, endpointID, err)
+	}
+	return nil
+}
+
+// attempt of its generation and returns the event's recomputed status and
+// whether the attempt applied. A final delivery only changes to succeeded:
+// MarkDelivering lets no attempt start once it is final, so a success that
+// finds it final was under way when a cancel came, and the contract keeps
+// that delivery succeeded.
+func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur deliveryRow) (schemas.EventStatus, bool, error) {
+	applied := r.Gen == 0 || r.Gen == cur.Gen
+	if applied && (!cur.Status.Final() ||
+		(r.Status == schemas.DeliverySucceeded && cur.Status != schemas.DeliverySucceeded)) {
+		now := time.Now()
+		var finished any
+		if r.Status.Final() {
+			if r.FinishedAt != nil {
+				finished = ts(*r.FinishedAt)
+			} else {
+				finished = ts(now)
+			}
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, updated_at = ?
+			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.Status, nts(r.NextAttemptAt), finished, ts(now),
+			r.AppID, r.EventID, r.EndpointID); err != nil {
+			return "", false, err
+		}
+	}
+	st, err := s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
+	return st, applied, err
+}
+
+// cleanText makes s storable as text: valid UTF-8 without NUL bytes, cut to
+// at most max bytes (0: no limit) on a rune boundary.
+func cleanText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = strings.ReplaceAll(s, "\x00", "")
+	if max > 0 && len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+type attemptRow struct {
+	EventID        string `db:"event_id"`
+	EndpointID     string `db:"endpoint_id"`
+	Attempt        int    `db:"attempt"`
+	StartedAt      dbTime `db:"started_at"`
+	DurationMS     int64  `db:"duration_ms"`
+	ResponseStatus int    `db:"response_status"`
+	Error          string `db:"error"`
+	ResponseBody   string `db:"response_body"`
+}
+
+func (a attemptRow) attempt() schemas.Attempt {
+	return schemas.Attempt{Attempt: a.Attempt, StartedAt: a.StartedAt.T(), DurationMS: a.DurationMS,
+		ResponseStatus: a.ResponseStatus, Error: a.Error, ResponseBody: a.ResponseBody}
+}
