@@ -267,12 +267,28 @@ func (a *Activities) afterAttempt(ctx context.Context, req schemas.DeliverReques
 	}
 }
 
-// cancel makes a delivery cancelled without an attempt.
+// cancel makes a delivery cancelled without an attempt, if it is still of
+// the request's generation: a replay accepted since the delivery was loaded
+// (after an enable, say) is the newer generation's to deliver, not this
+// cancel's to end.
 func (a *Activities) cancel(ctx context.Context, req schemas.DeliverRequest, reason string) (schemas.DeliverResult, error) {
-	st, err := a.store.SetDeliveryStatus(ctx, req.AppID, req.EventID, []string{req.EndpointID},
+	st, done, err := a.store.FinishDelivery(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
 		schemas.DeliveryCancelled, a.now())
 	if err != nil {
 		return schemas.DeliverResult{EndpointID: req.EndpointID}, err
+	}
+	if !done {
+		// Final meanwhile, or queued again under a newer generation.
+		cur, _, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
+		if err != nil {
+			return schemas.DeliverResult{EndpointID: req.EndpointID}, err
+		}
+		res := schemas.DeliverResult{EndpointID: req.EndpointID, Outcome: schemas.OutcomeSuperseded, EventStatus: st,
+			Reason: "the delivery was queued again before it could be cancelled (" + reason + ")"}
+		if cur.Final() {
+			res.Outcome, res.Reason = schemas.OutcomeOfFinal(cur), "the delivery became "+string(cur)+" meanwhile"
+		}
+		return res, nil
 	}
 	if a.metrics != nil {
 		a.metrics.DeliveryFinished(schemas.OutcomeCancelled)

@@ -251,3 +251,59 @@ func TestCancelCoversOnlyWhatCameBefore(t *testing.T) {
 		}
 	}
 }
+
+// replayOnLoad is the real store, with a replay of the loaded delivery
+// committed just after Deliver's load: the replay lands between the load
+// and whatever Deliver does with what it loaded.
+type replayOnLoad struct {
+	*store.Store
+	replayed *[]schemas.Target
+}
+
+func (s replayOnLoad) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error) {
+	job, err := s.Store.LoadDelivery(ctx, appID, eventID, endpointID)
+	if err != nil || *s.replayed != nil {
+		return job, err
+	}
+	*s.replayed, err = s.Store.PrepareReplay(ctx, appID, eventID, endpointID, time.Now())
+	return job, err
+}
+
+// A delivery to a disabled endpoint is cancelled without an attempt, but
+// only in the generation the attempt was for: a replay accepted since the
+// load is left pending for its own generation, not swallowed.
+func TestDisabledCancelLeavesANewerGeneration(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		var replayed []schemas.Target
+		e.acts = activities.New(activities.Deps{Store: replayOnLoad{e.store, &replayed},
+			Config: activities.Config{AllowPrivateNetworks: true}})
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, nil)
+		e.event("evt_1", "t", `{}`, time.Now())
+		// Disabling cancels the delivery; a replay then queues it again,
+		// as the API lets one do while the endpoint is disabled.
+		if err := e.store.DisableEndpoint(e.ctx, e.app, ep.ID, "test", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.store.PrepareReplay(e.ctx, e.app, "evt_1", ep.ID, time.Now())
+		if err != nil || len(again) != 1 {
+			t.Fatalf("replay: %v %+v", err, again)
+		}
+		tg := again[0]
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Gen: tg.Gen, Key: "run/0/0", NextDelay: time.Minute})
+		if err != nil || len(replayed) != 1 || replayed[0].Gen <= tg.Gen {
+			t.Fatalf("deliver: %v; replayed %+v", err, replayed)
+		}
+		if res.Outcome != schemas.OutcomeSuperseded {
+			t.Fatalf("outcome %s (%s), want superseded", res.Outcome, res.Reason)
+		}
+		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliveryPending {
+			t.Fatalf("the replay was cancelled by an older generation's attempt: %+v", d)
+		}
+		if len(rcv.got()) != 0 {
+			t.Fatal("POSTed to a disabled endpoint")
+		}
+	})
+}

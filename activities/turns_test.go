@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -93,5 +94,53 @@ func TestOrderedTurns(t *testing.T) {
 		if n := len(rcv.got()); n != 2 {
 			t.Fatalf("%d requests", n)
 		}
+	})
+}
+
+// PassTurn wakes a lane's head only when it waits for its turn or looks
+// abandoned: a head in its retry wait or with an attempt under way holds
+// the turn, and a signal for every delivery behind it that ends would only
+// keep its workflow busy (and, while it completes, from closing).
+func TestPassTurnLeavesAHeadThatHoldsIt(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		var mu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		setClock := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
+		e := newEnv(t, open, withClock(clock))
+		waker := &recordingWaker{}
+		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker, Now: clock,
+			Config: activities.Config{AllowPrivateNetworks: true, DeliveryTimeout: 5 * time.Second}})
+		rcv := newReceiver(t, status(http.StatusInternalServerError))
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
+		e.event("evt_2", "t", `{}`, time.Now())
+		pass := func(want int, why string) {
+			t.Helper()
+			if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
+				t.Fatal(err)
+			}
+			waker.mu.Lock()
+			defer waker.mu.Unlock()
+			if len(waker.refs) != want {
+				t.Fatalf("%s: %d wakes, want %d", why, len(waker.refs), want)
+			}
+		}
+		pass(1, "a head that has not had its turn")
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: t1.Seq, Gen: t1.Gen, Key: "run/0/0", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeRetry {
+			t.Fatalf("deliver: %+v %v", res, err)
+		}
+		pass(1, "a head in its retry wait")
+		setClock(time.Now().Add(time.Minute + 21*time.Second))
+		pass(2, "a head whose retry is overdue")
+		if _, moved, err := e.store.BeginAttempt(e.ctx, e.app, "evt_1", ep.ID, t1.Gen, "run/0/1", time.Now()); err != nil || !moved {
+			t.Fatalf("begin attempt: %v %v", moved, err)
+		}
+		setClock(time.Now())
+		pass(2, "a head with an attempt under way")
+		setClock(time.Now().Add(time.Minute))
+		pass(3, "a head delivering for longer than an attempt can take")
 	})
 }

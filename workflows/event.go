@@ -144,8 +144,14 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 	if r.current[id] == d && !end.superseded {
 		r.status[id] = end.status
 	}
-	if d.target.Ordered && !d.endedElsewhere {
-		// The turn passes whatever the end; the context may be cancelled.
+	// The turn passes whatever the end. A coroutine that found its delivery
+	// ended elsewhere leaves it to whoever ended it (a drain, a newer
+	// target), except a cancel: the API's cancel ends a delivery in the
+	// store and passes no turn, and the coroutine its signal stopped may be
+	// an older generation's, long done (changePassCancelledTurn).
+	if d.target.Ordered && (!d.endedElsewhere || (end.status == schemas.DeliveryCancelled &&
+		workflow.GetVersion(ctx, changePassCancelledTurn, workflow.DefaultVersion, 1) >= 1)) {
+		// The context may be cancelled.
 		pctx, _ := workflow.NewDisconnectedContext(ctx)
 		if d.stopped == stoppedByCancel {
 			// The store must see this delivery cancelled before the head moves.
@@ -213,8 +219,37 @@ func (r *eventRun) replay(ctx workflow.Context, sig schemas.ReplaySignal) {
 	}
 	r.logger.Info("replay", "endpoint", sig.EndpointID, "targets", len(targets))
 	for _, t := range targets {
+		if r.stale(t) && workflow.GetVersion(ctx, changeKeepNewerTarget, workflow.DefaultVersion, 1) >= 1 {
+			continue
+		}
 		r.start(ctx, t)
 	}
+}
+
+// changePassCancelledTurn: an ordered coroutine that finds its delivery
+// cancelled before any attempt passes the lane's turn. Before it, the lane
+// waited for its next delivery's re-check (up to 2 minutes).
+const changePassCancelledTurn = "pass-cancelled-turn"
+
+// changeKeepNewerTarget: a replay signal's target that is older than, or
+// the same as, the one a running coroutine delivers is ignored. Before it,
+// such a target replaced the coroutine (see stale).
+const changeKeepNewerTarget = "keep-newer-target"
+
+// stale reports whether t is not news to this run: its coroutine for t's
+// endpoint delivers a newer generation, or the same one and is still
+// running. The sweep repeats a replay's signal with the targets it reads
+// when it sends, which may come after a newer replay's own signal; and a
+// run started by a turn already has the targets a replay signal repeats.
+// Replacing the coroutine would stop a newer generation for an older one
+// (which then finds itself superseded, leaving the delivery to nobody) or
+// restart the same one, which passes its lane's turn for nothing.
+func (r *eventRun) stale(t schemas.Target) bool {
+	d := r.current[t.EndpointID]
+	if d == nil || t.Gen == 0 || d.target.Gen == 0 {
+		return false
+	}
+	return d.target.Gen > t.Gen || (d.target.Gen == t.Gen && !d.done && d.stopped == running)
 }
 
 // view answers the status query.

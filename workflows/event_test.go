@@ -288,15 +288,59 @@ func TestOrderedLiveHeadIsNotNudged(t *testing.T) {
 	require.Less(t, len(at), 30, "a delivery far back re-checks about hourly: %v", at)
 }
 
+// A delivery found final before its turn is not attempted. Whoever ended
+// it passes the turn (a drain's holder, for one found succeeded), except
+// the API's cancel, which passes none: a delivery found cancelled passes
+// it, or the lane would wait for its next delivery's re-check.
 func TestOrderedAlreadyFinal(t *testing.T) {
-	h := newHarness(t)
-	h.acts.turn = func(schemas.TurnRequest) schemas.TurnResult {
-		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryCancelled}
+	for status, passes := range map[schemas.DeliveryStatus][]string{
+		schemas.DeliverySucceeded: nil,
+		schemas.DeliveryCancelled: {"ep_o"},
+	} {
+		h := newHarness(t)
+		h.acts.turn = func(schemas.TurnRequest) schemas.TurnResult {
+			return schemas.TurnResult{DeliveryStatus: status}
+		}
+		h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
+		require.Empty(t, h.acts.deliverCalls())
+		require.Equal(t, status, h.query(t).Deliveries["ep_o"])
+		require.Equal(t, passes, h.acts.passes, "found %s", status)
 	}
-	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
-	require.Empty(t, h.acts.deliverCalls())
-	require.Equal(t, schemas.DeliveryCancelled, h.query(t).Deliveries["ep_o"])
-	require.Empty(t, h.acts.passes, "whoever ended the delivery passes the turn")
+}
+
+// A replay signal whose target is older than the running coroutine's (the
+// sweep repeating an earlier replay after a newer one's signal came) does
+// not replace it: the newer generation is delivered, not left to nobody.
+func TestOlderReplayTargetKeepsTheNewer(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(1, schemas.OutcomeSucceeded)
+	h.acts.turn = func(req schemas.TurnRequest) schemas.TurnResult {
+		// The store has generation 2 at seq 12: seq 5 is generation 1's.
+		return schemas.TurnResult{Go: req.Seq == 12, Superseded: req.Seq != 12, DeliveryStatus: schemas.DeliveryPending}
+	}
+	h.signal(time.Second, schemas.SignalReplay, schemas.ReplaySignal{ // during generation 2's retry wait
+		Targets: []schemas.Target{{EndpointID: "ep_o", Ordered: true, Seq: 5, Gen: 1}}})
+	h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 12, Gen: 2}))
+	calls := h.acts.deliverCalls()
+	require.Len(t, calls, 2)
+	require.Equal(t, int64(2), calls[1].req.Gen)
+	require.Equal(t, schemas.DeliverySucceeded, h.query(t).Deliveries["ep_o"])
+	require.Equal(t, []string{"ep_o"}, h.acts.passes)
+}
+
+// A replay signal repeating the target a coroutine is delivering (the
+// sweep repeating the API's signal, or a run started by a turn with the
+// targets the replay's signal carries) changes nothing: no restart, and no
+// turn passed for it.
+func TestRepeatedReplayTargetIsIgnored(t *testing.T) {
+	h := newHarness(t)
+	h.acts.deliver = retryThen(1, schemas.OutcomeSucceeded)
+	target := schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 12, Gen: 2}
+	h.signal(time.Second, schemas.SignalReplay, schemas.ReplaySignal{Targets: []schemas.Target{target}})
+	h.run(t, input(target))
+	require.Len(t, h.acts.deliverCalls(), 2, "the first attempt's retry, then its success")
+	require.Equal(t, []string{"ep_o"}, h.acts.passes, "one turn passed, at the end")
+	require.Equal(t, schemas.DeliverySucceeded, h.query(t).Deliveries["ep_o"])
 }
 
 func TestCancelDuringRetryWait(t *testing.T) {
