@@ -166,6 +166,20 @@ func TestCheckEventCatchesSwallowedReplay(t *testing.T) {
 	f.run.checkEvent(&rep, e, ev)
 	wantViolation(t, rep, "no 2xx POST came after its replay")
 
+	// The endpoint deleted before the replay was answered: the replay
+	// re-queues no delivery to it, and its success stands.
+	f.ep.deleted = &span{f.at(205), f.at(206)}
+	rep = report{}
+	f.run.checkEvent(&rep, e, ev)
+	if len(rep.violations) != 0 {
+		t.Errorf("a replay of a deleted endpoint: %q", rep.violations)
+	}
+	f.ep.deleted = &span{f.at(215), f.at(216)} // deleted after: the replay did re-queue it
+	rep = report{}
+	f.run.checkEvent(&rep, e, ev)
+	wantViolation(t, rep, "no 2xx POST came after its replay")
+	f.ep.deleted = nil
+
 	f.post("A", answerOK, 400, 401) // delivered again
 	rep = report{}
 	f.run.checkEvent(&rep, e, ev)

@@ -184,11 +184,16 @@ func (r *chaosRun) checkEvent(rep *report, e *eventState, ev apiEvent) {
 const recordMargin = 5 * time.Second
 
 // replayedSince are the replays of e answered 202 that included ep and
-// that no cancel followed: each one must deliver again.
+// that no cancel followed: each one must deliver again. A replay re-queues
+// no delivery to a deleted endpoint (the delivery stays as it was), so one
+// not answered before ep's delete was sent may have left it alone.
 func replayedSince(e *eventState, ep *endpointState) []replay {
 	var out []replay
 	for _, rp := range e.replays {
 		if rp.status != http.StatusAccepted || (rp.endpointID != "" && rp.endpointID != ep.id) {
+			continue
+		}
+		if ep.deleted != nil && !rp.at.Before(ep.deleted.sent) {
 			continue
 		}
 		cancelled := false
