@@ -113,6 +113,27 @@ type DeliverResult struct {
 	Drained []DrainedAttempt `json:"drained,omitempty"`
 }
 
+// DeliverFirstRequest asks for the first attempts of several of one event's
+// unordered deliveries in one local activity: each is a DeliverRequest of
+// its own, made and recorded as the delivery activity would.
+type DeliverFirstRequest struct {
+	Requests []DeliverRequest `json:"requests"`
+}
+
+// DeliverFirstResult has one item per request, in the request's order.
+type DeliverFirstResult struct {
+	Results []DeliverFirstItem `json:"results"`
+}
+
+// DeliverFirstItem is what the delivery activity did for one request, or
+// the error it returned (the store's): the workflow then calls the delivery
+// activity for that request alone, under the same key, so an attempt made
+// before the error is answered from the record, not made twice.
+type DeliverFirstItem struct {
+	Result DeliverResult `json:"result"`
+	Error  string        `json:"error,omitempty"`
+}
+
 // DrainedAttempt is an attempt made for another event's delivery while
 // draining an ordered endpoint's backlog.
 type DrainedAttempt struct {
@@ -124,6 +145,7 @@ type DrainedAttempt struct {
 // package needs nothing of the activities package.
 const (
 	ActivityDeliver          = "Deliver"
+	ActivityDeliverFirst     = "DeliverFirst"
 	ActivityAcquireTurn      = "AcquireTurn"
 	ActivityPassTurn         = "PassTurn"
 	ActivityCancelDeliveries = "CancelDeliveries"

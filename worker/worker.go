@@ -20,6 +20,7 @@ import (
 // names. *activities.Activities is one.
 type Activities interface {
 	Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error)
+	DeliverFirst(ctx context.Context, req schemas.DeliverFirstRequest) (schemas.DeliverFirstResult, error)
 	AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error)
 	PassTurn(ctx context.Context, req schemas.PassTurnRequest) error
 	CancelDeliveries(ctx context.Context, req schemas.CancelRequest) (schemas.CancelResult, error)
@@ -110,6 +111,7 @@ func Register(r sdkworker.Registry, acts Activities) {
 	}
 	for name, fn := range map[string]any{
 		schemas.ActivityDeliver:          acts.Deliver,
+		schemas.ActivityDeliverFirst:     acts.DeliverFirst,
 		schemas.ActivityAcquireTurn:      acts.AcquireTurn,
 		schemas.ActivityPassTurn:         acts.PassTurn,
 		schemas.ActivityCancelDeliveries: acts.CancelDeliveries,

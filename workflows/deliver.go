@@ -39,7 +39,7 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 		}
 	}
 	for i := 0; ; {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !r.first.holds(d, i) {
 			return ended(schemas.DeliveryCancelled)
 		}
 		var next time.Duration // 0: the last attempt
@@ -92,14 +92,14 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 // finishes and its result is recorded, as the contract asks.
 func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.Duration) (schemas.DeliverResult, error) {
 	endpointID := d.target.EndpointID
-	key := fmt.Sprintf("%s/%d/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, d.index, i)
-	req := schemas.DeliverRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: endpointID,
-		Seq: d.target.Seq, Lane: d.target.Lane, Gen: d.target.Gen, Key: key, NextDelay: next}
 	actx, _ := workflow.NewDisconnectedContext(ctx)
-	var res schemas.DeliverResult
-	err := r.call(ctx, actx, deliverOptions(r.in.DeliveryTimeout, endpointID), schemas.ActivityDeliver, req, &res)
-	if err != nil {
-		return res, err
+	res, made := r.first.take(actx, d, i, r.logger)
+	if !made {
+		req := r.deliverRequest(ctx, d, i, next)
+		err := r.call(ctx, actx, deliverOptions(r.in.DeliveryTimeout, endpointID), schemas.ActivityDeliver, req, &res)
+		if err != nil {
+			return res, err
+		}
 	}
 	kv := []any{"endpoint", endpointID, "outcome", res.Outcome}
 	if a := res.Attempt; a != nil {
@@ -116,6 +116,13 @@ func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.D
 	}
 	r.logger.Info("delivery attempt", kv...)
 	return res, nil
+}
+
+// deliverRequest is the request of attempt i of d, under its key.
+func (r *eventRun) deliverRequest(ctx workflow.Context, d *delivery, i int, next time.Duration) schemas.DeliverRequest {
+	key := fmt.Sprintf("%s/%d/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, d.index, i)
+	return schemas.DeliverRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: d.target.EndpointID,
+		Seq: d.target.Seq, Lane: d.target.Lane, Gen: d.target.Gen, Key: key, NextDelay: next}
 }
 
 // call runs a local activity by name on actx. An error the SDK's retries did

@@ -36,6 +36,7 @@ func EventWorkflow(ctx workflow.Context, in schemas.EventWorkflowInput) error {
 	for _, t := range in.Targets {
 		r.start(ctx, t)
 	}
+	r.first = r.startFirst(ctx, cancelCh.Len() > 0 || replayCh.Len() > 0)
 	for {
 		err := workflow.Await(ctx, func() bool {
 			return r.live == 0 || cancelCh.Len() > 0 || replayCh.Len() > 0 || turnCh.Len() > 0
@@ -87,6 +88,8 @@ type eventRun struct {
 	cancelApplied int            // cancel signals whose CancelDeliveries has returned
 
 	searchStatus schemas.EventStatus // HeraldStatus as last set
+
+	first *firstAttempts // the first attempts made together, if any (first.go)
 }
 
 // Why a delivery coroutine was stopped.
@@ -138,7 +141,7 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 		_ = workflow.Await(ctx, func() bool { return d.prev.done })
 	}
 	end := ended(schemas.DeliveryCancelled)
-	if ctx.Err() == nil {
+	if ctx.Err() == nil || r.first.holds(d, 0) {
 		end = r.deliver(ctx, d)
 	}
 	if r.current[id] == d && !end.superseded {

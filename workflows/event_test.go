@@ -28,6 +28,8 @@ type fakeActivities struct {
 	turn     func(req schemas.TurnRequest) schemas.TurnResult
 	replay   []schemas.Target // what PrepareReplay answers
 	delivers []deliverCall
+	firsts   []schemas.DeliverFirstRequest           // DeliverFirst calls
+	firstErr func(req schemas.DeliverRequest) string // an item's error in DeliverFirst, instead of its attempt
 	passes   []string
 	cancels  []schemas.CancelRequest
 	prepares []schemas.PrepareReplayRequest
@@ -57,6 +59,36 @@ func (f *fakeActivities) Deliver(req schemas.DeliverRequest) (schemas.DeliverRes
 		res.Attempt = &schemas.Attempt{Attempt: n + 1, ResponseStatus: 200}
 	}
 	return res, nil
+}
+
+// DeliverFirst answers each request as Deliver would, unless firstErr
+// gives it an error.
+func (f *fakeActivities) DeliverFirst(req schemas.DeliverFirstRequest) (schemas.DeliverFirstResult, error) {
+	f.mu.Lock()
+	f.firsts = append(f.firsts, req)
+	firstErr := f.firstErr
+	f.mu.Unlock()
+	var out schemas.DeliverFirstResult
+	for _, r := range req.Requests {
+		if firstErr != nil {
+			if e := firstErr(r); e != "" {
+				out.Results = append(out.Results, schemas.DeliverFirstItem{Error: e})
+				continue
+			}
+		}
+		res, err := f.Deliver(r)
+		if err != nil {
+			return out, err
+		}
+		out.Results = append(out.Results, schemas.DeliverFirstItem{Result: res})
+	}
+	return out, nil
+}
+
+func (f *fakeActivities) firstCalls() []schemas.DeliverFirstRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]schemas.DeliverFirstRequest(nil), f.firsts...)
 }
 
 func (f *fakeActivities) AcquireTurn(req schemas.TurnRequest) (schemas.TurnResult, error) {
@@ -111,6 +143,7 @@ func newHarness(t *testing.T) *harness {
 	env.RegisterWorkflowWithOptions(EventWorkflow, workflow.RegisterOptions{Name: schemas.EventWorkflowName})
 	for name, fn := range map[string]any{
 		schemas.ActivityDeliver:          h.acts.Deliver,
+		schemas.ActivityDeliverFirst:     h.acts.DeliverFirst,
 		schemas.ActivityAcquireTurn:      h.acts.AcquireTurn,
 		schemas.ActivityPassTurn:         h.acts.PassTurn,
 		schemas.ActivityCancelDeliveries: h.acts.CancelDeliveries,

@@ -339,6 +339,51 @@ func scenarioUnorderedFanOutAndTypeFilter(t *testing.T, p underTest) {
 	}
 }
 
+// An event fanned out to three unordered endpoints, one of which fails
+// once: every attempt is on record under its own delivery, the failing
+// one's retry included, and the workflow's history is recorded for the
+// replay test (its first attempts share one local activity).
+func TestFanOutWithRetry(t *testing.T) {
+	t.Parallel()
+	p := sharedDev(t)
+	f := newFixture(t, apiFor(t, p), nil)
+	flaky := newReceiver(t, func(n int, _ *http.Request) (int, http.Header, time.Duration) {
+		if n == 1 {
+			return 500, nil, 0
+		}
+		return 200, nil, 0
+	})
+	rcs := []*receiver{newReceiver(t, nil), flaky, newReceiver(t, nil)}
+	want := map[string][]int{}
+	for i, rc := range rcs {
+		ep := f.endpoint(t, map[string]any{"url": rc.URL(), "ordered": false})
+		want[ep.ID] = []int{200}
+		if i == 1 {
+			want[ep.ID] = []int{500, 200}
+		}
+	}
+	f.send(t, "evt-fan", map[string]any{"x": 1})
+	ev := f.waitStatus(t, "evt-fan", schemas.EventDelivered, 60*time.Second)
+	if len(ev.Deliveries) != len(want) {
+		t.Fatalf("%d deliveries, want %d", len(ev.Deliveries), len(want))
+	}
+	for _, d := range ev.Deliveries {
+		var got []int
+		for _, a := range d.Attempts {
+			got = append(got, a.ResponseStatus)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want[d.EndpointID]) || d.Status != schemas.DeliverySucceeded {
+			t.Errorf("delivery to %s: %s, attempts %v, want succeeded after %v", d.EndpointID, d.Status, got, want[d.EndpointID])
+		}
+	}
+	for i, n := range []int{1, 2, 1} {
+		if got := rcs[i].count(); got != n {
+			t.Errorf("receiver %d got %d requests, want %d", i, got, n)
+		}
+	}
+	recordHistory(t, p, f.app, "evt-fan", "fanout_retry")
+}
+
 func TestIdempotentRepost(t *testing.T) {
 	t.Parallel()
 	scenarioIdempotentRepost(t, sharedDev(t))
