@@ -59,6 +59,18 @@ func (a *acts) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas
 		Attempt: &schemas.Attempt{Attempt: n, ResponseStatus: 200}}, nil
 }
 
+func (a *acts) DeliverFirst(ctx context.Context, req schemas.DeliverFirstRequest) (schemas.DeliverFirstResult, error) {
+	var out schemas.DeliverFirstResult
+	for _, r := range req.Requests {
+		res, err := a.Deliver(ctx, r)
+		if err != nil {
+			return out, err
+		}
+		out.Results = append(out.Results, schemas.DeliverFirstItem{Result: res})
+	}
+	return out, nil
+}
+
 func (a *acts) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
 	a.mu.Lock()
 	a.turns = append(a.turns, req.EventID)
