@@ -160,14 +160,14 @@ func TestChaos(t *testing.T) {
 	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.api, "chaos-token"), dir: dir,
 		w: &world{start: time.Now()}, counts: map[string]int{}}
 	t.Cleanup(func() {
-		if err := h.stop(time.Minute); err != nil {
-			t.Errorf("%v\n%s", err, h.logTail(40))
+		if err := h.Stop(time.Minute); err != nil {
+			t.Errorf("%v\n%s", err, h.LogTail(40))
 		}
 		for _, rc := range r.allReceivers() {
 			rc.close()
 		}
 		if t.Failed() {
-			t.Logf("herald dev's log (last lines):\n%s", h.logTail(60))
+			t.Logf("herald dev's log (last lines):\n%s", h.LogTail(60))
 		}
 	})
 
@@ -247,7 +247,7 @@ func (r *chaosRun) chaos(ctx context.Context) {
 			// short run has one; the others come at random.
 			first := time.Duration(rng.Int64N(int64(r.cfg.duration/2) + 1))
 			for wait := sleepFor(phase, first); wait; wait = sleepExp(phase, rng, r.cfg.killEvery) {
-				r.herald.kill()
+				r.herald.Kill()
 				r.count("kill")
 				time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
 				start, cancel := context.WithTimeout(ctx, 3*time.Minute)

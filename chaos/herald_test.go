@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
+
+	"github.com/herald-hq/herald/internal/proc"
 )
 
 // buildHerald builds ./cmd/herald into dir, with the race detector when
@@ -48,17 +46,9 @@ func freeAddr() (string, error) {
 // and started again with the same environment, so on the same data dir
 // and ports. Its output goes to one log file across restarts.
 type devProcess struct {
-	bin      string
-	env      []string
-	logPath  string
+	*proc.Proc
 	api      string // http://host:port
 	temporal string // the embedded Temporal frontend
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-	starts int
 }
 
 func newDevProcess(bin, dataDir, token string, extra map[string]string) (*devProcess, error) {
@@ -86,128 +76,23 @@ func newDevProcess(bin, dataDir, token string, extra map[string]string) (*devPro
 		env = append(env, k+"="+v)
 	}
 	return &devProcess{
-		bin: bin, env: env, logPath: filepath.Join(filepath.Dir(dataDir), "herald.log"),
-		api: "http://" + addrs[0], temporal: addrs[1],
+		Proc: proc.New("herald dev", bin, []string{"dev"}, env, filepath.Join(filepath.Dir(dataDir), "herald.log")),
+		api:  "http://" + addrs[0], temporal: addrs[1],
 	}, nil
 }
 
 // start starts the process and waits until /readyz answers 200.
 func (p *devProcess) start(ctx context.Context) error {
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open herald log: %w", err)
+	if err := p.Start(); err != nil {
+		return err
 	}
-	p.mu.Lock()
-	p.starts++
-	fmt.Fprintf(logf, "\n--- start %d at %s\n", p.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.bin, "dev")
-	cmd.Env = p.env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// The child dies with the test process, so a test stopped by its
-	// timeout leaves no server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		p.mu.Unlock()
-		logf.Close()
-		return fmt.Errorf("start herald dev: %w", err)
-	}
-	exited := make(chan struct{})
-	p.cmd, p.exited, p.err = cmd, exited, nil
-	p.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		logf.Close()
-		p.mu.Lock()
-		p.err = err
-		p.mu.Unlock()
-		close(exited)
-	}()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("herald dev exited before it was ready: %v\n%s", p.exitErr(), p.logTail(30))
-		case <-ctx.Done():
-			return fmt.Errorf("herald dev not ready: %w\n%s", ctx.Err(), p.logTail(30))
-		case <-time.After(100 * time.Millisecond):
-		}
-		resp, err := client.Get(p.api + "/readyz")
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-	}
-}
-
-func (p *devProcess) exitErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
-// kill ends the process with SIGKILL, as a crash would, and waits for it.
-func (p *devProcess) kill() {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-}
-
-// stop asks for a clean stop (SIGTERM) and says whether it was one.
-func (p *devProcess) stop(timeout time.Duration) error {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("herald dev did not stop within %s of SIGTERM", timeout)
-	}
-	if err := p.exitErr(); err != nil {
-		return fmt.Errorf("herald dev exited: %w", err)
-	}
-	return nil
-}
-
-// logTail is the last n lines Herald wrote, across restarts.
-func (p *devProcess) logTail(n int) string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return p.WaitHTTP(ctx, p.api+"/readyz")
 }
 
 // raceReport is the first data race the race detector wrote to Herald's
 // output ("" when none): a killed process never exits with its code.
 func (p *devProcess) raceReport() string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return ""
-	}
-	s := string(b)
+	s := p.Log()
 	i := strings.Index(s, "WARNING: DATA RACE")
 	if i < 0 {
 		return ""

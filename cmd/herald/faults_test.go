@@ -254,7 +254,7 @@ func faultRestartTemporal(t *testing.T, s *prodShape) {
 	eventually(t, time.Minute, "deliveries under way", func() bool { return l.ordered.count() >= 15 })
 	s.Temporal.Kill()
 	start := time.Now()
-	if err := s.Temporal.Restart(); err != nil {
+	if err := s.Temporal.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Temporal.WaitReady(ctx); err != nil {

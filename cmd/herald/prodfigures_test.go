@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/proc"
 	"github.com/herald-hq/herald/internal/prodtest"
 )
 
@@ -28,7 +29,7 @@ func TestProductionShapeFigures(t *testing.T) {
 	}
 	const events = 300
 	dev := startDev(t, t.TempDir(), nil)
-	devCPU := func() time.Duration { return prodtest.CPUOf(dev.cmd.Process.Pid) }
+	devCPU := func() time.Duration { return proc.CPUOf(dev.cmd.Process.Pid) }
 	report := func(name string, r figure) {
 		t.Logf("%-34s %6.1f deliveries/s  %6.2f ms CPU/delivery (%s)", name, r.rate, r.cpuPerDelivery, r.cpuOf)
 	}

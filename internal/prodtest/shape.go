@@ -90,7 +90,7 @@ func Start(ctx context.Context, opts Options) (s *Shape, err error) {
 	}
 	s.DatabaseURL = pg.dsn(s.heraldDB)
 	migrate := s.heraldProc("herald-migrate", "migrate", "")
-	if err := migrate.start(); err != nil {
+	if err := migrate.Start(); err != nil {
 		return s, err
 	}
 	if err := migrate.Wait(ctx); err != nil {
@@ -137,7 +137,7 @@ func (s *Shape) heraldProc(name, command, httpAddr string) *Proc {
 
 // startReady starts p and waits until its /readyz answers 200.
 func (s *Shape) startReady(ctx context.Context, p *Proc) error {
-	if err := p.start(); err != nil {
+	if err := p.Start(); err != nil {
 		return err
 	}
 	return s.WaitReady(ctx, p)
@@ -147,7 +147,7 @@ func (s *Shape) startReady(ctx context.Context, p *Proc) error {
 func (s *Shape) WaitReady(ctx context.Context, p *Proc) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return p.waitHTTP(ctx, "http://"+p.HTTPAddr+"/readyz")
+	return p.WaitHTTP(ctx, "http://"+p.HTTPAddr+"/readyz")
 }
 
 // Restart starts a killed or stopped herald process again and waits until

@@ -28,6 +28,7 @@ type Temporal struct {
 	Namespace  string
 	pg         *postgres
 	databases  []string
+	configPath string // the server's config file
 }
 
 // serverConfig is what the config template needs.
@@ -140,10 +141,11 @@ func startTemporal(ctx context.Context, bin Binaries, pg *postgres, dir, namespa
 	}
 	t.Addr = "127.0.0.1:" + strconv.Itoa(cfg.Frontend)
 	t.MetricsURL = "http://127.0.0.1:" + strconv.Itoa(cfg.Metrics) + "/metrics"
+	t.configPath = cfgPath
 	t.Proc = newProc("temporal-server", bin.Server, []string{"--config-file", cfgPath, "--allow-no-auth", "start"},
 		os.Environ(), filepath.Join(dir, "temporal.log"))
 	start := time.Now()
-	if err := t.start(); err != nil {
+	if err := t.Start(); err != nil {
 		return t, err
 	}
 	if err := t.WaitReady(ctx); err != nil {
@@ -239,11 +241,11 @@ func retry(ctx context.Context, proc *Proc, f func() error) error {
 			return nil
 		}
 		if !proc.Running() {
-			return fmt.Errorf("%s exited: %v\n%s", proc.Name, err, proc.logTail(30))
+			return fmt.Errorf("%s exited: %v\n%s", proc.Name, err, proc.LogTail(30))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)\n%s", ctx.Err(), err, proc.logTail(30))
+			return fmt.Errorf("%w (last error: %v)\n%s", ctx.Err(), err, proc.LogTail(30))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -46,7 +46,7 @@ func TestTemporalOnPostgres(t *testing.T) {
 			tmp.close(context.Background())
 		}
 	})
-	cfg, _ := os.ReadFile(tmp.Proc.args[1])
+	cfg, _ := os.ReadFile(tmp.configPath)
 	for _, line := range strings.Split(string(cfg), "\n") {
 		if i := strings.Index(line, "membershipPort: "); i >= 0 {
 
@@ -66,7 +66,7 @@ func TestTemporalOnPostgres(t *testing.T) {
 	}
 
 	tmp.Kill()
-	if err := tmp.Restart(); err != nil {
+	if err := tmp.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := tmp.WaitReady(ctx); err != nil {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package prodtest
+package proc
 
 import (
 	"syscall"

@@ -1,4 +1,4 @@
-package prodtest
+package proc
 
 import (
 	"os"
