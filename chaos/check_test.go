@@ -74,7 +74,7 @@ func (r *chaosRun) check(ctx context.Context) report {
 			}
 		}
 	}
-	r.checkWorkflows(ctx, &rep)
+	r.checkWorkflows(ctx, &rep, got)
 	return rep
 }
 

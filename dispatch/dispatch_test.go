@@ -75,6 +75,9 @@ func (a *acts) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schema
 	a.mu.Lock()
 	a.turns = append(a.turns, req.EventID)
 	a.mu.Unlock()
+	if req.EndpointID == "ep_cancelled" { // cancelled by the API before its turn
+		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryCancelled}, nil
+	}
 	return schemas.TurnResult{Go: true, DeliveryStatus: schemas.DeliveryPending}, nil
 }
 
@@ -228,6 +231,28 @@ func TestDispatchAgainstServer(t *testing.T) {
 		if n := f.acts.calls("evt_1/ep_o"); n != 2 {
 			t.Fatalf("ep_o delivered %d times, want 2", n)
 		}
+	})
+
+	t.Run("late replay targets are ignored; a delivery found cancelled passes its turn", func(t *testing.T) {
+		// The shape of workflow.GetVersion "keep-newer-target" and
+		// "pass-cancelled-turn": the repeated and the older target come
+		// while ep_retry's first attempt waits for its retry.
+		targets := []schemas.Target{{EndpointID: "ep_retry", Gen: 2}, {EndpointID: "ep_cancelled", Ordered: true, Seq: 4, Gen: 1}}
+		if err := f.d.Start(ctx, ev("evt_3"), targets); err != nil {
+			t.Fatal(err)
+		}
+		err := f.d.Replay(ctx, "app_1", "evt_3", schemas.ReplaySignal{
+			Targets: []schemas.Target{{EndpointID: "ep_retry", Gen: 2}, {EndpointID: "ep_retry", Gen: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.wait(t, "evt_3"); got != schemas.EventCancelled {
+			t.Fatalf("HeraldStatus = %q, want cancelled", got)
+		}
+		if n := f.acts.calls("evt_3/ep_retry"); n != 2 {
+			t.Fatalf("ep_retry delivered %d times, want 2", n)
+		}
+		f.record(t, "evt_3", "late_replay_targets")
 	})
 
 	t.Run("turn starts a workflow that never started", func(t *testing.T) {
