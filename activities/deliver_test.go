@@ -460,3 +460,39 @@ func TestDeliverStoreDownIsAnError(t *testing.T) {
 		t.Fatalf("%d requests", n)
 	}
 }
+
+// A success ends the endpoint's failure streak (recorded with the attempt,
+// in its transaction): failures before it do not count towards
+// auto-disable.
+func TestDeliverSuccessEndsFailureStreak(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		now := time.Now()
+		e := newEnv(t, open, withClock(func() time.Time { return now }),
+			withConfig(func(c *activities.Config) { c.DisableAfter = time.Hour }))
+		var answer atomic.Int32
+		answer.Store(http.StatusBadGateway)
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(answer.Load())) })
+		ep, _ := e.endpoint(rcv.URL, nil)
+		step := func(id string, code int, want schemas.Outcome) {
+			t.Helper()
+			answer.Store(int32(code))
+			e.event(id, "t", `{}`, now)
+			if res := e.deliver(id, ep.ID, 5*time.Hour); res.Outcome != want {
+				t.Fatalf("%s answered %d: %+v, want %s", id, code, res, want)
+			}
+		}
+		step("evt_1", http.StatusBadGateway, schemas.OutcomeRetry) // the streak starts
+		now = now.Add(30 * time.Minute)
+		step("evt_2", http.StatusOK, schemas.OutcomeSucceeded) // and ends
+		now = now.Add(40 * time.Minute)
+		step("evt_3", http.StatusBadGateway, schemas.OutcomeRetry) // a new one starts
+		now = now.Add(40 * time.Minute)
+		// 110 minutes after the first failure, 40 after the last success.
+		step("evt_4", http.StatusBadGateway, schemas.OutcomeRetry)
+		if got, _ := e.store.GetEndpoint(e.ctx, e.app, ep.ID); got.Disabled {
+			t.Fatalf("disabled although a success came 40 minutes ago: %+v", got)
+		}
+		now = now.Add(30 * time.Minute)
+		step("evt_5", http.StatusBadGateway, schemas.OutcomeCancelled) // 70 minutes of failures: disabled
+	})
+}
