@@ -242,8 +242,16 @@ func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
 
 // serveHTTP serves app on ln until ctx ends, then shuts it down gracefully.
 func serveHTTP(ctx context.Context, app *fiber.App, ln net.Listener) error {
+	return serveUntilDone(ctx, func() error { return app.Listener(api.GuardListener(ln, api.DefaultMaxConnsPerClient)) },
+		app.ShutdownWithContext)
+}
+
+// serveUntilDone runs serve until ctx ends, then stops it with shutdown,
+// giving requests under way 10s to finish. The error serve returns because
+// it was shut down is not one.
+func serveUntilDone(ctx context.Context, serve func() error, shutdown func(context.Context) error) error {
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(api.GuardListener(ln, api.DefaultMaxConnsPerClient)) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve HTTP: %w", err)
@@ -251,10 +259,11 @@ func serveHTTP(ctx context.Context, app *fiber.App, ln net.Listener) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := app.ShutdownWithContext(shutdownCtx); err != nil {
+	if err := shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down HTTP: %w", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "closed") {
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) &&
+		!strings.Contains(err.Error(), "closed") {
 		return fmt.Errorf("serve HTTP: %w", err)
 	}
 	return nil
