@@ -46,7 +46,7 @@ func (rc *receiver) countOf(id string) int {
 // attempt was under way when the cancel was answered.
 func TestCancelReplayRaces(t *testing.T) {
 	t.Parallel()
-	p := startDev(t, t.TempDir(), map[string]string{"HERALD_RETRY_SCHEDULE": "1h"})
+	p := sharedHourRetry.get(t)
 	f := newFixture(t, p.api.withT(t), nil)
 	ordered, unordered := failFirst(t), failFirst(t)
 	f.endpoint(t, map[string]any{"url": ordered.URL(), "ordered": true})

@@ -15,29 +15,41 @@ import (
 	"github.com/herald-hq/herald/schemas"
 )
 
-// The delivery tests share one `herald dev` (starting one costs seconds);
-// each test uses its own app, so they stay independent.
-var shared struct {
+// sharedInstance is a `herald dev` that tests share: starting one costs
+// seconds of CPU (many under -race), and each test uses its own app, so
+// they stay independent. A test that needs other settings, a kill or a
+// data dir of its own starts its own (startDev). TestMain stops it.
+type sharedInstance struct {
+	env  map[string]string
 	once sync.Once
 	dev  *devProc
+}
+
+// get starts the instance for the first test that asks.
+func (s *sharedInstance) get(t *testing.T) *devProc {
+	t.Helper()
+	s.once.Do(func() { s.dev = launchDev(t, tempDirOutsideTest(t), s.env) })
+	if s.dev == nil {
+		t.Fatal("shared herald dev failed to start")
+	}
+	return s.dev
 }
 
 // Short retry delays keep exhaustion tests quick: 4 attempts in ~1.2 s.
 const testRetrySchedule = "200ms,400ms,600ms"
 
-func sharedDev(t *testing.T) *devProc {
-	t.Helper()
-	shared.once.Do(func() {
-		shared.dev = launchDev(t, tempDirOutsideTest(t), map[string]string{
-			"HERALD_RETRY_SCHEDULE":   testRetrySchedule,
-			"HERALD_DELIVERY_TIMEOUT": "3s",
-		})
-	})
-	if shared.dev == nil {
-		t.Fatal("shared herald dev failed to start")
-	}
-	return shared.dev
-}
+// The test binary's shared instances, one per setting.
+var (
+	shared = &sharedInstance{env: map[string]string{
+		"HERALD_RETRY_SCHEDULE":   testRetrySchedule,
+		"HERALD_DELIVERY_TIMEOUT": "3s",
+	}}
+	// sharedHourRetry keeps a failed delivery in its retry wait for the
+	// whole test.
+	sharedHourRetry = &sharedInstance{env: map[string]string{"HERALD_RETRY_SCHEDULE": "1h"}}
+)
+
+func sharedDev(t *testing.T) *devProc { return shared.get(t) }
 
 // apiFor gives a test its own client of the shared instance.
 func apiFor(t *testing.T, p underTest) *apiClient {

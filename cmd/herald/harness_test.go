@@ -26,8 +26,11 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if shared.dev != nil {
-		if err := shared.dev.stop(); err != nil {
+	for _, s := range []*sharedInstance{shared, sharedHourRetry} {
+		if s.dev == nil {
+			continue
+		}
+		if err := s.dev.stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "shared herald dev:", err)
 			code = 1
 		}

@@ -32,7 +32,7 @@ func temporalClient(t *testing.T, p underTest) client.Client {
 
 func TestCancelDuringRetryWait(t *testing.T) {
 	t.Parallel()
-	p := startDev(t, t.TempDir(), map[string]string{"HERALD_RETRY_SCHEDULE": "1h"})
+	p := sharedHourRetry.get(t)
 	f := newFixture(t, p.api.withT(t), nil)
 	rc := newReceiver(t, func(int, *http.Request) (int, http.Header, time.Duration) { return 500, nil, 0 })
 	ok := newReceiver(t, nil)
@@ -420,7 +420,7 @@ func TestAutoDisableAndReenable(t *testing.T) {
 
 func TestDeleteCascades(t *testing.T) {
 	t.Parallel()
-	p := startDev(t, t.TempDir(), map[string]string{"HERALD_RETRY_SCHEDULE": "1h"})
+	p := sharedHourRetry.get(t)
 	f := newFixture(t, p.api.withT(t), nil)
 	rc := newReceiver(t, func(int, *http.Request) (int, http.Header, time.Duration) { return 500, nil, 0 })
 	ep := f.endpoint(t, map[string]any{"url": rc.URL()})
