@@ -1,7 +1,10 @@
 package activities_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,6 +107,67 @@ func TestDrainSkipsRateLimitedEndpoints(t *testing.T) {
 			Seq: first.Seq, NextDelay: time.Minute})
 		if err != nil || res.Outcome != schemas.OutcomeSucceeded || len(res.Drained) != 0 || len(rcv.got()) != 1 {
 			t.Fatalf("%+v %v, %d requests", res, err, len(rcv.got()))
+		}
+	})
+}
+
+// A replay that lands while a drain POSTs is not swallowed, neither the
+// drained delivery's (its success is recorded but ends nothing) nor the
+// holder's (its end is not written over the newer generation): both stay
+// pending for their new generations, which deliver again.
+func TestReplayDuringDrainIsNotSwallowed(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		var mu sync.Mutex
+		replayed := map[string]schemas.Target{}
+		var rerr error
+		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.Header.Get("webhook-id") == "evt_2" && len(replayed) == 0 { // the drain's POST
+				for _, id := range []string{"evt_1", "evt_2"} {
+					ts, err := e.store.PrepareReplay(context.Background(), e.app, id, "", time.Now())
+					if err != nil || len(ts) != 1 {
+						rerr = fmt.Errorf("replay %s: %v %v", id, ts, err)
+						break
+					}
+					replayed[id] = ts[0]
+				}
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
+		e.event("evt_2", "t", `{}`, time.Now())
+
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: t1.Seq, Gen: t1.Gen, Key: "r1/0/0", NextDelay: time.Minute})
+		mu.Lock()
+		again := map[string]schemas.Target{"evt_1": replayed["evt_1"], "evt_2": replayed["evt_2"]}
+		replayErr := rerr
+		mu.Unlock()
+		if err != nil || replayErr != nil || len(res.Drained) != 1 {
+			t.Fatalf("holder: %+v %v %v", res, err, replayErr)
+		}
+		if res.Outcome != schemas.OutcomeSuperseded {
+			t.Fatalf("holder's outcome %s (%s), want superseded: replayed during its drain", res.Outcome, res.Reason)
+		}
+		for _, id := range []string{"evt_1", "evt_2"} {
+			if _, d := e.delivery(id, ep.ID); d.Status != schemas.DeliveryPending {
+				t.Fatalf("%s replayed during the drain ended %s: the replay was swallowed", id, d.Status)
+			}
+		}
+		// The new generations deliver again, in their new order.
+		for i, id := range []string{"evt_1", "evt_2"} {
+			tg := again[id]
+			res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: id, EndpointID: ep.ID,
+				Seq: tg.Seq, Gen: tg.Gen, Key: fmt.Sprintf("r2/%d/0", i), NextDelay: time.Minute})
+			if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+				t.Fatalf("%s again: %+v %v", id, res, err)
+			}
+		}
+		if n := len(rcv.got()); n != 4 {
+			t.Fatalf("%d POSTs, want 4 (each event twice)", n)
 		}
 	})
 }
