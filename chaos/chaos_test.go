@@ -109,12 +109,15 @@ func (r *chaosRun) fail(format string, args ...any) {
 func TestChaos(t *testing.T) {
 	longtest.Require(t, "the chaos run")
 	cfg := configFromFlags(t)
-	t.Logf("chaos seed %d (reproduce: HERALD_TEST_LONG=1 go test ./chaos -run TestChaos -seed %d -duration %s -ops %s)",
-		cfg.seed, cfg.seed, cfg.duration, *flagOps)
+	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run TestChaos -seed %d -duration %s -ops %s",
+		cfg.seed, cfg.duration, *flagOps)
+	if *flagRace {
+		repeat += " -herald-race"
+	}
+	t.Logf("chaos seed %d (reproduce: %s)", cfg.seed, repeat)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("FAILED with seed %d: HERALD_TEST_LONG=1 go test ./chaos -run TestChaos -seed %d -duration %s -ops %s",
-				cfg.seed, cfg.seed, cfg.duration, *flagOps)
+			t.Logf("FAILED with seed %d: %s", cfg.seed, repeat)
 		}
 	})
 	// The data dir, Herald's log and the histories of workflows left open
