@@ -22,25 +22,33 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromium finds Debian's chromium, installing it when the test runs as
-// root with apt-get (as .ci/run does); the test is skipped only when it
-// cannot be had.
+// chromium finds Debian's chromium (see debianTool).
 func chromium(t *testing.T) string {
 	t.Helper()
 	longtest.Require(t, "the portal's browser test")
-	if p, err := exec.LookPath("chromium"); err == nil {
+	return debianTool(t, "chromium", "chromium", "the portal's browser test")
+}
+
+// debianTool finds the program bin, installing Debian's package pkg when
+// the test runs as root with apt-get (as .ci/run does); the test is skipped
+// only when it cannot be had.
+func debianTool(t *testing.T, bin, pkg, what string) string {
+	t.Helper()
+	if p, err := exec.LookPath(bin); err == nil {
 		return p
 	}
 	if _, err := exec.LookPath("apt-get"); err == nil && os.Geteuid() == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "apt-get", "install", "-y", "-q", "chromium").CombinedOutput()
-		if p, lerr := exec.LookPath("chromium"); lerr == nil {
+		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "-q", pkg)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if p, lerr := exec.LookPath(bin); lerr == nil {
 			return p
 		}
-		t.Skipf("chromium is not installed and `apt-get install chromium` failed (%v): the portal's browser test cannot run\n%s", err, out)
+		t.Skipf("%s is not installed and `apt-get install %s` failed (%v): %s cannot run\n%s", bin, pkg, err, what, out)
 	}
-	t.Skip("chromium is not installed and cannot be installed here (needs root and apt-get): the portal's browser test cannot run")
+	t.Skipf("%s is not installed and cannot be installed here (needs root and apt-get): %s cannot run", bin, what)
 	return ""
 }
 
