@@ -45,7 +45,7 @@ func (s *Store) CreateApp(ctx context.Context, a schemas.App) error {
 // GetApp loads an app; app_not_found when there is none.
 func (s *Store) GetApp(ctx context.Context, id string) (schemas.App, error) {
 	var r appRow
-	err := s.get(ctx, s.db, &r, `SELECT id, name, created_at, updated_at FROM apps WHERE id = ?`, id)
+	err := s.get(ctx, s.rdb, &r, `SELECT id, name, created_at, updated_at FROM apps WHERE id = ?`, id)
 	if isNoRows(err) {
 		return schemas.App{}, appNotFound(id)
 	}
@@ -63,7 +63,7 @@ func (s *Store) ListApps(ctx context.Context, p Page) ([]schemas.App, string, er
 	}
 	where, args := c.after("created_at", "id", nil, nil)
 	var rows []appRow
-	err = s.sel(ctx, s.db, &rows, `SELECT id, name, created_at, updated_at FROM apps`+whereClause(where)+
+	err = s.sel(ctx, s.rdb, &rows, `SELECT id, name, created_at, updated_at FROM apps`+whereClause(where)+
 		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, p.limit()+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list apps: %w", err)

@@ -60,7 +60,7 @@ func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, ke
 		Outcome   schemas.Outcome `db:"outcome"`
 		RetryInMS int64           `db:"retry_in_ms"`
 	}
-	err := s.get(ctx, s.db, &r, `SELECT attempt, started_at, duration_ms, response_status, error, response_body, outcome, retry_in_ms
+	err := s.get(ctx, s.rdb, &r, `SELECT attempt, started_at, duration_ms, response_status, error, response_body, outcome, retry_in_ms
 		FROM attempts WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt_key = ?`,
 		appID, eventID, endpointID, key)
 	if isNoRows(err) {

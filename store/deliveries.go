@@ -45,7 +45,7 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		endpointRow
 	}
 	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
-	err := s.get(ctx, s.db, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status, d.seq AS delivery_seq,
+	err := s.get(ctx, s.rdb, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status, d.seq AS delivery_seq,
 		d.lane AS delivery_lane, d.gen AS delivery_gen,
 		(SELECT COUNT(*) FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
 			AND a.endpoint_id = d.endpoint_id) AS delivery_attempts,
@@ -255,7 +255,7 @@ func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID st
 		Status schemas.DeliveryStatus `db:"status"`
 		Seq    int64                  `db:"seq"`
 	}
-	err = s.get(ctx, s.db, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+	err = s.get(ctx, s.rdb, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
 		appID, eventID, endpointID)
 	if isNoRows(err) {
 		return "", 0, deliveryNotFound(appID, eventID, endpointID)
@@ -269,7 +269,7 @@ func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID st
 // DeliveryStatus is the status of one delivery.
 func (s *Store) DeliveryStatus(ctx context.Context, appID, eventID, endpointID string) (schemas.DeliveryStatus, error) {
 	var status schemas.DeliveryStatus
-	err := s.get(ctx, s.db, &status, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+	err := s.get(ctx, s.rdb, &status, `SELECT status FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
 		appID, eventID, endpointID)
 	if isNoRows(err) {
 		return "", deliveryNotFound(appID, eventID, endpointID)

@@ -188,7 +188,7 @@ func (s *Store) endpointRow(ctx context.Context, db querier, appID, id string, l
 
 // GetEndpoint loads an endpoint of an app.
 func (s *Store) GetEndpoint(ctx context.Context, appID, id string) (schemas.Endpoint, error) {
-	r, err := s.endpointRow(ctx, s.db, appID, id, false)
+	r, err := s.endpointRow(ctx, s.rdb, appID, id, false)
 	if err != nil {
 		return schemas.Endpoint{}, err
 	}
@@ -204,7 +204,7 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p Page) ([]sche
 	}
 	where, args := c.after("created_at", "id", []string{"app_id = ?"}, []any{appID})
 	var rows []endpointRow
-	err = s.sel(ctx, s.db, &rows, `SELECT `+endpointCols+` FROM endpoints`+whereClause(where)+
+	err = s.sel(ctx, s.rdb, &rows, `SELECT `+endpointCols+` FROM endpoints`+whereClause(where)+
 		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, p.limit()+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list endpoints of %s: %w", appID, err)
@@ -299,7 +299,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, now time.T
 
 // GetEndpointSecrets loads the keys that sign deliveries to an endpoint.
 func (s *Store) GetEndpointSecrets(ctx context.Context, appID, id string) (schemas.EndpointSecrets, error) {
-	r, err := s.endpointRow(ctx, s.db, appID, id, false)
+	r, err := s.endpointRow(ctx, s.rdb, appID, id, false)
 	if err != nil {
 		return schemas.EndpointSecrets{}, err
 	}

@@ -221,7 +221,7 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 // attempts (by number).
 func (s *Store) GetEvent(ctx context.Context, appID, id string) (schemas.Event, error) {
 	var r eventRow
-	err := s.get(ctx, s.db, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, appID, id)
+	err := s.get(ctx, s.rdb, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, appID, id)
 	if isNoRows(err) {
 		return schemas.Event{}, eventNotFound(appID, id)
 	}
@@ -229,7 +229,7 @@ func (s *Store) GetEvent(ctx context.Context, appID, id string) (schemas.Event, 
 		return schemas.Event{}, fmt.Errorf("load event %s: %w", id, err)
 	}
 	ev := r.event()
-	if err := s.withDeliveries(ctx, s.db, []*schemas.Event{&ev}); err != nil {
+	if err := s.withDeliveries(ctx, s.rdb, []*schemas.Event{&ev}); err != nil {
 		return schemas.Event{}, err
 	}
 	return ev, nil
@@ -264,7 +264,7 @@ func (s *Store) ListEvents(ctx context.Context, appID string, f EventFilter, p P
 	}
 	where, args = c.after("created_at", "id", where, args)
 	var rows []eventRow
-	err = s.sel(ctx, s.db, &rows, `SELECT `+eventCols+` FROM events`+whereClause(where)+
+	err = s.sel(ctx, s.rdb, &rows, `SELECT `+eventCols+` FROM events`+whereClause(where)+
 		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, p.limit()+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list events of %s: %w", appID, err)
@@ -276,7 +276,7 @@ func (s *Store) ListEvents(ctx context.Context, appID string, f EventFilter, p P
 		events[i] = r.event()
 		ptrs[i] = &events[i]
 	}
-	if err := s.withDeliveries(ctx, s.db, ptrs); err != nil {
+	if err := s.withDeliveries(ctx, s.rdb, ptrs); err != nil {
 		return nil, "", err
 	}
 	return events, next, nil
@@ -358,7 +358,7 @@ func (s *Store) withDeliveries(ctx context.Context, db querier, events []*schema
 // its non-final deliveries as targets (by endpoint id).
 func (s *Store) EventInput(ctx context.Context, appID, id string) (NewEvent, []schemas.Target, error) {
 	var r eventRow
-	err := s.get(ctx, s.db, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, appID, id)
+	err := s.get(ctx, s.rdb, &r, `SELECT `+eventCols+` FROM events WHERE app_id = ? AND id = ?`, appID, id)
 	if isNoRows(err) {
 		return NewEvent{}, nil, eventNotFound(appID, id)
 	}
@@ -366,7 +366,7 @@ func (s *Store) EventInput(ctx context.Context, appID, id string) (NewEvent, []s
 		return NewEvent{}, nil, fmt.Errorf("load event %s: %w", id, err)
 	}
 	var ds []deliveryRow
-	err = s.sel(ctx, s.db, &ds, `SELECT `+deliveryCols+` FROM deliveries
+	err = s.sel(ctx, s.rdb, &ds, `SELECT `+deliveryCols+` FROM deliveries
 		WHERE app_id = ? AND event_id = ? AND status IN (?, ?) ORDER BY endpoint_id`,
 		appID, id, schemas.DeliveryPending, schemas.DeliveryDelivering)
 	if err != nil {

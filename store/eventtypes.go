@@ -61,7 +61,7 @@ func (s *Store) CreateEventType(ctx context.Context, t schemas.EventType) error 
 // GetEventType loads an event type by name.
 func (s *Store) GetEventType(ctx context.Context, name string) (schemas.EventType, error) {
 	var r eventTypeRow
-	err := s.get(ctx, s.db, &r, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name)
+	err := s.get(ctx, s.rdb, &r, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name)
 	if isNoRows(err) {
 		return schemas.EventType{}, eventTypeNotFound(name)
 	}
@@ -79,7 +79,7 @@ func (s *Store) ListEventTypes(ctx context.Context, p Page) ([]schemas.EventType
 	}
 	where, args := c.after("created_at", "name", nil, nil)
 	var rows []eventTypeRow
-	err = s.sel(ctx, s.db, &rows, `SELECT `+eventTypeCols+` FROM event_types`+whereClause(where)+
+	err = s.sel(ctx, s.rdb, &rows, `SELECT `+eventTypeCols+` FROM event_types`+whereClause(where)+
 		` ORDER BY created_at DESC, name DESC LIMIT ?`, append(args, p.limit()+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list event types: %w", err)

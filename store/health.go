@@ -54,7 +54,7 @@ func (s *Store) NoteEndpointResult(ctx context.Context, endpointID string, ok bo
 		}
 		return !row.Disabled && row.FailingSince != nil && at.Sub(row.FailingSince.T()) >= disableAfter, nil
 	}
-	due, err := check(s.db, "")
+	due, err := check(s.rdb, "")
 	if err != nil || !due {
 		return false, err
 	}

@@ -45,7 +45,7 @@ type LaneHead struct {
 // the turn is seq's, 1 that seq is next behind the head.
 func (s *Store) Ahead(ctx context.Context, endpointID, lane string, seq int64) (int, error) {
 	var n int
-	err := s.get(ctx, s.db, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+	err := s.get(ctx, s.rdb, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
 		WHERE endpoint_id = ? AND lane = ? AND seq < ? AND `+openOrdered+` LIMIT 2) AS x`, endpointID, lane, seq)
 	if err != nil {
 		return 0, fmt.Errorf("turn of endpoint %s lane %q seq %d: %w", endpointID, lane, seq, err)
@@ -64,7 +64,7 @@ func (s *Store) TurnAvailable(ctx context.Context, endpointID, lane string, seq 
 // false when there is none.
 func (s *Store) HeadDelivery(ctx context.Context, endpointID, lane string) (LaneHead, bool, error) {
 	var d deliveryRow
-	err := s.get(ctx, s.db, &d, `SELECT app_id, event_id, endpoint_id, lane, status, seq, next_attempt_at, updated_at
+	err := s.get(ctx, s.rdb, &d, `SELECT app_id, event_id, endpoint_id, lane, status, seq, next_attempt_at, updated_at
 		FROM deliveries WHERE endpoint_id = ? AND lane = ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, lane)
 	if isNoRows(err) {
 		return LaneHead{}, false, nil
@@ -86,7 +86,7 @@ func (s *Store) Backlog(ctx context.Context) (map[string]int, error) {
 		EndpointID string `db:"endpoint_id"`
 		N          int    `db:"n"`
 	}
-	err := s.sel(ctx, s.db, &rows, `SELECT endpoint_id, COUNT(*) AS n FROM deliveries
+	err := s.sel(ctx, s.rdb, &rows, `SELECT endpoint_id, COUNT(*) AS n FROM deliveries
 		WHERE `+openOrdered+` GROUP BY endpoint_id`)
 	if err != nil {
 		return nil, fmt.Errorf("backlog: %w", err)
@@ -136,7 +136,7 @@ func DrainKey(seq int64) string { return fmt.Sprintf("drain/%d", seq) }
 // for it yet; ok is false when there is none or it was already tried.
 func (s *Store) NextFresh(ctx context.Context, endpointID, lane string, seq int64) (DeliveryRef, bool, error) {
 	var d deliveryRow
-	err := s.get(ctx, s.db, &d, `SELECT `+deliveryCols+` FROM deliveries
+	err := s.get(ctx, s.rdb, &d, `SELECT `+deliveryCols+` FROM deliveries
 		WHERE endpoint_id = ? AND lane = ? AND seq > ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, lane, seq)
 	if isNoRows(err) {
 		return DeliveryRef{}, false, nil
@@ -149,7 +149,7 @@ func (s *Store) NextFresh(ctx context.Context, endpointID, lane string, seq int6
 		return ref, false, nil
 	}
 	var tried int
-	err = s.get(ctx, s.db, &tried, `SELECT COUNT(*) FROM (SELECT 1 FROM attempts
+	err = s.get(ctx, s.rdb, &tried, `SELECT COUNT(*) FROM (SELECT 1 FROM attempts
 		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? LIMIT 1) AS x`, d.AppID, d.EventID, d.EndpointID)
 	if err != nil {
 		return ref, false, fmt.Errorf("next delivery of endpoint %s after seq %d: %w", endpointID, seq, err)

@@ -48,7 +48,7 @@ func (s *Store) ClearDispatch(ctx context.Context, appID, eventID, kind string) 
 // oldest first.
 func (s *Store) ListUndispatched(ctx context.Context, before time.Time, limit int) ([]Undispatched, error) {
 	var out []Undispatched
-	err := s.sel(ctx, s.db, &out, `SELECT app_id, id, dispatch FROM events
+	err := s.sel(ctx, s.rdb, &out, `SELECT app_id, id, dispatch FROM events
 		WHERE dispatch <> '' AND dispatch_at < ? ORDER BY dispatch_at LIMIT ?`, ts(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list undispatched events: %w", err)

@@ -57,7 +57,7 @@ func (s *Store) GetPortalToken(ctx context.Context, token string) (PortalToken, 
 		PortalToken
 		Expires dbTime `db:"expires_at"`
 	}
-	err := s.get(ctx, s.db, &r, `SELECT app_id, read_only, expires_at FROM portal_tokens WHERE token_hash = ?`,
+	err := s.get(ctx, s.rdb, &r, `SELECT app_id, read_only, expires_at FROM portal_tokens WHERE token_hash = ?`,
 		portalTokenHash(token))
 	if isNoRows(err) {
 		return PortalToken{}, schemas.E(schemas.KindNotFound, "portal_token_not_found", "unknown portal token")

@@ -30,7 +30,7 @@ func (ev NewEvent) admits(sub subscriber) bool {
 // changes).
 func (s *Store) RoutedEndpoints(ctx context.Context, eventType string) ([]schemas.Endpoint, error) {
 	var rows []endpointRow
-	err := s.sel(ctx, s.db, &rows, `SELECT `+endpointCols+` FROM endpoints
+	err := s.sel(ctx, s.rdb, &rows, `SELECT `+endpointCols+` FROM endpoints
 		WHERE filter_expr <> '' OR transform_expr <> '' ORDER BY app_id, id`)
 	if err != nil {
 		return nil, fmt.Errorf("endpoints with a filter or transform: %w", err)

@@ -46,7 +46,7 @@ func (s *Store) CreateSource(ctx context.Context, src schemas.Source) error {
 // GetSource loads a source; source_not_found when there is none.
 func (s *Store) GetSource(ctx context.Context, appID, id string) (schemas.Source, error) {
 	var r sourceRow
-	err := s.get(ctx, s.db, &r, `SELECT `+sourceCols+` FROM sources WHERE app_id = ? AND id = ?`, appID, id)
+	err := s.get(ctx, s.rdb, &r, `SELECT `+sourceCols+` FROM sources WHERE app_id = ? AND id = ?`, appID, id)
 	if isNoRows(err) {
 		return schemas.Source{}, sourceNotFound(appID, id)
 	}
@@ -64,7 +64,7 @@ func (s *Store) ListSources(ctx context.Context, appID string, p Page) ([]schema
 	}
 	where, args := c.after("created_at", "id", []string{"app_id = ?"}, []any{appID})
 	var rows []sourceRow
-	err = s.sel(ctx, s.db, &rows, `SELECT `+sourceCols+` FROM sources`+whereClause(where)+
+	err = s.sel(ctx, s.rdb, &rows, `SELECT `+sourceCols+` FROM sources`+whereClause(where)+
 		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, p.limit()+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list sources of app %s: %w", appID, err)

@@ -210,3 +210,56 @@ func openMigrated(t *testing.T, dsn string) *Store {
 func openPostgresSchema(t *testing.T) *Store {
 	return openMigrated(t, pgtest.DSN(t))
 }
+
+// TestSQLiteReadBesideWrite checks that on SQLite a plain read does not
+// wait for a write transaction in progress (it would with one connection for
+// both), sees only committed data, and sees a write once it is committed.
+func TestSQLiteReadBesideWrite(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "h.db"))
+	for _, id := range []string{"app_1", "app_2"} {
+		if err := s.CreateApp(ctx, schemas.App{ID: id, Name: "before", CreatedAt: timeAt()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	held, release := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := s.exec(ctx, tx, `UPDATE apps SET name = ? WHERE id = ?`, "after", "app_1"); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	// Generous for a loaded machine; the read only has to not queue behind
+	// the transaction, which is held until after it.
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	other, err1 := s.GetApp(rctx, "app_2")
+	same, err2 := s.GetApp(rctx, "app_1")
+	rcancel()
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if err1 != nil || err2 != nil {
+		t.Fatalf("reads during a write transaction: %v, %v", err1, err2)
+	}
+	if other.Name != "before" || same.Name != "before" {
+		t.Fatalf("reads during a write transaction saw %q, %q; want the committed %q", other.Name, same.Name, "before")
+	}
+	if a, err := s.GetApp(ctx, "app_1"); err != nil || a.Name != "after" {
+		t.Fatalf("read after commit: %q %v", a.Name, err)
+	}
+
+	// The read pool cannot write.
+	if _, err := s.rdb.ExecContext(ctx, `UPDATE apps SET name = 'x' WHERE id = 'app_2'`); err == nil {
+		t.Fatal("write on the read pool: no error")
+	}
+}

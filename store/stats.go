@@ -78,7 +78,7 @@ func (s *Store) Stats(ctx context.Context, appID, endpointID string, since, unti
 		Status     schemas.DeliveryStatus `db:"status"`
 		FinishedAt dbTime                 `db:"finished_at"`
 	}
-	err := s.sel(ctx, s.db, &ds, `SELECT status, finished_at FROM deliveries
+	err := s.sel(ctx, s.rdb, &ds, `SELECT status, finished_at FROM deliveries
 		WHERE endpoint_id = ? AND app_id = ? AND status IN (?, ?, ?) AND finished_at >= ? AND finished_at < ?`,
 		endpointID, appID, schemas.DeliverySucceeded, schemas.DeliveryFailed, schemas.DeliveryCancelled, ts(since), ts(until))
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *Store) Stats(ctx context.Context, appID, endpointID string, since, unti
 			st.Counts.Cancelled++
 		}
 	}
-	err = s.get(ctx, s.db, &st.Counts.Pending, `SELECT COUNT(*) FROM deliveries d
+	err = s.get(ctx, s.rdb, &st.Counts.Pending, `SELECT COUNT(*) FROM deliveries d
 		JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
 		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (?, ?) AND e.created_at >= ? AND e.created_at < ?`,
 		endpointID, appID, schemas.DeliveryPending, schemas.DeliveryDelivering, ts(since), ts(until))
@@ -110,7 +110,7 @@ func (s *Store) Stats(ctx context.Context, appID, endpointID string, since, unti
 		Duration  int64  `db:"duration_ms"`
 		Status    int    `db:"response_status"`
 	}
-	err = s.sel(ctx, s.db, &as, `SELECT started_at, duration_ms, response_status FROM attempts
+	err = s.sel(ctx, s.rdb, &as, `SELECT started_at, duration_ms, response_status FROM attempts
 		WHERE endpoint_id = ? AND app_id = ? AND started_at >= ? AND started_at < ? AND outcome <> ?`,
 		endpointID, appID, ts(since), ts(until), schemas.OutcomeInFlight)
 	if err != nil {

@@ -33,11 +33,21 @@ const (
 
 // Store is Herald's database. It is safe for concurrent use.
 type Store struct {
-	db      *sqlx.DB
+	db *sqlx.DB
+	// rdb serves plain reads outside transactions. On SQLite it is a
+	// separate pool of query-only connections to the same file, which WAL
+	// lets read beside db's one writer instead of queueing behind every
+	// write transaction; on Postgres it is db.
+	rdb     *sqlx.DB
 	dialect string
-	stmts   stmtCache
+	stmts   stmtCache // statements prepared on db
+	rstmts  stmtCache // statements prepared on rdb when it is not db
 	sealer  Sealer
 }
+
+// sqliteReaders is the size of the SQLite read pool: a few, as reads are
+// short and the machine Herald dev runs on has few cores.
+const sqliteReaders = 4
 
 // Open connects to the database named by dsn: "postgres://..." or
 // "postgresql://..." for Postgres; "sqlite:<path>" or a plain file path for
@@ -60,6 +70,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.db.SetMaxOpenConns(32)
 		s.db.SetMaxIdleConns(32)
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
+		s.rdb = s.db
 	default:
 		s.dialect = DialectSQLite
 		if err := privateFile(sqlitePath(dsn)); err != nil {
@@ -81,6 +92,25 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if s.rdb == nil {
+		// Opened after the writer's ping, which put the file in WAL mode
+		// (the mode is kept in the file, so readers need not set it).
+		s.rdb, err = sqlx.Open("sqlite", sqliteReadDSN(dsn))
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("open sqlite readers: %w", err)
+		}
+		s.rdb.SetMaxOpenConns(sqliteReaders)
+		s.rdb.SetMaxIdleConns(sqliteReaders)
+		s.rdb.SetConnMaxLifetime(0)
+		s.rdb.SetConnMaxIdleTime(0)
+		if err := s.rdb.PingContext(ctx); err != nil {
+			s.rdb.Close()
+			s.db.Close()
+			return nil, &schemas.Error{Kind: schemas.KindUnavailable, Code: "database_unavailable",
+				Message: "the database is unreachable", Err: err}
+		}
+	}
 	return s, nil
 }
 
@@ -95,6 +125,17 @@ func sqlitePath(dsn string) string {
 // sqliteDSN turns "sqlite:<path>" or "<path>" into a modernc DSN with WAL,
 // synchronous=NORMAL, a busy timeout and foreign keys on.
 func sqliteDSN(dsn string) string {
+	return sqliteDSNWith(dsn, "immediate",
+		"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(5000)", "foreign_keys(1)")
+}
+
+// sqliteReadDSN is sqliteDSN for the read pool: query_only makes a write
+// routed there by mistake fail instead of contending with the writer.
+func sqliteReadDSN(dsn string) string {
+	return sqliteDSNWith(dsn, "", "busy_timeout(5000)", "query_only(1)")
+}
+
+func sqliteDSNWith(dsn, txlock string, pragmas ...string) string {
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	path = strings.TrimPrefix(path, "//")
 	q := url.Values{}
@@ -102,11 +143,12 @@ func sqliteDSN(dsn string) string {
 		q, _ = url.ParseQuery(path[i+1:])
 		path = path[:i]
 	}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if txlock != "" {
+		q.Set("_txlock", txlock)
+	}
 	if !strings.HasPrefix(path, "file:") {
 		path = "file:" + path
 	}
@@ -119,6 +161,13 @@ func (s *Store) Dialect() string { return s.dialect }
 // Close closes the prepared statements and the database.
 func (s *Store) Close() error {
 	s.stmts.close()
+	s.rstmts.close()
+	if s.rdb != s.db {
+		if err := s.rdb.Close(); err != nil {
+			_ = s.db.Close()
+			return err
+		}
+	}
 	return s.db.Close()
 }
 
@@ -169,6 +218,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// Statements prepared before the schema changed may describe old
 	// columns (Postgres refuses a cached plan whose result type changed).
 	s.stmts.reset()
+	s.rstmts.reset()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -356,26 +406,32 @@ func (c *stmtCache) close() {
 
 // stmt returns the prepared statement for query (already rebound) on db,
 // and a func to call when done with it; nil when query is to run
-// unprepared. On the Store's DB a statement is prepared on first use. In a
-// transaction the connection is the transaction's, and preparing on the DB
-// would wait for another one: with SQLite's single connection, for ever. So
-// a query not yet prepared runs unprepared there and is prepared when the
-// transaction ends (inTx calls preparePending).
+// unprepared. On the Store's DB or read pool a statement is prepared on
+// first use. In a transaction the connection is the transaction's, and
+// preparing on the DB would wait for another one: with SQLite's single
+// connection, for ever. So a query not yet prepared runs unprepared there
+// and is prepared when the transaction ends (inTx calls preparePending).
 func (s *Store) stmt(ctx context.Context, db querier, query string) (*sqlx.Stmt, func()) {
 	switch db := db.(type) {
 	case *sqlx.DB:
-		if db != s.db {
+		var c *stmtCache
+		switch db {
+		case s.db:
+			c = &s.stmts
+		case s.rdb:
+			c = &s.rstmts
+		default:
 			return nil, nil
 		}
-		if st := s.stmts.lookup(query); st != nil {
+		if st := c.lookup(query); st != nil {
 			return st, func() {}
 		}
-		st, err := s.db.PreparexContext(ctx, query)
+		st, err := db.PreparexContext(ctx, query)
 		if err != nil {
 			// Run unprepared, for the error it would have given.
 			return nil, nil
 		}
-		if st = s.stmts.add(query, st); st == nil {
+		if st = c.add(query, st); st == nil {
 			return nil, nil
 		}
 		return st, func() {}
