@@ -59,17 +59,19 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 	return res, nil
 }
 
-// awaitsTurn reports whether a lane's head needs a turn signal: it has not
-// taken its turn yet, or it looks abandoned. A head that holds its turn
-// (an attempt under way, or its retry timer pending) needs none, and
-// without this every delivery behind it that ends (cancelled, replayed)
-// sends it one: a workflow task each, and a workflow that gets a signal
-// while it completes must run another task (UNHANDLED_COMMAND).
+// awaitsTurn reports whether a lane's head needs a turn signal: any head
+// but one waiting for its retry (its own timer wakes it) that is not
+// overdue. Without this, every delivery behind a failing head that ends
+// (cancelled, replayed) sent it a signal: a workflow task each, and a
+// workflow that gets a signal while it completes must run another task
+// (UNHANDLED_COMMAND). A head that is delivering still gets one: its
+// attempt may be a drain's whose process died, which only its own
+// workflow, woken, takes over (TestOrderedLaneResumesAfterKillNine).
 func (a *Activities) awaitsTurn(h store.LaneHead) bool {
-	if h.Status == schemas.DeliveryPending && h.NextAttemptAt == nil {
-		return true
+	if h.Status == schemas.DeliveryPending && h.NextAttemptAt != nil {
+		return a.stale(h)
 	}
-	return a.stale(h)
+	return true
 }
 
 // stale reports whether a lane's head looks abandoned by its workflow.
@@ -88,7 +90,7 @@ func (a *Activities) stale(h store.LaneHead) bool {
 
 // PassTurn wakes the event workflow of the lane's head delivery (the
 // non-final ordered delivery with the lowest seq), if there is one and it
-// is waiting for its turn (see awaitsTurn).
+// is not in its retry wait (see awaitsTurn).
 func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) error {
 	head, ok, err := a.store.HeadDelivery(ctx, req.EndpointID, req.Lane)
 	if err != nil || !ok || !a.awaitsTurn(head) {

@@ -97,11 +97,12 @@ func TestOrderedTurns(t *testing.T) {
 	})
 }
 
-// PassTurn wakes a lane's head only when it waits for its turn or looks
-// abandoned: a head in its retry wait or with an attempt under way holds
-// the turn, and a signal for every delivery behind it that ends would only
-// keep its workflow busy (and, while it completes, from closing).
-func TestPassTurnLeavesAHeadThatHoldsIt(t *testing.T) {
+// PassTurn leaves a lane's head in its retry wait alone (its own timer
+// wakes it) until the retry is overdue: a signal for every delivery behind
+// it that ends would only keep its workflow busy (and, while it completes,
+// from closing). Any other head is woken: one delivering may be a dead
+// drain's attempt, which only its own workflow takes over.
+func TestPassTurnLeavesAHeadInItsRetryWait(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
 		var mu sync.Mutex
 		now := time.Now()
@@ -114,7 +115,7 @@ func TestPassTurnLeavesAHeadThatHoldsIt(t *testing.T) {
 		rcv := newReceiver(t, status(http.StatusInternalServerError))
 		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
 		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
-		e.event("evt_2", "t", `{}`, time.Now())
+		t2 := e.event("evt_2", "t", `{}`, time.Now())[0]
 		pass := func(want int, why string) {
 			t.Helper()
 			if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
@@ -135,12 +136,21 @@ func TestPassTurnLeavesAHeadThatHoldsIt(t *testing.T) {
 		pass(1, "a head in its retry wait")
 		setClock(time.Now().Add(time.Minute + 21*time.Second))
 		pass(2, "a head whose retry is overdue")
-		if _, moved, err := e.store.BeginAttempt(e.ctx, e.app, "evt_1", ep.ID, t1.Gen, "run/0/1", time.Now()); err != nil || !moved {
+
+		// evt_1 ends; evt_2 is left delivering by a drain whose process died
+		// during its POST.
+		setClock(time.Now())
+		if _, _, err := e.store.FinishDelivery(e.ctx, e.app, "evt_1", ep.ID, t1.Gen, schemas.DeliveryFailed, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, moved, err := e.store.BeginAttempt(e.ctx, e.app, "evt_2", ep.ID, t2.Gen, store.DrainKey(t2.Seq), time.Now()); err != nil || !moved {
 			t.Fatalf("begin attempt: %v %v", moved, err)
 		}
-		setClock(time.Now())
-		pass(2, "a head with an attempt under way")
-		setClock(time.Now().Add(time.Minute))
-		pass(3, "a head delivering for longer than an attempt can take")
+		pass(3, "a head left delivering by a dead drain")
+		waker.mu.Lock()
+		defer waker.mu.Unlock()
+		if waker.refs[2].EventID != "evt_2" {
+			t.Fatalf("woke %+v, want evt_2", waker.refs[2])
+		}
 	})
 }
