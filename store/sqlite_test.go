@@ -263,3 +263,17 @@ func TestSQLiteReadBesideWrite(t *testing.T) {
 		t.Fatal("write on the read pool: no error")
 	}
 }
+
+// TestSQLiteInMemoryReadsItsOwnWrites: an in-memory database lives in its
+// one connection, so its reads cannot go to a read pool of their own.
+func TestSQLiteInMemoryReadsItsOwnWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openMigrated(t, "sqlite::memory:")
+	if err := s.CreateApp(ctx, schemas.App{ID: "app_1", Name: "mem", CreatedAt: timeAt()}); err != nil {
+		t.Fatal(err)
+	}
+	if app, err := s.GetApp(ctx, "app_1"); err != nil || app.Name != "mem" {
+		t.Fatalf("GetApp = %+v, %v; want the app just created", app, err)
+	}
+}

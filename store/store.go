@@ -92,6 +92,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if s.rdb == nil && inMemory(dsn) {
+		// Another connection to ":memory:" is another, empty database.
+		s.rdb = s.db
+	}
 	if s.rdb == nil {
 		// Opened after the writer's ping, which put the file in WAL mode
 		// (the mode is kept in the file, so readers need not set it).
@@ -127,6 +131,12 @@ func sqlitePath(dsn string) string {
 func sqliteDSN(dsn string) string {
 	return sqliteDSNWith(dsn, "immediate",
 		"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(5000)", "foreign_keys(1)")
+}
+
+// inMemory says whether a SQLite DSN names a database that lives in its
+// connection, which no second pool can share.
+func inMemory(dsn string) bool {
+	return strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
 }
 
 // sqliteReadDSN is sqliteDSN for the read pool: query_only makes a write
