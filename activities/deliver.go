@@ -82,6 +82,11 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			return res, err
 		}
 		if found && prior.Outcome == schemas.OutcomeInFlight {
+			if wait := a.underWay(prior.Attempt.StartedAt); wait > 0 {
+				// The drain may still be POSTing it (its holder lost the
+				// lane to a replay meanwhile, say).
+				return a.stillUnderWay(req, prior, wait), nil
+			}
 			// The drain's process died during the POST: on record as
 			// interrupted, and this call attempts again.
 			err = a.store.ReleaseInterrupted(ctx, req.AppID, req.EventID, req.EndpointID, prior.Attempt.Attempt, 0)
@@ -127,6 +132,11 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 		return false, err
 	}
 	if prior.Outcome == schemas.OutcomeInFlight {
+		if wait := a.underWay(prior.Attempt.StartedAt); wait > 0 {
+			// The run whose workflow task failed may still be POSTing.
+			*res = a.stillUnderWay(req, prior, wait)
+			return true, nil
+		}
 		// Its process died during the POST: the attempt goes on record as
 		// interrupted, and this call makes it again under the same key.
 		return false, a.store.ReleaseInterrupted(ctx, req.AppID, req.EventID, req.EndpointID, prior.Attempt.Attempt, 0)
@@ -145,6 +155,26 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 			end, a.now())
 	}
 	return true, err
+}
+
+// underWay is how much longer an attempt noted in flight since started may
+// still be running: its POST ends within the delivery timeout, and its
+// record follows. Until then the note may be a live attempt's (a drain
+// still under way, or the run of a local activity whose workflow task
+// timed out), not a dead process's: taking it over would POST twice.
+// `herald dev` marks a dead process's notes interrupted as it starts
+// (store.RecoverAfterCrash), so this wait is only ever a production
+// worker's, after another one died.
+func (a *Activities) underWay(started time.Time) time.Duration {
+	return started.Add(a.cfg.DeliveryTimeout + recordSlack).Sub(a.now())
+}
+
+// stillUnderWay is the answer to a request whose attempt an earlier call
+// may still be making: no attempt, ask again in wait.
+func (a *Activities) stillUnderWay(req schemas.DeliverRequest, prior store.RecordedAttempt, wait time.Duration) schemas.DeliverResult {
+	return schemas.DeliverResult{EndpointID: req.EndpointID, Outcome: schemas.OutcomeThrottled, RetryIn: wait,
+		Reason: fmt.Sprintf("attempt %d, started %s, may still be under way", prior.Attempt.Attempt,
+			prior.Attempt.StartedAt.Format(time.RFC3339Nano))}
 }
 
 // attempt makes an attempt (try), records it and applies what it says. An

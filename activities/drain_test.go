@@ -171,3 +171,91 @@ func TestReplayDuringDrainIsNotSwallowed(t *testing.T) {
 		}
 	})
 }
+
+// A lane's holder keeps its lane until its drain ends, whatever comes
+// during the drain's POST: a cancel or a disable leaves the holder, whose
+// success is on record, to end succeeded, so the delivery being drained is
+// not first in line yet; a replay moves the holder to the lane's end, and
+// the drained delivery's own workflow, finding the drain's attempt in
+// flight, waits rather than taking it for a dead process's. Either way the
+// endpoint gets that delivery once. Before, a cancel made the holder
+// cancelled and its drained delivery's workflow POSTed it a second time
+// while the drain's POST was still under way (the chaos test, seed of
+// 2026-12-02).
+func TestHolderKeepsItsLaneThroughItsDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		during func(e *env, endpointID string) error
+		holder schemas.DeliveryStatus // the holder's status at the end
+	}{
+		{"cancel", func(e *env, _ string) error {
+			_, _, err := e.store.CancelDeliveries(e.ctx, e.app, "evt_1", nil, time.Now())
+			return err
+		}, schemas.DeliverySucceeded},
+		{"disable", func(e *env, endpointID string) error {
+			return e.store.DisableEndpoint(e.ctx, e.app, endpointID, "test", time.Now())
+		}, schemas.DeliverySucceeded},
+		{"replay", func(e *env, _ string) error {
+			_, err := e.store.PrepareReplay(e.ctx, e.app, "evt_1", "", time.Now())
+			return err
+		}, schemas.DeliveryPending},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, open opener) {
+				e := newEnv(t, open)
+				var mu sync.Mutex
+				posts := map[string]int{}
+				var during error
+				var own schemas.DeliverResult
+				var targets []schemas.Target
+				var epID string
+				rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+					id := r.Header.Get("webhook-id")
+					mu.Lock()
+					posts[id]++
+					first := id == "evt_2" && posts[id] == 1
+					mu.Unlock()
+					if first { // the drain's POST of evt_2, under way
+						if err := tc.during(e, epID); err != nil {
+							during = err
+						}
+						// evt_2's own workflow, woken now, asks for its turn.
+						turn, err := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: "evt_2",
+							EndpointID: epID, Seq: targets[1].Seq})
+						if err != nil {
+							during = err
+						} else if turn.Go {
+							own, err = e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_2",
+								EndpointID: epID, Seq: targets[1].Seq, Gen: targets[1].Gen, Key: "r2/0/0", NextDelay: time.Minute})
+							if err != nil {
+								during = err
+							}
+						}
+					}
+					w.WriteHeader(http.StatusOK)
+				})
+				ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+				epID = ep.ID
+				for _, id := range []string{"evt_1", "evt_2", "evt_3"} {
+					targets = append(targets, e.event(id, "t", `{}`, time.Now())[0])
+				}
+				_, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+					Seq: targets[0].Seq, Gen: targets[0].Gen, Key: "r1/0/0", NextDelay: time.Minute})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || during != nil {
+					t.Fatalf("holder: %v; during the drain: %v", err, during)
+				}
+				if posts["evt_2"] != 1 {
+					t.Fatalf("evt_2 was POSTed %d times, want once (its own workflow's answer: %+v)", posts["evt_2"], own)
+				}
+				if own.Outcome != "" && own.Outcome != schemas.OutcomeThrottled {
+					t.Fatalf("evt_2's own workflow, during the drain's POST: %+v, want to wait", own)
+				}
+				if _, d := e.delivery("evt_1", ep.ID); d.Status != tc.holder {
+					t.Fatalf("holder ended %s, want %s", d.Status, tc.holder)
+				}
+			})
+		})
+	}
+}

@@ -73,10 +73,24 @@ func TestAttemptInterruptedByKill(t *testing.T) {
 		}
 
 		// After the restart, the workflow runs the same attempt again in
-		// another process.
+		// another process. Its note in flight may be a live process's (the
+		// first run's workflow task timed out): while the POST could still
+		// be going on, the re-run waits and sends nothing.
+		now := time.Now()
 		restarted := activities.New(activities.Deps{Store: e.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Now:    func() time.Time { return now },
 			Config: activities.Config{DeliveryTimeout: 5 * time.Second, AllowPrivateNetworks: true, UserAgent: "Herald/test"}})
 		res, err := restarted.Deliver(e.ctx, req)
+		if err != nil || res.Outcome != schemas.OutcomeThrottled || res.RetryIn <= 5*time.Second || res.RetryIn > 8*time.Second {
+			t.Fatalf("re-run while the first may be under way: %+v %v, want throttled for the delivery timeout and slack", res, err)
+		}
+		if n := len(rcv.got()); n != 1 {
+			t.Fatalf("the endpoint got %d requests, want 1", n)
+		}
+		// Once it cannot be, the note is a dead process's: interrupted, and
+		// the attempt is made again.
+		now = now.Add(res.RetryIn)
+		res, err = restarted.Deliver(e.ctx, req)
 		if err != nil || res.Outcome != schemas.OutcomeSucceeded || res.Attempt == nil || res.Attempt.Attempt != 2 {
 			t.Fatalf("re-run: %+v %v", res, err)
 		}

@@ -115,7 +115,7 @@ const (
 	OutcomeRetry     Outcome = "retry"     // failed attempt, another is scheduled after RetryIn
 	OutcomeFailed    Outcome = "failed"    // failed attempt and no more: the delivery is failed
 	OutcomeCancelled Outcome = "cancelled" // no attempt made: the endpoint is disabled or gone
-	OutcomeThrottled Outcome = "throttled" // no attempt made: the rate limit says wait RetryIn
+	OutcomeThrottled Outcome = "throttled" // no attempt made: the rate limit, or an attempt that may still be under way, says wait RetryIn
 	// OutcomeSuperseded: no attempt made, the delivery was queued again (a
 	// replay or recover gave it a new Seq) and belongs to a newer coroutine.
 	OutcomeSuperseded Outcome = "superseded"

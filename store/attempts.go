@@ -190,6 +190,7 @@ func (s *Store) ReleaseInterrupted(ctx context.Context, appID, eventID, endpoint
 	return nil
 }
 
+// afterAttempt sets a delivery's status (now cur) and next attempt after an
 // attempt of its generation and returns the event's recomputed status and
 // whether the attempt applied. A final delivery only changes to succeeded:
 // MarkDelivering lets no attempt start once it is final, so a success that

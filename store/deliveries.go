@@ -136,10 +136,10 @@ func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, e
 	return cur, err
 }
 
-// afterAttempt sets a delivery's status (now cur) and next attempt after an
 // SetDeliveryStatus sets the status of an event's non-final deliveries to
 // the given endpoints (nil: all of them), e.g. cancelled, and returns the
-// event's recomputed status.
+// event's recomputed status. A lane's holder whose drain is under way is
+// left to end as it will (notDraining).
 func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (eventStatus schemas.EventStatus, err error) {
 	if !status.Valid() {
 		return "", fmt.Errorf("set deliveries of event %s: unknown delivery status %q", eventID, status)
@@ -153,7 +153,7 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 			finished = ts(now)
 		}
 		q := `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
-			WHERE app_id = ? AND event_id = ? AND status IN (?, ?)`
+			WHERE app_id = ? AND event_id = ? AND status IN (?, ?) AND ` + notDraining
 		args := []any{status, finished, ts(now), appID, eventID, schemas.DeliveryPending, schemas.DeliveryDelivering}
 		if endpointIDs != nil {
 			if len(endpointIDs) == 0 {
@@ -180,7 +180,8 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, appID, eventID string, en
 }
 
 // CancelDeliveries makes the event's non-final deliveries that upTo covers
-// (see schemas.Generations.Covers; nil: all of them) cancelled, in one
+// (see schemas.Generations.Covers; nil: all of them; never a lane's holder
+// whose drain is under way, see notDraining) cancelled, in one
 // transaction under the event's lock, and returns the event's recomputed
 // status and the generation of each of its deliveries as the cancel found
 // them: the bound of this cancel, which a later cancel step of the same
@@ -207,7 +208,7 @@ func (s *Store) CancelDeliveries(ctx context.Context, appID, eventID string, upT
 				continue
 			}
 			if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
-				WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+				WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND `+notDraining,
 				schemas.DeliveryCancelled, ts(now), ts(now), appID, eventID, r.EndpointID); err != nil {
 				return err
 			}

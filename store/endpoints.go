@@ -345,7 +345,8 @@ func (s *Store) disable(ctx context.Context, tx *sqlx.Tx, appID, id, reason stri
 }
 
 // cancelEndpointDeliveries makes every non-final delivery to an endpoint
-// cancelled and recomputes the status of the events they belong to.
+// (but a lane's holder whose drain is under way, see notDraining) cancelled
+// and recomputes the status of the events they belong to.
 func (s *Store) cancelEndpointDeliveries(ctx context.Context, tx *sqlx.Tx, endpointID string, now time.Time) error {
 	// Lock the events first, in one order, as every status change does (see lockEvent).
 	var locked []struct {
@@ -361,7 +362,7 @@ func (s *Store) cancelEndpointDeliveries(ctx context.Context, tx *sqlx.Tx, endpo
 		return nil
 	}
 	n, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, finished_at = ?, next_attempt_at = NULL, updated_at = ?
-		WHERE endpoint_id = ? AND status IN (?, ?)`, schemas.DeliveryCancelled, ts(now), ts(now),
+		WHERE endpoint_id = ? AND status IN (?, ?) AND `+notDraining, schemas.DeliveryCancelled, ts(now), ts(now),
 		endpointID, schemas.DeliveryPending, schemas.DeliveryDelivering)
 	if err != nil {
 		return fmt.Errorf("cancel deliveries to %s: %w", endpointID, err)

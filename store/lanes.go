@@ -191,3 +191,15 @@ func (s *Store) AdoptAttempt(ctx context.Context, r AttemptRecord, fromKey strin
 	}
 	return a, eventStatus, found, nil
 }
+
+// notDraining leaves out of an update of deliveries the holder of a lane
+// whose drain is under way: its own attempt succeeded and was recorded, and
+// it stays delivering only so that no other delivery of its lane goes
+// before the drain ends (activities' drain). A cancel, a disable or a
+// status change must not end it: its success stands (the contract: an
+// attempt under way that succeeds stays a success), and ending it frees
+// the lane while the drain may be POSTing the next delivery, whose own
+// workflow would then take that attempt for a dead one and POST it again.
+const notDraining = `NOT (deliveries.status = '` + string(schemas.DeliveryDelivering) + `' AND COALESCE((
+	SELECT a.outcome FROM attempts a WHERE a.app_id = deliveries.app_id AND a.event_id = deliveries.event_id
+	AND a.endpoint_id = deliveries.endpoint_id ORDER BY a.attempt DESC LIMIT 1), '') = '` + string(schemas.OutcomeSucceeded) + `')`

@@ -86,6 +86,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Lanes", testLanes},
 		{"Generations", testGenerations},
 		{"CancelUpTo", testCancelUpTo},
+		{"RecoverAfterCrash", testRecoverAfterCrash},
 		{"Outbox", testOutbox},
 	}
 	for _, tc := range tests {

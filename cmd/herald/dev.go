@@ -85,7 +85,7 @@ func (devCmd) Run(e *env) error {
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(cfg.DataDir, "herald.db")
 	}
-	s, stop, err := startStack(e.ctx, cfg, logger, stackSpec{dsn: dsn, temporalAddr: srv.FrontendAddr(), worker: true})
+	s, stop, err := startStack(e.ctx, cfg, logger, stackSpec{dsn: dsn, temporalAddr: srv.FrontendAddr(), worker: true, sole: true})
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,11 @@ type stackSpec struct {
 	// worker: run a Temporal worker in this process (always in dev and
 	// worker; in api when eager start is on).
 	worker bool
+	// sole: no other process delivers from this store (`herald dev`, which
+	// holds its data dir's lock). What a killed process left in flight is
+	// put on record before the worker starts, and the lanes it was
+	// delivering are woken at once (store.RecoverAfterCrash).
+	sole bool
 }
 
 // startStack opens the store, connects to Temporal and starts a worker as
@@ -119,6 +124,12 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 			return fail(err)
 		}
 	}
+	var crashed []store.Lane
+	if spec.sole {
+		if crashed, err = st.RecoverAfterCrash(ctx, time.Now()); err != nil {
+			return fail(err)
+		}
+	}
 	s := newStack(cfg, logger, st, tc, m)
 	s.brokers = newBrokers(s)
 	undo = append(undo, s.brokers.close)
@@ -141,8 +152,24 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 		sweep := dispatch.NewSweeper(s.dispatcher, st, dispatch.SweepConfig{}, logger)
 		sweep.Start()
 		undo = append(undo, sweep.Stop)
+		s.wakeLanes(ctx, crashed)
 	}
 	return s, stop, nil
+}
+
+// wakeLanes passes the turn of each lane to its head. The heads of lanes a
+// killed process was delivering would otherwise wait for the timeout of
+// the workflow task that process held; a failure only leaves them to it.
+func (s *stack) wakeLanes(ctx context.Context, lanes []store.Lane) {
+	for _, l := range lanes {
+		head, ok, err := s.store.HeadDelivery(ctx, l.EndpointID, l.Key)
+		if err == nil && ok {
+			err = s.dispatcher.Turn(ctx, head.DeliveryRef)
+		}
+		if err != nil {
+			s.logger.Warn("wake a lane after a crash (its workflows resume on their own)", "endpoint", l.EndpointID, "lane", l.Key, "err", err)
+		}
+	}
 }
 
 func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client, m *metrics.Metrics) *stack {
