@@ -9,15 +9,17 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/herald-hq/herald/internal/longtest"
 )
 
 // TestRunAgainstHeraldDev builds the herald binary and runs the whole bench
 // (Herald, the floor in its own process, the raw loop; two rounds) with a
 // few events against the `herald dev` it starts, and draws the plot.
 func TestRunAgainstHeraldDev(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the herald binary and runs herald dev: not in -short")
-	}
+	// Minutes of the everyday suite (a build of herald, herald dev, two
+	// rounds of three phases): the bench's own parts are tested above.
+	longtest.Require(t, "the whole bench against herald dev")
 	dir := t.TempDir()
 	bin := buildHerald(t, dir)
 

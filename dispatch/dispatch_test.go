@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/server/common/dynamicconfig"
+	servertemporal "go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/herald-hq/herald/dispatch"
@@ -111,7 +113,19 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	srv := temporaltest.NewServer(temporaltest.WithT(t))
+	// Matching as `herald dev` runs it (devserver): one partition per task
+	// queue, so that which partition a task lands in does not decide when
+	// it runs (with the default four, a poller takes from one at random and
+	// a high-priority task waits behind lower ones elsewhere), and the
+	// priority matcher. The lite server's own setting is kept.
+	srv := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
+		servertemporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+			dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      1,
+			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     1,
+			dynamicconfig.MatchingUseNewMatcher.Key():                   true,
+			dynamicconfig.MatchingPriorityLevels.Key():                  5,
+		})))
 	c := srv.GetDefaultClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
