@@ -370,3 +370,45 @@ func eventuallyTrue(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// An event queued behind others at one ordered endpoint starts at once when
+// another of its targets can go now (an unordered endpoint, or an ordered
+// one with nothing ahead): holding the event back held that delivery back
+// too, by up to 30 s and then behind every housekeeping task. An event
+// queued at every target is still held back, at housekeeping priority.
+func TestQueuedLaneDoesNotDelayOtherTargets(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	queued := schemas.Target{EndpointID: "ep_queued", Ordered: true, Seq: 3001, Ahead: 3000} // a 30 s delay
+	starts := map[string][]schemas.Target{
+		"with_unordered": {queued, {EndpointID: "ep_u"}},
+		"with_free_lane": {queued, {EndpointID: "ep_free", Ordered: true, Seq: 1}},
+		"only_queued":    {queued},
+	}
+	for id, targets := range starts {
+		if err := f.d.Start(ctx, ev(id), targets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, key := range []string{"with_unordered/ep_u", "with_free_lane/ep_free"} {
+		deadline := time.Now().Add(10 * time.Second)
+		for f.acts.calls(key) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no delivery within 10 s of the start", key)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for id, want := range map[string]int32{"with_unordered": 0, "with_free_lane": 0, "only_queued": 5} {
+		desc, err := f.c.DescribeWorkflowExecution(ctx, schemas.EventWorkflowID("app_1", id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := desc.GetWorkflowExecutionInfo().GetPriority().GetPriorityKey(); got != want {
+			t.Errorf("%s has priority key %d, want %d", id, got, want)
+		}
+	}
+	if n := f.acts.calls("only_queued/ep_queued"); n != 0 {
+		t.Errorf("the event queued at every target was delivered %d times before its start delay", n)
+	}
+}

@@ -75,11 +75,23 @@ const (
 )
 
 // startDelay is how long to hold back the first task of an event queued
-// behind others; 0 for one that can go now (or is next in line).
+// behind others at every one of its targets; 0 for one with a target that
+// can go now: an unordered one, or an ordered one first or next in line.
+// Holding back an event that also goes to an unordered endpoint held back
+// that delivery too, by up to maxStartDelay and then behind every other
+// housekeeping task: a lane queued behind a failing head delayed the
+// unordered deliveries of the same events by tens of seconds
+// (TestFailingLaneDoesNotStallOtherEndpoints). Such an event starts at
+// once; its ordered delivery waits in the workflow (workflows/lanes.go).
 func startDelay(targets []schemas.Target) time.Duration {
-	var ahead int64
+	ahead := int64(-1)
 	for _, t := range targets {
-		ahead = max(ahead, t.Ahead)
+		if !t.Ordered {
+			return 0
+		}
+		if ahead < 0 || t.Ahead < ahead {
+			ahead = t.Ahead
+		}
 	}
 	if ahead < 2 {
 		return 0
