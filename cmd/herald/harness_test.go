@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,6 +118,34 @@ func launchDev(t testing.TB, dataDir string, extra map[string]string) *devProc {
 func (p *devProc) start() {
 	t := p.t
 	t.Helper()
+	// A port picked free (freeAddr, or the embedded server's own) may be
+	// taken before herald dev binds it: by another test's process, or as
+	// the local port of some outgoing connection, which the kernel takes
+	// from the same range. herald dev then exits saying so, naming the
+	// variable when it is one of its own; the start is tried again, with a
+	// new port for that variable.
+	for try := 1; ; try++ {
+		err := p.launch()
+		if err == nil {
+			return
+		}
+		out := p.out.String()
+		if try < 3 && strings.Contains(out, "already in use") {
+			if m := regexp.MustCompile(`herald: (HERALD_[A-Z_]+_ADDR): `).FindStringSubmatch(out); m != nil {
+				p.env[m[1]] = freeAddr(t)
+			}
+			t.Logf("herald dev found a port taken (start %d); starting it again:\n%s", try, out)
+			continue
+		}
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// launch starts the process and waits until /readyz answers 200; it
+// returns an error when the process exits first.
+func (p *devProc) launch() error {
+	t := p.t
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +155,7 @@ func (p *devProc) start() {
 	for k, v := range p.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	p.out = &syncBuffer{}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
@@ -142,14 +172,14 @@ func (p *devProc) start() {
 		select {
 		case err := <-p.exited:
 			p.exited <- err
-			t.Fatalf("herald dev exited before ready: %v\n%s", err, p.out.String())
+			return fmt.Errorf("herald dev exited before ready: %v", err)
 		default:
 		}
 		resp, err := http.Get(p.api.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
@@ -336,4 +366,21 @@ func (rc *receiver) count() int {
 // withT gives a test its own client for a process another test started.
 func (c *apiClient) withT(t testing.TB) *apiClient {
 	return &apiClient{t: t, base: c.base, token: c.token}
+}
+
+// A port taken between freeAddr and herald dev's bind (seen in CI: another
+// process got the port first) costs the test a second start, not a
+// failure.
+func TestStartDevTriesAgainWhenAPortIsTaken(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	p := startDev(t, t.TempDir(), map[string]string{"HERALD_DEV_TEMPORAL_ADDR": taken.Addr().String()})
+	if p.temporal == taken.Addr().String() {
+		t.Fatalf("herald dev is ready on a port another process holds: %s", p.temporal)
+	}
+	p.api.must(200, "GET", "/v1/apps", nil, nil)
 }
