@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,9 @@ type Recorded struct {
 	// Applied is false when the attempt's generation was not the
 	// delivery's: its status did not change.
 	Applied bool
+	// Gone (RecordAttempts only) is true when the delivery no longer
+	// exists: nothing was recorded.
+	Gone bool
 }
 
 // RecordedAttempt is an attempt found by its key.
@@ -89,38 +93,49 @@ func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded,
 		return out, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		cur, err := s.lockDelivery(ctx, tx, r.AppID, r.EventID, r.EndpointID)
-		if err != nil {
+		var err error
+		if out, err = s.recordAttempt(ctx, tx, r); err != nil {
 			return err
 		}
-		attempt := r.Attempt
-		if attempt > 0 {
-			n, err := s.exec(ctx, tx, `UPDATE attempts SET started_at = ?, duration_ms = ?, response_status = ?,
-				error = ?, response_body = ?, outcome = ?, retry_in_ms = ?
-				WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt = ?`,
-				ts(r.StartedAt), r.DurationMS, r.ResponseStatus, cleanText(r.Error, 0),
-				cleanText(r.ResponseBody, schemas.MaxResponseBody), r.Outcome, r.RetryIn.Milliseconds(),
-				r.AppID, r.EventID, r.EndpointID, attempt)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				attempt = 0 // its note is gone (purged): recorded anew
-			}
-		}
-		if attempt == 0 {
-			if attempt, err = s.insertAttempt(ctx, tx, r); err != nil {
-				return err
-			}
-		}
-		out.Attempt = attempt
-		out.EventStatus, out.Applied, err = s.afterAttempt(ctx, tx, r, cur)
+		out.EventStatus, err = s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
 		return err
 	})
 	if err != nil {
 		return Recorded{}, fmt.Errorf("record attempt of event %s to %s: %w", r.EventID, r.EndpointID, err)
 	}
 	return out, nil
+}
+
+// recordAttempt stores r into its in-flight note (or as a new attempt) and
+// applies it to its delivery, locked first; the event's status is the
+// caller's to recompute.
+func (s *Store) recordAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord) (Recorded, error) {
+	cur, err := s.lockDelivery(ctx, tx, r.AppID, r.EventID, r.EndpointID)
+	if err != nil {
+		return Recorded{}, err
+	}
+	attempt := r.Attempt
+	if attempt > 0 {
+		n, err := s.exec(ctx, tx, `UPDATE attempts SET started_at = ?, duration_ms = ?, response_status = ?,
+			error = ?, response_body = ?, outcome = ?, retry_in_ms = ?
+			WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt = ?`,
+			ts(r.StartedAt), r.DurationMS, r.ResponseStatus, cleanText(r.Error, 0),
+			cleanText(r.ResponseBody, schemas.MaxResponseBody), r.Outcome, r.RetryIn.Milliseconds(),
+			r.AppID, r.EventID, r.EndpointID, attempt)
+		if err != nil {
+			return Recorded{}, err
+		}
+		if n == 0 {
+			attempt = 0 // its note is gone (purged): recorded anew
+		}
+	}
+	if attempt == 0 {
+		if attempt, err = s.insertAttempt(ctx, tx, r); err != nil {
+			return Recorded{}, err
+		}
+	}
+	applied, err := s.applyAttempt(ctx, tx, r, cur)
+	return Recorded{Attempt: attempt, Applied: applied}, err
 }
 
 // insertAttempt stores r as the delivery's next attempt and returns its number.
@@ -155,15 +170,8 @@ func (s *Store) insertAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord)
 func (s *Store) BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string,
 	startedAt time.Time) (n int, moved bool, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// The delivery's row lock, taken by the update, orders this
-		// attempt's number against any other's.
-		changed, err := s.markDelivering(ctx, tx, appID, eventID, endpointID, gen)
-		if err != nil || changed == 0 {
-			return err
-		}
-		n, err = s.insertAttempt(ctx, tx, AttemptRecord{AppID: appID, EventID: eventID, EndpointID: endpointID,
-			StartedAt: startedAt, Error: schemas.InterruptedError, Key: key, Outcome: schemas.OutcomeInFlight})
-		moved = err == nil
+		n, moved, err = s.beginAttempt(ctx, tx, AttemptStart{AppID: appID, EventID: eventID, EndpointID: endpointID,
+			Gen: gen, Key: key, StartedAt: startedAt})
 		return err
 	})
 	if err == nil && !moved {
@@ -173,6 +181,139 @@ func (s *Store) BeginAttempt(ctx context.Context, appID, eventID, endpointID str
 		return 0, false, fmt.Errorf("begin attempt of event %s to %s: %w", eventID, endpointID, err)
 	}
 	return n, moved, nil
+}
+
+// beginAttempt is BeginAttempt's transaction for one attempt.
+func (s *Store) beginAttempt(ctx context.Context, tx *sqlx.Tx, a AttemptStart) (n int, moved bool, err error) {
+	// The delivery's row lock, taken by the update, orders this attempt's
+	// number against any other's.
+	changed, err := s.markDelivering(ctx, tx, a.AppID, a.EventID, a.EndpointID, a.Gen)
+	if err != nil || changed == 0 {
+		return 0, false, err
+	}
+	n, err = s.insertAttempt(ctx, tx, AttemptRecord{AppID: a.AppID, EventID: a.EventID, EndpointID: a.EndpointID,
+		StartedAt: a.StartedAt, Error: schemas.InterruptedError, Key: a.Key, Outcome: schemas.OutcomeInFlight})
+	return n, err == nil, err
+}
+
+// AttemptStart is one attempt for BeginAttempts to note in flight.
+type AttemptStart struct {
+	AppID, EventID, EndpointID string
+	Gen                        int64 // the generation it is made for (0: any)
+	Key                        string
+	StartedAt                  time.Time
+}
+
+// Begun is what BeginAttempts did for one AttemptStart, as BeginAttempt
+// says it: the attempt's number, and whether the delivery may go.
+type Begun struct {
+	N     int
+	Moved bool
+}
+
+// BeginAttempts is BeginAttempt for several attempts (one event's fan-out,
+// say) in one transaction: one write instead of one each, which on SQLite
+// is a turn of its one write connection. Moved is false, and nothing is
+// noted, for a delivery that may not go, gone ones included: its caller
+// finds out why on its own (BeginAttempt tells gone apart with an error).
+func (s *Store) BeginAttempts(ctx context.Context, starts []AttemptStart) ([]Begun, error) {
+	out := make([]Begun, len(starts))
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		for _, i := range inLockOrder(starts, func(a AttemptStart) [3]string { return [3]string{a.AppID, a.EventID, a.EndpointID} }) {
+			n, moved, err := s.beginAttempt(ctx, tx, starts[i])
+			if err != nil {
+				return fmt.Errorf("event %s to %s: %w", starts[i].EventID, starts[i].EndpointID, err)
+			}
+			out[i] = Begun{N: n, Moved: moved}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("begin %d attempts: %w", len(starts), err)
+	}
+	return out, nil
+}
+
+// EndpointResult is an attempt's answer as auto-disable counts it (see
+// NoteEndpointResult).
+type EndpointResult struct {
+	EndpointID string
+	OK         bool
+	At         time.Time
+}
+
+// RecordAttempts is RecordAttemptOf for several attempts noted by
+// BeginAttempts, in one transaction, which also keeps the failure streaks
+// of results as NoteEndpointResult does; whether a streak is long enough
+// to disable its endpoint is DisableIfFailing's to say. Every Recorded has
+// the event's status after them all. A delivery deleted meanwhile is not
+// an error: its Recorded is Gone and nothing is recorded for it.
+//
+// The streaks are kept first: disabling an endpoint locks it before the
+// events and deliveries it cancels, and so does this.
+func (s *Store) RecordAttempts(ctx context.Context, recs []AttemptRecord, results []EndpointResult) ([]Recorded, error) {
+	for _, r := range recs {
+		if !r.Status.Valid() {
+			return nil, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
+		}
+	}
+	out := make([]Recorded, len(recs))
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		for _, i := range inLockOrder(results, func(r EndpointResult) [3]string { return [3]string{r.EndpointID} }) {
+			if err := s.noteStreak(ctx, tx, results[i].EndpointID, results[i].OK, results[i].At); err != nil {
+				return err
+			}
+		}
+		events := map[[2]string]schemas.EventStatus{}
+		for _, i := range inLockOrder(recs, func(r AttemptRecord) [3]string { return [3]string{r.AppID, r.EventID, r.EndpointID} }) {
+			r := recs[i]
+			got, err := s.recordAttempt(ctx, tx, r)
+			if schemas.IsNotFound(err) {
+				out[i].Gone = true
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("event %s to %s: %w", r.EventID, r.EndpointID, err)
+			}
+			out[i] = got
+			events[[2]string{r.AppID, r.EventID}] = ""
+		}
+		for ev := range events {
+			st, err := s.recomputeEvent(ctx, tx, ev[0], ev[1])
+			if err != nil {
+				return err
+			}
+			events[ev] = st
+		}
+		for i, r := range recs {
+			out[i].EventStatus = events[[2]string{r.AppID, r.EventID}]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d attempts: %w", len(recs), err)
+	}
+	return out, nil
+}
+
+// inLockOrder is the order in which to lock the rows of items, by the key
+// of each: every transaction that locks several takes them in one order, so
+// that two of them on Postgres never wait for each other.
+func inLockOrder[T any](items []T, key func(T) [3]string) []int {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		ka, kb := key(items[a]), key(items[b])
+		for j := range ka {
+			if c := strings.Compare(ka[j], kb[j]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return order
 }
 
 // ReleaseInterrupted makes attempt n of a delivery, if it is still in
@@ -192,11 +333,22 @@ func (s *Store) ReleaseInterrupted(ctx context.Context, appID, eventID, endpoint
 
 // afterAttempt sets a delivery's status (now cur) and next attempt after an
 // attempt of its generation and returns the event's recomputed status and
-// whether the attempt applied. A final delivery only changes to succeeded:
-// MarkDelivering lets no attempt start once it is final, so a success that
-// finds it final was under way when a cancel came, and the contract keeps
-// that delivery succeeded.
+// whether the attempt applied (see applyAttempt).
 func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur deliveryRow) (schemas.EventStatus, bool, error) {
+	applied, err := s.applyAttempt(ctx, tx, r, cur)
+	if err != nil {
+		return "", false, err
+	}
+	st, err := s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
+	return st, applied, err
+}
+
+// applyAttempt sets a delivery's status (now cur) and next attempt after an
+// attempt of its generation and says whether the attempt applied. A final
+// delivery only changes to succeeded: MarkDelivering lets no attempt start
+// once it is final, so a success that finds it final was under way when a
+// cancel came, and the contract keeps that delivery succeeded.
+func (s *Store) applyAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, cur deliveryRow) (bool, error) {
 	applied := r.Gen == 0 || r.Gen == cur.Gen
 	if applied && (!cur.Status.Final() ||
 		(r.Status == schemas.DeliverySucceeded && cur.Status != schemas.DeliverySucceeded)) {
@@ -212,11 +364,10 @@ func (s *Store) afterAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord, 
 		if _, err := s.exec(ctx, tx, `UPDATE deliveries SET status = ?, next_attempt_at = ?, finished_at = ?, updated_at = ?
 			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.Status, nts(r.NextAttemptAt), finished, ts(now),
 			r.AppID, r.EventID, r.EndpointID); err != nil {
-			return "", false, err
+			return false, err
 		}
 	}
-	st, err := s.recomputeEvent(ctx, tx, r.AppID, r.EventID)
-	return st, applied, err
+	return applied, nil
 }
 
 // cleanText makes s storable as text: valid UTF-8 without NUL bytes, cut to

@@ -25,17 +25,37 @@ const DisabledReasonFailing = "failing"
 // nothing changes, so this does not contend with AcceptEvent on the
 // endpoint row.
 func (s *Store) NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time, disableAfter time.Duration) (disabled bool, err error) {
+	if err := s.noteStreak(ctx, s.db, endpointID, ok, at); err != nil {
+		return false, err
+	}
 	if ok {
-		if _, err := s.exec(ctx, s.db, `UPDATE endpoints SET failing_since = NULL
-			WHERE id = ? AND failing_since IS NOT NULL`, endpointID); err != nil {
-			return false, fmt.Errorf("note success of endpoint %s: %w", endpointID, err)
-		}
 		return false, nil
 	}
-	if _, err := s.exec(ctx, s.db, `UPDATE endpoints SET failing_since = ?
-		WHERE id = ? AND failing_since IS NULL AND disabled = ?`, ts(at), endpointID, false); err != nil {
-		return false, fmt.Errorf("note failure of endpoint %s: %w", endpointID, err)
+	return s.DisableIfFailing(ctx, endpointID, at, disableAfter)
+}
+
+// noteStreak is NoteEndpointResult's change of the failure streak: a
+// success clears failing_since, a failure sets it if unset.
+func (s *Store) noteStreak(ctx context.Context, db querier, endpointID string, ok bool, at time.Time) error {
+	if ok {
+		if _, err := s.exec(ctx, db, `UPDATE endpoints SET failing_since = NULL
+			WHERE id = ? AND failing_since IS NOT NULL`, endpointID); err != nil {
+			return fmt.Errorf("note success of endpoint %s: %w", endpointID, err)
+		}
+		return nil
 	}
+	if _, err := s.exec(ctx, db, `UPDATE endpoints SET failing_since = ?
+		WHERE id = ? AND failing_since IS NULL AND disabled = ?`, ts(at), endpointID, false); err != nil {
+		return fmt.Errorf("note failure of endpoint %s: %w", endpointID, err)
+	}
+	return nil
+}
+
+// DisableIfFailing disables an endpoint, with reason "failing", and cancels
+// its non-final deliveries when its failure streak (see NoteEndpointResult)
+// has lasted disableAfter (> 0) at at. disabled is true when this call
+// disabled it. It only reads unless the endpoint is due.
+func (s *Store) DisableIfFailing(ctx context.Context, endpointID string, at time.Time, disableAfter time.Duration) (disabled bool, err error) {
 	if disableAfter <= 0 {
 		return false, nil
 	}

@@ -69,6 +69,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ListEvents", testListEvents},
 		{"RecordAttempt", testRecordAttempt},
 		{"AttemptByKey", testAttemptByKey},
+		{"BeginRecordAttempts", testBeginRecordAttempts},
 		{"Drain", testDrain},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"Ordering", testOrdering},
