@@ -26,6 +26,9 @@ type Store interface {
 	BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string, startedAt time.Time) (int, bool, error)
 	ReleaseInterrupted(ctx context.Context, appID, eventID, endpointID string, n int, durationMS int64) error
 	RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error)
+	BeginAttempts(ctx context.Context, starts []store.AttemptStart) ([]store.Begun, error)
+	RecordAttempts(ctx context.Context, recs []store.AttemptRecord, results []store.EndpointResult) ([]store.Recorded, error)
+	DisableIfFailing(ctx context.Context, endpointID string, at time.Time, disableAfter time.Duration) (bool, error)
 	FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, bool, error)
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)
 	CancelDeliveries(ctx context.Context, appID, eventID string, upTo schemas.Generations, now time.Time) (schemas.EventStatus, schemas.Generations, error)

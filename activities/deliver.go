@@ -197,12 +197,8 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 		}
 		return res, nil
 	}
-	started, dur, ans := t.started, t.dur, t.ans
-	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
-		StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
-		Error: ans.errText, ResponseBody: ans.body, Gen: req.Gen, Attempt: t.n}
-	end := a.now()
-	a.classify(req, ans, end, &res, &rec)
+	ans := t.ans
+	rec, end := a.recordOf(req, t, &res)
 	drain := res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 && job.Endpoint.RateLimitPerSecond == 0
 	if drain {
 		// Recorded at once, so that an activity that times out while
@@ -214,15 +210,8 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 	if err != nil {
 		return res, err
 	}
-	res.EventStatus = got.EventStatus
-	at := ans.attempt(got.Attempt, started, rec.DurationMS)
-	res.Attempt = &at
-	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
-	log.Debug("delivery attempt", "status", ans.status, "error", ans.errText, "duration", dur, "outcome", res.Outcome)
+	log := a.recorded(req, t, rec, got, &res)
 	if !got.Applied {
-		// Queued again while the attempt was under way: it goes again.
-		res.Outcome, res.RetryIn = schemas.OutcomeSuperseded, 0
-		res.Reason = "the delivery was queued again during the attempt; " + res.Reason
 		return res, nil
 	}
 	if drain {
@@ -240,6 +229,35 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 	}
 	a.afterAttempt(ctx, req, ans, end, &res, log, true)
 	return res, nil
+}
+
+// recordOf is the record of attempt t, classified (the outcome into res),
+// and the time it ended.
+func (a *Activities) recordOf(req schemas.DeliverRequest, t tried, res *schemas.DeliverResult) (store.AttemptRecord, time.Time) {
+	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
+		StartedAt: t.started, DurationMS: t.dur.Milliseconds(), ResponseStatus: t.ans.status,
+		Error: t.ans.errText, ResponseBody: t.ans.body, Gen: req.Gen, Attempt: t.n}
+	end := a.now()
+	a.classify(req, t.ans, end, res, &rec)
+	return rec, end
+}
+
+// recorded puts what recording attempt t (as rec) did into res, and
+// returns the attempt's logger. An attempt that did not apply was of an
+// older queueing of its delivery: res says superseded, it goes again.
+func (a *Activities) recorded(req schemas.DeliverRequest, t tried, rec store.AttemptRecord, got store.Recorded,
+	res *schemas.DeliverResult) *slog.Logger {
+	res.EventStatus = got.EventStatus
+	at := t.ans.attempt(got.Attempt, t.started, rec.DurationMS)
+	res.Attempt = &at
+	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
+	log.Debug("delivery attempt", "status", t.ans.status, "error", t.ans.errText, "duration", t.dur, "outcome", res.Outcome)
+	if !got.Applied {
+		// Queued again while the attempt was under way: it goes again.
+		res.Outcome, res.RetryIn = schemas.OutcomeSuperseded, 0
+		res.Reason = "the delivery was queued again during the attempt; " + res.Reason
+	}
+	return log
 }
 
 // classify decides what an answer means for the delivery: the outcome, the
@@ -269,14 +287,27 @@ func (a *Activities) classify(req schemas.DeliverRequest, ans answer, end time.T
 // error is logged, not returned, since a retried activity would POST again.
 func (a *Activities) afterAttempt(ctx context.Context, req schemas.DeliverRequest, ans answer, end time.Time,
 	res *schemas.DeliverResult, log *slog.Logger, noteHealth bool) {
+	var note func() (bool, error)
+	if noteHealth {
+		note = func() (bool, error) {
+			return a.store.NoteEndpointResult(ctx, req.EndpointID, ans.ok(), end, a.cfg.DisableAfter)
+		}
+	}
+	a.afterNoted(ctx, req, ans, end, res, log, note)
+}
+
+// afterNoted is afterAttempt with note, when not nil, counting the result
+// towards auto-disable and saying whether that disabled the endpoint.
+func (a *Activities) afterNoted(ctx context.Context, req schemas.DeliverRequest, ans answer, end time.Time,
+	res *schemas.DeliverResult, log *slog.Logger, note func() (bool, error)) {
 	if ans.status == http.StatusGone {
 		if err := a.store.DisableEndpoint(ctx, req.AppID, req.EndpointID, DisabledReasonGone, end); err != nil {
 			log.Error("disable endpoint that answered 410 Gone (its next 410 will)", "err", err)
 		} else {
 			log.Warn("endpoint answered 410 Gone: disabled")
 		}
-	} else if noteHealth {
-		disabled, err := a.store.NoteEndpointResult(ctx, req.EndpointID, ans.ok(), end, a.cfg.DisableAfter)
+	} else if note != nil {
+		disabled, err := note()
 		if err != nil {
 			log.Error("note endpoint result for auto-disable", "err", err)
 		}
@@ -356,8 +387,17 @@ func (a *Activities) try(ctx context.Context, job store.DeliveryJob, key string,
 	if err != nil || !moved {
 		return t, false, err
 	}
+	return t, true, a.send(ctx, job, &t)
+}
+
+// send POSTs attempt t, noted in flight, and counts it. When the POST ends
+// in an error the attempt is recorded as interrupted at once and the error
+// returned.
+func (a *Activities) send(ctx context.Context, job store.DeliveryJob, t *tried) error {
+	ev := job.Event
 	t0 := time.Now()
-	t.ans, err = a.post(ctx, job, t.started)
+	ans, err := a.post(ctx, job, t.started)
+	t.ans = ans
 	t.dur = time.Since(t0)
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -365,12 +405,12 @@ func (a *Activities) try(ctx context.Context, job store.DeliveryJob, key string,
 		if rerr := a.store.ReleaseInterrupted(rctx, ev.AppID, ev.ID, job.Endpoint.ID, t.n, max(t.dur.Milliseconds(), 1)); rerr != nil {
 			a.log.Warn("record an interrupted attempt (its re-run will)", "event", ev.ID, "endpoint", job.Endpoint.ID, "err", rerr)
 		}
-		return t, true, err
+		return err
 	}
 	if a.metrics != nil {
 		a.metrics.Attempt(t.ans.status, t.dur)
 	}
-	return t, true, nil
+	return nil
 }
 
 // post signs the delivery and sends it through the endpoint's transport.

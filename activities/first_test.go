@@ -1,12 +1,17 @@
 package activities_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/activities"
 	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
 )
 
 // DeliverFirst makes each request's attempt as Deliver would, at the same
@@ -94,6 +99,114 @@ func TestDeliverFirstMakesEachAttempt(t *testing.T) {
 			if it.Result.Outcome != want[i] || it.Result.Attempt == nil || it.Result.Attempt.Attempt != 1 {
 				t.Errorf("called again, result %d = %+v", i, it.Result)
 			}
+		}
+	})
+}
+
+// writeCounter is the real store, counting the write transactions of
+// attempts: per delivery (Deliver's) and per event (DeliverFirst's).
+type writeCounter struct {
+	*store.Store
+	begin, record, note, begins, records atomic.Int32
+}
+
+func (s *writeCounter) BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string,
+	startedAt time.Time) (int, bool, error) {
+	s.begin.Add(1)
+	return s.Store.BeginAttempt(ctx, appID, eventID, endpointID, gen, key, startedAt)
+}
+
+func (s *writeCounter) RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error) {
+	s.record.Add(1)
+	return s.Store.RecordAttemptOf(ctx, r)
+}
+
+func (s *writeCounter) NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time,
+	disableAfter time.Duration) (bool, error) {
+	s.note.Add(1)
+	return s.Store.NoteEndpointResult(ctx, endpointID, ok, at, disableAfter)
+}
+
+func (s *writeCounter) BeginAttempts(ctx context.Context, starts []store.AttemptStart) ([]store.Begun, error) {
+	s.begins.Add(1)
+	return s.Store.BeginAttempts(ctx, starts)
+}
+
+func (s *writeCounter) RecordAttempts(ctx context.Context, recs []store.AttemptRecord,
+	results []store.EndpointResult) ([]store.Recorded, error) {
+	s.records.Add(1)
+	return s.Store.RecordAttempts(ctx, recs, results)
+}
+
+// DeliverFirst notes the fresh deliveries' attempts in one transaction and
+// records them in one, with what Deliver would do after each: a 410
+// disables its endpoint, a failure that ends a long streak disables its
+// endpoint and cancels the retry. A delivery with a rate limit goes
+// through Deliver, as before.
+func TestDeliverFirstWritesOncePerEvent(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		var w *writeCounter
+		e := newEnv(t, open, func(d *activities.Deps) {
+			w = &writeCounter{Store: d.Store.(*store.Store)}
+			d.Store = w
+		})
+		codes := []int{200, 500, 410, 200}
+		var eps []string
+		var rcvs []*receiver
+		for i, code := range codes {
+			rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) })
+			ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) {
+				if i == 3 {
+					ep.RateLimitPerSecond = 100
+				}
+			})
+			eps, rcvs = append(eps, ep.ID), append(rcvs, rcv)
+		}
+		// The 500's endpoint has been failing for longer than DisableAfter.
+		if _, err := e.store.NoteEndpointResult(e.ctx, eps[1], false, time.Now().Add(-25*time.Hour), 0); err != nil {
+			t.Fatal(err)
+		}
+		e.event("evt_1", "order.created", `{"n":1}`, time.Now())
+		var req schemas.DeliverFirstRequest
+		for i, ep := range eps {
+			req.Requests = append(req.Requests, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep,
+				Key: fmt.Sprintf("run/%d/0", i), NextDelay: 5 * time.Second})
+		}
+		res, err := e.acts.DeliverFirst(e.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []schemas.Outcome{schemas.OutcomeSucceeded, schemas.OutcomeCancelled, schemas.OutcomeFailed, schemas.OutcomeSucceeded}
+		// Recorded together, before the rate-limited one ended: the same status.
+		if s0, s2 := res.Results[0].Result.EventStatus, res.Results[2].Result.EventStatus; s0 != schemas.EventPending || s2 != s0 {
+			t.Errorf("event status after the first attempts: %s and %s, want pending", s0, s2)
+		}
+		for i, it := range res.Results {
+			r := it.Result
+			if it.Error != "" || r.Outcome != want[i] || r.EndpointID != eps[i] || r.Attempt == nil ||
+				r.Attempt.Attempt != 1 || r.Attempt.ResponseStatus != codes[i] || len(rcvs[i].got()) != 1 {
+				t.Errorf("result %d = %+v, want outcome %s after one POST answered %d", i, it, want[i], codes[i])
+			}
+		}
+		for i, reason := range map[int]string{1: store.DisabledReasonFailing, 2: activities.DisabledReasonGone} {
+			got, err := e.store.GetEndpoint(e.ctx, e.app, eps[i])
+			if err != nil || !got.Disabled || got.DisabledReason != reason {
+				t.Errorf("endpoint %d: %+v %v, want disabled (%s)", i, got, err, reason)
+			}
+		}
+		for i, st := range []schemas.DeliveryStatus{schemas.DeliverySucceeded, schemas.DeliveryCancelled,
+			schemas.DeliveryFailed, schemas.DeliverySucceeded} {
+			if _, d := e.delivery("evt_1", eps[i]); d.Status != st || len(d.Attempts) != 1 {
+				t.Errorf("delivery %d: %s with %d attempts, want %s with 1", i, d.Status, len(d.Attempts), st)
+			}
+		}
+		if w.begins.Load() != 1 || w.records.Load() != 1 {
+			t.Errorf("%d BeginAttempts and %d RecordAttempts, want one each", w.begins.Load(), w.records.Load())
+		}
+		// Only the rate-limited delivery went alone.
+		if w.begin.Load() != 1 || w.record.Load() != 1 || w.note.Load() != 1 {
+			t.Errorf("%d BeginAttempt, %d RecordAttemptOf, %d NoteEndpointResult, want 1 each (the rate-limited one)",
+				w.begin.Load(), w.record.Load(), w.note.Load())
 		}
 	})
 }
