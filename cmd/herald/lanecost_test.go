@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,32 +41,7 @@ func TestFailingHeadWithQueueBehindIsBounded(t *testing.T) {
 	f.send(t, "head", 0)
 
 	const queued = 300
-	s := &laneSender{base: p.api.base, token: p.api.token}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				// Tried again with its id, as a careful client does: a
-				// loaded machine may answer 503 now and then.
-				body := fmt.Sprintf(`{"id":"q-%04d","event_type":%q,"payload":%d}`, i, f.eventType, i)
-				ok := false
-				for try := 0; try < 10 && !ok; try++ {
-					if ok = s.post("/v1/apps/"+f.app+"/events", []byte(body)); !ok {
-						time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-					}
-				}
-				if !ok {
-					t.Errorf("event q-%04d not accepted", i)
-				}
-			}
-		})
-	}
-	for i := range queued {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	sendQueue(t, &laneSender{base: p.api.base, token: p.api.token}, f.app, f.eventType, queued)
 
 	failed := f.waitStatus(t, "head", schemas.EventFailed, 3*time.Minute)
 	attempts := failed.Deliveries[0].Attempts
