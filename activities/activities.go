@@ -69,7 +69,15 @@ type Config struct {
 	// Retention is how long events are kept (HERALD_RETENTION); zero means
 	// DefaultRetention.
 	Retention time.Duration
+	// TurnWaiters bounds the ordered deliveries waiting in AcquireTurn at
+	// once. Each holds a workflow task slot and a local activity slot of
+	// its worker, so it must stay well below the worker's workflow task
+	// slots, which other events need too. Zero: DefaultTurnWaiters.
+	TurnWaiters int
 }
+
+// DefaultTurnWaiters is half of worker.DefaultWorkflowTasks.
+const DefaultTurnWaiters = 512
 
 // DefaultDeliveryTimeout is the contract's default HERALD_DELIVERY_TIMEOUT.
 const DefaultDeliveryTimeout = 15 * time.Second
@@ -99,6 +107,7 @@ type Activities struct {
 	cfg     Config
 	sender  outbound.Sender
 	router  func() (*routing.Router, error)
+	waiters *turnWaiters // deliveries waiting for their turn in this process
 }
 
 // New makes the activities from their dependencies.
@@ -106,11 +115,14 @@ func New(d Deps) *Activities {
 	if d.Config.DeliveryTimeout <= 0 {
 		d.Config.DeliveryTimeout = DefaultDeliveryTimeout
 	}
+	if d.Config.TurnWaiters <= 0 {
+		d.Config.TurnWaiters = DefaultTurnWaiters
+	}
 	if d.Config.UserAgent == "" {
 		d.Config.UserAgent = "Herald"
 	}
 	a := &Activities{store: d.Store, waker: d.Waker, metrics: d.Metrics, log: d.Logger,
-		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d)}
+		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: newTurnWaiters(d.Config.TurnWaiters)}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -30,33 +32,173 @@ const staleGrace = 20 * time.Second
 // every delivery of its lane with a lower seq must be final. A delivery
 // that no longer exists (its app or endpoint was deleted) answers
 // cancelled: the waiting workflow ends.
+//
+// With req.Wait, a delivery whose lane is moving (its head delivering, or
+// about to) waits here, up to req.Wait, for its turn or for a drain to
+// deliver it, instead of answering "not yet" at once. The workflow task
+// that asked stays open meanwhile, so a queued event whose delivery the
+// drain makes ends in its first task, and a turn passed in this process
+// wakes it without a signal (PassTurn): no timer, no signal, no second
+// task through the server. Both were most of what an ordered delivery cost
+// beyond an unordered one.
 func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
+	res, head, err := a.turn(ctx, req)
+	if err != nil || req.Wait <= 0 || settled(res) || !moving(head) {
+		return res, err
+	}
+	wait := req.Wait
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)-recordSlack)
+	}
+	if wait <= 0 {
+		return res, nil
+	}
+	w := a.waiters.add(waitKey{req.AppID, req.EventID, req.EndpointID}, req.Seq)
+	if w == nil {
+		return res, nil // as many wait as may: answer now
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		// Asked again after the waiter is registered, so that a turn passed
+		// between the first answer and the registration is not missed.
+		if res, _, err = a.turn(ctx, req); err != nil || settled(res) {
+			a.waiters.remove(w)
+			return res, err
+		}
+		select {
+		case <-w.woken:
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		break
+	}
+	// A PassTurn that found this waiter sent no signal: asking once more
+	// after leaving the registry sees any turn it passed.
+	a.waiters.remove(w)
+	res, _, err = a.turn(ctx, req)
+	return res, err
+}
+
+// turn answers a TurnRequest from the store, with the lane's head when the
+// delivery may not go yet.
+func (a *Activities) turn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, store.LaneHead, error) {
 	st, seq, err := a.store.DeliveryState(ctx, req.AppID, req.EventID, req.EndpointID)
 	if schemas.IsNotFound(err) {
-		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryCancelled}, nil
+		return schemas.TurnResult{DeliveryStatus: schemas.DeliveryCancelled}, store.LaneHead{}, nil
 	}
 	if err != nil {
-		return schemas.TurnResult{}, err
+		return schemas.TurnResult{}, store.LaneHead{}, err
 	}
 	if st.Final() {
-		return schemas.TurnResult{Go: false, DeliveryStatus: st}, nil
+		return schemas.TurnResult{Go: false, DeliveryStatus: st}, store.LaneHead{}, nil
 	}
 	if seq != req.Seq {
 		// A replay or recover queued the delivery again after this request's
 		// target was made: the newer target's coroutine delivers it.
-		return schemas.TurnResult{Go: false, DeliveryStatus: st, Superseded: true}, nil
+		return schemas.TurnResult{Go: false, DeliveryStatus: st, Superseded: true}, store.LaneHead{}, nil
 	}
 	ahead, err := a.store.Ahead(ctx, req.EndpointID, req.Lane, req.Seq)
 	if err != nil || ahead == 0 {
-		return schemas.TurnResult{Go: ahead == 0, DeliveryStatus: st}, err
+		return schemas.TurnResult{Go: ahead == 0, DeliveryStatus: st}, store.LaneHead{}, err
 	}
 	head, ok, err := a.store.HeadDelivery(ctx, req.EndpointID, req.Lane)
 	if err != nil || !ok {
-		return schemas.TurnResult{DeliveryStatus: st}, err
+		return schemas.TurnResult{DeliveryStatus: st}, store.LaneHead{}, err
 	}
 	res := schemas.TurnResult{DeliveryStatus: st, HeadSeq: head.Seq, Next: ahead == 1}
 	res.Nudge = res.Next && a.stale(head)
-	return res, nil
+	return res, head, nil
+}
+
+// settled reports whether a turn's answer ends the wait: the delivery may
+// go, must not, or must wake its head.
+func settled(res schemas.TurnResult) bool {
+	return res.Go || res.Superseded || res.DeliveryStatus.Final() || res.Nudge
+}
+
+// moving reports whether a lane's head is being delivered or is about to
+// be: a waiter behind it may get its turn, or be drained, within seconds.
+// One in its retry wait may keep the lane for a day; waiting for it would
+// only hold a workflow task slot.
+func moving(h store.LaneHead) bool {
+	return h.Seq > 0 && (h.Status == schemas.DeliveryDelivering || h.NextAttemptAt == nil)
+}
+
+// waitKey names a delivery.
+type waitKey struct{ appID, eventID, endpointID string }
+
+// waiter is one AcquireTurn waiting for its turn in this process.
+type waiter struct {
+	key   waitKey
+	seq   int64
+	woken chan struct{} // one buffered wake
+}
+
+// turnWaiters are the deliveries waiting in AcquireTurn in this process.
+// Waking one costs a channel send where a turn signal costs a Temporal
+// write and a workflow task.
+type turnWaiters struct {
+	mu  sync.Mutex
+	m   map[waitKey][]*waiter
+	n   int
+	max int // Config.TurnWaiters
+}
+
+func newTurnWaiters(max int) *turnWaiters {
+	return &turnWaiters{m: map[waitKey][]*waiter{}, max: max}
+}
+
+// add registers a waiter for the delivery at seq, or returns nil when
+// as many as may already wait.
+func (t *turnWaiters) add(k waitKey, seq int64) *waiter {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n >= t.max {
+		return nil
+	}
+	w := &waiter{key: k, seq: seq, woken: make(chan struct{}, 1)}
+	t.m[k] = append(t.m[k], w)
+	t.n++
+	return w
+}
+
+func (t *turnWaiters) remove(w *waiter) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ws := t.m[w.key]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			t.n--
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(t.m, w.key)
+	} else {
+		t.m[w.key] = ws
+	}
+}
+
+// wake wakes the waiters of the delivery at seq and reports whether there
+// were any. A woken waiter asks the store again before it leaves the
+// registry, so one found here needs no turn signal.
+func (t *turnWaiters) wake(k waitKey, seq int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	found := false
+	for _, w := range t.m[k] {
+		if w.seq == seq {
+			found = true
+			select {
+			case w.woken <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return found
 }
 
 // awaitsTurn reports whether a lane's head needs a turn signal: any head
@@ -96,6 +238,9 @@ func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) 
 	if err != nil || !ok || !a.awaitsTurn(head) {
 		return err
 	}
+	if a.waiters.wake(waitKey{head.AppID, head.EventID, head.EndpointID}, head.Seq) {
+		return nil // its workflow's task is open, waiting in AcquireTurn
+	}
 	if a.waker == nil {
 		return errors.New("pass turn: the activities have no Waker")
 	}
@@ -114,8 +259,18 @@ func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) 
 const maxDrain = 512
 
 // recordSlack is kept free at the end of the activity for the records
-// after the last POST: the last drained attempt and the holder's own end.
+// after the last POST: the last drained attempts and the holder's own end.
 const recordSlack = 3 * time.Second
+
+// The drain records its attempts in batches of up to drainBatch, or after
+// drainBatchAge: one write transaction for many deliveries instead of two
+// each. Under a burst the store's writes (on SQLite, one connection shared
+// with the API's accepts) were what held the drain to a fraction of the
+// endpoint's speed, so the queue grew while events were accepted.
+const (
+	drainBatch    = 32
+	drainBatchAge = 50 * time.Millisecond
+)
 
 // drain delivers, in order, the deliveries queued behind an ordered
 // delivery that has just succeeded and is not yet final, so that it still
@@ -128,25 +283,33 @@ const recordSlack = 3 * time.Second
 // the whole delivery timeout and the records after it: a drain that outlived
 // its activity would be run again by the SDK and POST twice.
 //
+// Each attempt is noted in flight before its POST, as every attempt is
+// (try); the answers are recorded a batch at a time (drainBatch). A drained
+// delivery stays delivering until its batch is recorded, so nothing behind
+// it in the lane goes before it, and an attempt not yet recorded when the
+// process dies is one in flight, made again as any other.
+//
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the
 // failed attempt when its turn comes and goes on with its retry schedule.
-// A drained delivery's workflow is not signalled: that would cost a Temporal
-// write and a workflow task per delivery. It was most likely started with a
-// delay that outlasts the drain (dispatch.Start), so its first task finds the
-// delivery done; otherwise its turn re-check does.
+// A drained delivery's workflow is not signalled, which would cost a
+// Temporal write and a workflow task per delivery: one waiting in this
+// process for its turn is woken by a channel (AcquireTurn); another finds
+// its delivery done at its (delayed) start or its next re-check.
 func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []schemas.DrainedAttempt {
 	endpointID, lane, seq := holder.Endpoint.ID, holder.Lane, holder.Seq
-	log := a.log.With("endpoint", endpointID, "lane", lane)
+	d := drainBatcher{a: a, endpointID: endpointID, log: a.log.With("endpoint", endpointID, "lane", lane)}
 	deadline := a.deadline(ctx)
-	var out []schemas.DrainedAttempt
-	for len(out) < maxDrain && time.Until(deadline) > a.cfg.DeliveryTimeout+recordSlack {
+	for d.made < maxDrain && time.Until(deadline) > a.cfg.DeliveryTimeout+recordSlack {
+		if d.due() && !d.flush(ctx) {
+			return d.out
+		}
 		if !a.holds(ctx, holder) {
 			break // cancelled or queued again meanwhile: the lane is not ours
 		}
 		next, fresh, err := a.store.NextFresh(ctx, endpointID, lane, seq)
 		if err != nil {
-			log.Warn("drain: find the next delivery", "err", err)
+			d.log.Warn("drain: find the next delivery", "err", err)
 			break
 		}
 		if !fresh {
@@ -161,36 +324,102 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 		if err != nil || !moved {
 			break // the activity is ending (the attempt is on record as interrupted), or the delivery may not go
 		}
-		started, dur, ans := t.started, t.dur, t.ans
-		end := a.now()
-		ok := ans.ok()
-		rec := store.AttemptRecord{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
-			StartedAt: started, DurationMS: dur.Milliseconds(), ResponseStatus: ans.status,
-			Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
-			Key: store.DrainKey(next.Seq), Gen: job.Gen, Attempt: t.n}
-		if ok {
-			rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
-		}
-		got, err := a.store.RecordAttemptOf(ctx, rec)
-		if err != nil {
-			log.Error("drain: record attempt", "event", next.EventID, "err", err)
-			break
-		}
-		if ans.status != http.StatusGone {
-			if _, err := a.store.NoteEndpointResult(ctx, endpointID, ok, end, a.cfg.DisableAfter); err != nil {
-				log.Error("note endpoint result for auto-disable", "err", err)
-			}
-		}
-		out = append(out, schemas.DrainedAttempt{EventID: next.EventID, Attempt: ans.attempt(got.Attempt, started, rec.DurationMS)})
-		if !ok || !got.Applied {
-			break
-		}
-		if a.metrics != nil {
-			a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
+		if !d.add(next, job.Gen, t) {
+			break // it failed: recorded with its batch below, adopted by its own workflow
 		}
 		seq = next.Seq
 	}
-	return out
+	d.flush(ctx)
+	return d.out
+}
+
+// drainBatcher holds a drain's attempts made and not yet recorded.
+type drainBatcher struct {
+	a          *Activities
+	endpointID string
+	log        *slog.Logger
+
+	recs  []store.AttemptRecord
+	refs  []store.DeliveryRef
+	since time.Time // when the oldest unrecorded attempt ended
+	made  int
+	out   []schemas.DrainedAttempt
+}
+
+// add queues the record of attempt t of the delivery next and reports
+// whether it succeeded.
+func (d *drainBatcher) add(next store.DeliveryRef, gen int64, t tried) bool {
+	end := d.a.now()
+	ans := t.ans
+	rec := store.AttemptRecord{AppID: next.AppID, EventID: next.EventID, EndpointID: d.endpointID,
+		StartedAt: t.started, DurationMS: t.dur.Milliseconds(), ResponseStatus: ans.status,
+		Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
+		Key: store.DrainKey(next.Seq), Gen: gen, Attempt: t.n}
+	if ans.ok() {
+		rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
+	}
+	if len(d.recs) == 0 {
+		d.since = end
+	}
+	d.recs, d.refs = append(d.recs, rec), append(d.refs, next)
+	d.made++
+	return ans.ok()
+}
+
+// due reports whether the unrecorded attempts are to be recorded now.
+func (d *drainBatcher) due() bool {
+	return len(d.recs) >= drainBatch || (len(d.recs) > 0 && d.a.now().Sub(d.since) >= drainBatchAge)
+}
+
+// flush records the unrecorded attempts in one transaction, with the
+// endpoint's failure streak as of the last of them, and wakes the waiting
+// workflows of the deliveries that ended. It reports whether the drain may
+// go on: not after an error, nor when a delivery was queued again (a
+// replay) while its attempt was under way.
+func (d *drainBatcher) flush(ctx context.Context) bool {
+	if len(d.recs) == 0 {
+		return true
+	}
+	recs, refs := d.recs, d.refs
+	d.recs, d.refs = nil, nil
+	last := recs[len(recs)-1]
+	var health []store.EndpointResult
+	ok := last.Outcome == schemas.OutcomeSucceeded
+	if last.ResponseStatus != http.StatusGone { // a 410 disables the endpoint through its own workflow
+		health = append(health, store.EndpointResult{EndpointID: d.endpointID, OK: ok, At: last.StartedAt.Add(time.Duration(last.DurationMS) * time.Millisecond)})
+	}
+	got, err := d.a.store.RecordAttempts(ctx, recs, health)
+	if err != nil {
+		// The attempts stay noted in flight: each delivery's own workflow
+		// finds its note and makes it again once it may (deliver.go).
+		d.log.Error("drain: record attempts", "attempts", len(recs), "err", err)
+		return false
+	}
+	if !ok && len(health) > 0 {
+		if _, err := d.a.store.DisableIfFailing(ctx, d.endpointID, health[0].At, d.a.cfg.DisableAfter); err != nil {
+			d.log.Error("note endpoint result for auto-disable", "err", err)
+		}
+	}
+	goOn := true
+	for i, r := range recs {
+		if got[i].Gone {
+			goOn = false
+			continue
+		}
+		ans := answer{status: r.ResponseStatus, errText: r.Error, body: r.ResponseBody}
+		d.out = append(d.out, schemas.DrainedAttempt{EventID: r.EventID, Attempt: ans.attempt(got[i].Attempt, r.StartedAt, r.DurationMS)})
+		if !got[i].Applied {
+			goOn = false
+			continue
+		}
+		if r.Outcome == schemas.OutcomeSucceeded {
+			if d.a.metrics != nil {
+				d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
+			}
+			d.a.waiters.wake(waitKey{refs[i].AppID, refs[i].EventID, d.endpointID}, refs[i].Seq) // its workflow may end now
+		}
+	}
+	return goOn
 }
 
 // holds reports whether the drain's holder still holds its lane: it is

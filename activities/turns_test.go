@@ -154,3 +154,114 @@ func TestPassTurnLeavesAHeadInItsRetryWait(t *testing.T) {
 		}
 	})
 }
+
+// A delivery whose lane is moving waits in AcquireTurn (req.Wait) and is
+// woken in the process, without a turn signal: by the drain that delivers
+// it, or by the PassTurn that makes it the head. A head in its retry wait
+// is not waited for.
+func TestTurnWaitedForInTheProcess(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		waker := &recordingWaker{}
+		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker,
+			Config: activities.Config{AllowPrivateNetworks: true}})
+		fail := false
+		var mu sync.Mutex
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if fail {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		})
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		ids := []string{"evt_1", "evt_2", "evt_3", "evt_4"}
+		targets := make([]schemas.Target, len(ids))
+		add := func(i int) { targets[i] = e.event(ids[i], "t", `{}`, time.Now())[0] }
+		add(0)
+		add(1)
+		const wait = 20 * time.Second // far longer than any answer below may take
+		type answer struct {
+			res schemas.TurnResult
+			err error
+			in  time.Duration
+		}
+		await := func(i int) <-chan answer {
+			ch := make(chan answer, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+				defer cancel()
+				start := time.Now()
+				res, err := e.acts.AcquireTurn(ctx, schemas.TurnRequest{AppID: e.app, EventID: ids[i],
+					EndpointID: ep.ID, Seq: targets[i].Seq, Wait: wait})
+				ch <- answer{res, err, time.Since(start)}
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for e.acts.Waiting() == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s does not wait", ids[i])
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return ch
+		}
+		got := func(ch <-chan answer) answer {
+			t.Helper()
+			a := <-ch
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			if a.in >= wait/2 {
+				t.Fatalf("answered after %v: it was not woken", a.in)
+			}
+			return a
+		}
+
+		// evt_1's success drains evt_2: its waiter learns it at once.
+		ch := await(1)
+		if res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: targets[0].Seq, Key: "r1/0/0", NextDelay: time.Minute}); err != nil || len(res.Drained) != 1 {
+			t.Fatalf("holder: %+v %v", res, err)
+		}
+		if a := got(ch); a.res.Go || a.res.DeliveryStatus != schemas.DeliverySucceeded {
+			t.Fatalf("drained delivery: %+v", a.res)
+		}
+
+		// evt_3 is the head; evt_4 waits behind it. evt_3 is cancelled, and
+		// the PassTurn that follows wakes evt_4's waiter instead of
+		// signalling its workflow.
+		add(2)
+		add(3)
+		ch = await(3)
+		if _, err := e.acts.CancelDeliveries(e.ctx, schemas.CancelRequest{AppID: e.app, EventID: "evt_3", EndpointIDs: []string{ep.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if a := got(ch); !a.res.Go {
+			t.Fatalf("new head: %+v", a.res)
+		}
+		waker.mu.Lock()
+		if len(waker.refs) != 0 {
+			t.Errorf("turn signals sent to a waiter in the process: %+v", waker.refs)
+		}
+		waker.mu.Unlock()
+
+		// A head in its retry wait may keep its lane for a day: the one
+		// behind it answers at once.
+		mu.Lock()
+		fail = true
+		mu.Unlock()
+		if res, _ := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_4", EndpointID: ep.ID,
+			Seq: targets[3].Seq, Key: "r4/0/0", NextDelay: time.Hour}); res.Outcome != schemas.OutcomeRetry {
+			t.Fatalf("head: %+v", res)
+		}
+		t5 := e.event("evt_5", "t", `{}`, time.Now())[0]
+		start := time.Now()
+		res, err := e.acts.AcquireTurn(e.ctx, schemas.TurnRequest{AppID: e.app, EventID: "evt_5", EndpointID: ep.ID, Seq: t5.Seq, Wait: wait})
+		if err != nil || res.Go || time.Since(start) > wait/2 {
+			t.Fatalf("behind a head in its retry wait: %+v %v after %v", res, err, time.Since(start))
+		}
+	})
+}

@@ -62,6 +62,9 @@ type tuning struct {
 	// mutable state, in entries; 0 leaves the server's default bound of
 	// 128,000 entries (sized for a cluster host: no bound for one process).
 	historyCacheEntries int
+	// visibilityWorkers is how many goroutines write visibility records;
+	// 0 leaves the server's 512.
+	visibilityWorkers int
 }
 
 // defaultTuning is what Start runs with. See docs/devserver-tuning.md for the
@@ -84,6 +87,14 @@ func defaultTuning() tuning {
 		// only when retention deletes them). Full, it held ~4.5 MB of live
 		// heap in the soak of docs/devserver-tuning.md.
 		historyCacheEntries: 1024,
+		// Visibility has one SQLite connection, and each of its task's
+		// writes must finish within 3 s (a constant of the server) or is
+		// abandoned and retried. With 512 writers queued on the connection
+		// under load, most of them timed out waiting and were retried, up
+		// to 20 times each: a third of the server's CPU was visibility,
+		// much of it redone. A few writers keep the queue in the
+		// scheduler, where waiting costs nothing.
+		visibilityWorkers: 4,
 	}
 }
 
@@ -175,6 +186,9 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 	dc[dynamicconfig.ReplicationProcessorSchedulerWorkerCount.Key()] = 1
 	dc[dynamicconfig.ReplicationLowPriorityProcessorSchedulerWorkerCount.Key()] = 1
 	dc[dynamicconfig.XDCCacheMaxSizeBytes.Key()] = 64 << 10
+	if t.visibilityWorkers > 0 {
+		dc[dynamicconfig.VisibilityProcessorSchedulerWorkerCount.Key()] = t.visibilityWorkers
+	}
 	if t.shardIOConcurrency > 0 {
 		dc[dynamicconfig.ShardIOConcurrency.Key()] = t.shardIOConcurrency
 	}

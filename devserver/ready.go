@@ -43,7 +43,28 @@ func waitReady(ctx context.Context, frontendAddr, namespace string, retention ti
 	if err := ensureRetention(ctx, c.WorkflowService(), namespace, retention); err != nil {
 		return err
 	}
-	return ensureSearchAttributes(ctx, c.OperatorService(), namespace)
+	if err := ensureSearchAttributes(ctx, c.OperatorService(), namespace); err != nil {
+		return err
+	}
+	// Added search attributes are aliases in the namespace's config, which
+	// the services see when their namespace cache next refreshes: until then
+	// a start that sets them is refused ("no mapping defined").
+	return poll(ctx, func() error {
+		desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for _, alias := range desc.GetConfig().GetCustomSearchAttributeAliases() {
+			have[alias] = true
+		}
+		for name := range searchAttributes() {
+			if !have[name] {
+				return fmt.Errorf("search attribute %s not yet in namespace %q", name, namespace)
+			}
+		}
+		return nil
+	})
 }
 
 // dial connects an SDK client, retrying until the frontend accepts it.

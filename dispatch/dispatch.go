@@ -62,19 +62,21 @@ var (
 // idempotency key: a running workflow with that id is used as it is, and a
 // closed one means the event was already handled; both are success.
 //
-// An event queued behind others at an ordered endpoint starts with a delay
-// instead: its delivery will most likely be drained by the turn holder
-// before the delay ends, and then its first workflow task finds it done and
-// ends at once, where an eager start would wait for its turn and need a
-// second task to end. That task is housekeeping: it runs at the lowest
-// priority, so that under a burst a lane's wake (Turn) never waits behind
-// thousands of them.
+// An event queued behind others at every ordered endpoint it goes to is
+// housekeeping until its turn: its delivery will most likely be drained by
+// the turn holder, and its first task only finds it done. Its tasks run at
+// the lowest priority, so that under a burst a lane's wake (Turn) never
+// waits behind thousands of them; one far back starts with a delay
+// (dispatch/lanes.go).
 func (d *Dispatcher) Start(ctx context.Context, ev store.NewEvent, targets []schemas.Target) error {
 	opts := d.options(ev, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
-	if delay := startDelay(targets); delay > 0 {
-		opts.StartDelay = delay
+	ahead := queuedAhead(targets)
+	if ahead > 0 {
 		opts.Priority = temporal.Priority{PriorityKey: priorityHousekeeping}
+	}
+	if delay := startDelay(ahead); delay > 0 {
+		opts.StartDelay = delay
 	} else {
 		opts.EnableEagerStart = true // the first task runs in this process's worker, without a round trip
 	}
@@ -126,6 +128,7 @@ func (d *Dispatcher) options(ev store.NewEvent, reuse enumspb.WorkflowIdReusePol
 	return client.StartWorkflowOptions{
 		ID:                    schemas.EventWorkflowID(ev.AppID, ev.ID),
 		TaskQueue:             d.cfg.TaskQueue,
+		WorkflowTaskTimeout:   workflowTaskTimeout,
 		WorkflowIDReusePolicy: reuse,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			appKey.ValueSet(ev.AppID),
@@ -134,6 +137,16 @@ func (d *Dispatcher) options(ev store.NewEvent, reuse enumspb.WorkflowIdReusePol
 		),
 	}
 }
+
+// workflowTaskTimeout is how long a workflow task may run before the
+// server gives it to another worker: what a task in progress when its
+// process died (kill -9) costs its workflow. Herald's tasks stay open while
+// their local activities run (attempts, and an ordered delivery waiting for
+// its turn); the SDK heartbeats a task past 80% of this, so a shorter one
+// costs a history write every 3.2 s of a long wait, and spares a lane
+// whose next holder was waiting when its process died up to 10 s (the
+// server's default) after the restart.
+const workflowTaskTimeout = 4 * time.Second
 
 func isNotFound(err error) bool {
 	var nf *serviceerror.NotFound

@@ -66,34 +66,50 @@ func (d *Dispatcher) raise(ctx context.Context, workflowID string) {
 	})
 }
 
-// Queued ordered events start after perQueued for each delivery ahead of
-// theirs (about what draining one costs), at most maxStartDelay. A turn
-// passed to the event (Turn) ends the delay early.
+// An event queued at every one of its targets with fewer than nearAhead
+// deliveries ahead of it starts at once: its first task waits in
+// AcquireTurn while its lane moves (activities/lanes.go), and most often
+// ends there, found drained, without a second task. One further back
+// starts after perQueued for each delivery ahead of it (about what
+// draining one costs), at most maxStartDelay, so that it is not one more
+// task holding a worker slot for long; a turn passed to it (Turn) ends
+// the delay early.
 const (
+	nearAhead     = 1024
 	perQueued     = 10 * time.Millisecond
 	maxStartDelay = 30 * time.Second
 )
 
-// startDelay is how long to hold back the first task of an event queued
-// behind others at every one of its targets; 0 for one with a target that
-// can go now: an unordered one, or an ordered one first or next in line.
-// Holding back an event that also goes to an unordered endpoint held back
-// that delivery too, by up to maxStartDelay and then behind every other
-// housekeeping task: a lane queued behind a failing head delayed the
-// unordered deliveries of the same events by tens of seconds
-// (TestFailingLaneDoesNotStallOtherEndpoints). Such an event starts at
-// once; its ordered delivery waits in the workflow (workflows/lanes.go).
-func startDelay(targets []schemas.Target) time.Duration {
+// queuedAhead is how many deliveries are ahead of an event queued at every
+// one of its targets (the fewest, over its targets), or -1 for one with a
+// target that can go now: an unordered one, or an ordered one first or
+// next in line. Holding back an event that also goes to an unordered
+// endpoint held back that delivery too, by up to maxStartDelay and then
+// behind every other housekeeping task: a lane queued behind a failing
+// head delayed the unordered deliveries of the same events by tens of
+// seconds (TestFailingLaneDoesNotStallOtherEndpoints). Such an event is
+// not queued; its ordered delivery waits in the workflow
+// (workflows/lanes.go).
+func queuedAhead(targets []schemas.Target) int64 {
 	ahead := int64(-1)
 	for _, t := range targets {
 		if !t.Ordered {
-			return 0
+			return -1
 		}
 		if ahead < 0 || t.Ahead < ahead {
 			ahead = t.Ahead
 		}
 	}
 	if ahead < 2 {
+		return -1
+	}
+	return ahead
+}
+
+// startDelay is how long to hold back the first task of an event queued
+// ahead deliveries deep (queuedAhead).
+func startDelay(ahead int64) time.Duration {
+	if ahead < nearAhead {
 		return 0
 	}
 	return min(time.Duration(ahead)*perQueued, maxStartDelay)

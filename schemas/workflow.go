@@ -160,6 +160,9 @@ type TurnRequest struct {
 	EndpointID string `json:"endpoint_id"`
 	Lane       string `json:"lane,omitempty"`
 	Seq        int64  `json:"seq"`
+	// Wait: when the lane is moving, wait up to this long for the turn (or
+	// for a drain to deliver this delivery) before answering.
+	Wait time.Duration `json:"wait,omitempty"`
 }
 
 // TurnResult answers a TurnRequest. DeliveryStatus is the delivery's own

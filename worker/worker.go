@@ -54,8 +54,8 @@ type Options struct {
 // bound (HTTP POSTs of up to the delivery timeout) and Temporal's server is
 // the CPU cost.
 const (
-	DefaultWorkflowTasks            = 256
-	DefaultLocalActivities          = 512
+	DefaultWorkflowTasks            = 1024
+	DefaultLocalActivities          = 2048
 	DefaultWorkflowTaskPollers      = 4
 	DefaultDeadlockDetectionTimeout = 3 * time.Second
 )

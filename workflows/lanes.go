@@ -24,6 +24,14 @@ const (
 	turnRecheckMin = 30 * time.Second
 	turnRecheckMax = 2 * time.Minute
 	turnRecheckFar = time.Hour
+
+	// turnWait is how long AcquireTurn may wait in the activity for a turn
+	// in a lane that is moving (activities.AcquireTurn). The workflow task
+	// stays open meanwhile; past 80% of its timeout the SDK heartbeats it
+	// (one history write, the task handed straight back), far cheaper than
+	// ending the task and being woken by a timer or signal through
+	// matching.
+	turnWait = 20 * time.Second
 )
 
 // awaitTurn returns when an ordered target may go (mayGo, ok), or when its
@@ -35,12 +43,12 @@ const (
 // further back, so that a head failing for a day gets no signal from the
 // deliveries behind it and theirs histories stay short.
 func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (end ending, mayGo, ok bool) {
-	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Lane: t.Lane, Seq: t.Seq}
+	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Lane: t.Lane, Seq: t.Seq, Wait: turnWait}
 	wait := turnRecheckMin
 	for {
 		seen := r.turns[t.EndpointID] // before asking, so a signal during the call is not missed
 		var res schemas.TurnResult
-		if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
+		if err := r.call(ctx, ctx, turnOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
 			if ctx.Err() != nil {
 				return ending{}, false, false
 			}

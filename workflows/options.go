@@ -69,5 +69,13 @@ func shortOptions() workflow.LocalActivityOptions {
 	}
 }
 
+// turnOptions are the local activity options of AcquireTurn, which may
+// wait up to turnWait.
+func turnOptions() workflow.LocalActivityOptions {
+	o := shortOptions()
+	o.StartToCloseTimeout += turnWait
+	return o
+}
+
 // Search attribute keys the workflow upserts.
 var statusKey = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrStatus)

@@ -15,7 +15,7 @@ import (
 func TestHelpListsEachCommandsVariables(t *testing.T) {
 	cases := map[string][]string{
 		"dev":     {"HERALD_DATA_DIR (default ./.herald)", "HERALD_DEV_TEMPORAL_ADDR (default 127.0.0.1:7233)", "HERALD_LOG_FORMAT (default text)"},
-		"api":     {"HERALD_TEMPORAL_ADDRESS", "HERALD_TEMPORAL_TLS_CERT", "HERALD_TEMPORAL_API_KEY", "HERALD_EAGER_START (default true)", "HERALD_WORKER_WORKFLOW_TASKS (default 256)"},
+		"api":     {"HERALD_TEMPORAL_ADDRESS", "HERALD_TEMPORAL_TLS_CERT", "HERALD_TEMPORAL_API_KEY", "HERALD_EAGER_START (default true)", "HERALD_WORKER_WORKFLOW_TASKS (default 1024)"},
 		"worker":  {"HERALD_HTTP_ADDR (default 127.0.0.1:8080)", "HERALD_WORKER_POLLERS (default 4)", "HERALD_TEMPORAL_REGISTER_SEARCH_ATTRIBUTES (default false)", "--register-search-attributes"},
 		"migrate": {"HERALD_DATABASE_URL"},
 		"events":  {"HERALD_API_URL", "HERALD_API_TOKEN", "HERALD_DATA_DIR (default ./.herald)", "cancel", "replay"},

@@ -204,6 +204,7 @@ func (s *stack) startWorker() (sdkworker.Worker, error) {
 			DisableAfter:         s.cfg.DisableAfter,
 			UserAgent:            "Herald/" + shortVersion(),
 			Retention:            s.cfg.Retention,
+			TurnWaiters:          s.cfg.Worker.WorkflowTasks / 2,
 		},
 	})
 	w := worker.New(s.temporal, acts, s.cfg.Worker.options())
