@@ -28,6 +28,7 @@ type Store interface {
 	RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error)
 	BeginAttempts(ctx context.Context, starts []store.AttemptStart) ([]store.Begun, error)
 	RecordAttempts(ctx context.Context, recs []store.AttemptRecord, results []store.EndpointResult) ([]store.Recorded, error)
+	RecordAttemptsAndBegin(ctx context.Context, recs []store.AttemptRecord, results []store.EndpointResult, next store.AttemptStart) ([]store.Recorded, store.Begun, error)
 	DisableIfFailing(ctx context.Context, endpointID string, at time.Time, disableAfter time.Duration) (bool, error)
 	FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, bool, error)
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)

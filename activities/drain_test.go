@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -258,4 +259,50 @@ func TestHolderKeepsItsLaneThroughItsDrain(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A drain never has more than its one POST under way unrecorded: when the
+// receiver gets a drained delivery, the one before it is on record. With
+// several sent and not recorded, a kill -9 left them all in flight, and the
+// first was made again after the later ones had arrived: out of order at
+// the receiver (seen in TestProductionShape with batched records).
+func TestDrainRecordsEachAttemptBeforeTheNext(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		ids := []string{"evt_1", "evt_2", "evt_3", "evt_4", "evt_5", "evt_6"}
+		var mu sync.Mutex
+		var unrecorded []string
+		var ep schemas.Endpoint
+		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("webhook-id")
+			if i := slices.Index(ids, id); i > 1 { // evt_1, the holder, stays delivering through its drain
+				if _, d := e.delivery(ids[i-1], ep.ID); d.Status != schemas.DeliverySucceeded {
+					mu.Lock()
+					unrecorded = append(unrecorded, ids[i-1]+" "+string(d.Status)+" when "+id+" came")
+					mu.Unlock()
+				}
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		ep, _ = e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		var targets []schemas.Target
+		for _, id := range ids {
+			targets = append(targets, e.event(id, "t", `{}`, time.Now())[0])
+		}
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+			Seq: targets[0].Seq, Key: "r1/0/0", NextDelay: time.Minute})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded || len(res.Drained) != len(ids)-1 {
+			t.Fatalf("holder: %+v %v", res, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(unrecorded) > 0 {
+			t.Fatalf("POSTed with the previous drained delivery not on record: %v", unrecorded)
+		}
+		for _, id := range ids[1:] {
+			if _, d := e.delivery(id, ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
+				t.Fatalf("%s: %+v", id, d)
+			}
+		}
+	})
 }

@@ -262,16 +262,6 @@ const maxDrain = 512
 // after the last POST: the last drained attempts and the holder's own end.
 const recordSlack = 3 * time.Second
 
-// The drain records its attempts in batches of up to drainBatch, or after
-// drainBatchAge: one write transaction for many deliveries instead of two
-// each. Under a burst the store's writes (on SQLite, one connection shared
-// with the API's accepts) were what held the drain to a fraction of the
-// endpoint's speed, so the queue grew while events were accepted.
-const (
-	drainBatch    = 32
-	drainBatchAge = 50 * time.Millisecond
-)
-
 // drain delivers, in order, the deliveries queued behind an ordered
 // delivery that has just succeeded and is not yet final, so that it still
 // holds its lane and no other workflow may go. Without it each queued
@@ -283,11 +273,14 @@ const (
 // the whole delivery timeout and the records after it: a drain that outlived
 // its activity would be run again by the SDK and POST twice.
 //
-// Each attempt is noted in flight before its POST, as every attempt is
-// (try); the answers are recorded a batch at a time (drainBatch). A drained
-// delivery stays delivering until its batch is recorded, so nothing behind
-// it in the lane goes before it, and an attempt not yet recorded when the
-// process dies is one in flight, made again as any other.
+// Each attempt is noted in flight before its POST, as every attempt is,
+// and recorded in the transaction that notes the next one
+// (store.RecordAttemptsAndBegin): one write per drained delivery, where
+// three (note, record, failure streak) on SQLite's one writer, shared with
+// the API's accepts, held a burst's drain below the accept rate. Recording
+// them in batches instead was as fast but left several POSTs unrecorded at
+// once, and after a kill -9 the first of them was made again after the
+// later ones had arrived (TestProductionShape).
 //
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the
@@ -298,12 +291,9 @@ const (
 // its delivery done at its (delayed) start or its next re-check.
 func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []schemas.DrainedAttempt {
 	endpointID, lane, seq := holder.Endpoint.ID, holder.Lane, holder.Seq
-	d := drainBatcher{a: a, endpointID: endpointID, log: a.log.With("endpoint", endpointID, "lane", lane)}
+	d := drainer{a: a, endpointID: endpointID, log: a.log.With("endpoint", endpointID, "lane", lane)}
 	deadline := a.deadline(ctx)
 	for d.made < maxDrain && time.Until(deadline) > a.cfg.DeliveryTimeout+recordSlack {
-		if d.due() && !d.flush(ctx) {
-			return d.out
-		}
 		if !a.holds(ctx, holder) {
 			break // cancelled or queued again meanwhile: the lane is not ours
 		}
@@ -320,106 +310,124 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 			job.EndpointGone || job.Endpoint.Disabled || job.Endpoint.RateLimitPerSecond > 0 {
 			break
 		}
-		t, moved, err := a.try(ctx, job, store.DrainKey(next.Seq), job.Gen)
-		if err != nil || !moved {
-			break // the activity is ending (the attempt is on record as interrupted), or the delivery may not go
+		start := store.AttemptStart{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
+			Gen: job.Gen, Key: store.DrainKey(next.Seq), StartedAt: a.now()}
+		t, moved := d.begin(ctx, start)
+		if !moved {
+			break // the delivery may not go, or the store failed
 		}
-		if !d.add(next, job.Gen, t) {
-			break // it failed: recorded with its batch below, adopted by its own workflow
+		if err := a.send(ctx, job, &t); err != nil {
+			return d.out // the activity is ending: the attempt is on record as interrupted
+		}
+		d.last = &drained{ref: next, gen: job.Gen, t: t}
+		if !t.ans.ok() {
+			break // recorded below, adopted by its own workflow
 		}
 		seq = next.Seq
 	}
-	d.flush(ctx)
+	d.recordLast(ctx)
 	return d.out
 }
 
-// drainBatcher holds a drain's attempts made and not yet recorded.
-type drainBatcher struct {
+// drainer is one drain's state: its last attempt, sent and not yet
+// recorded, and what it recorded.
+type drainer struct {
 	a          *Activities
 	endpointID string
 	log        *slog.Logger
-
-	recs  []store.AttemptRecord
-	refs  []store.DeliveryRef
-	since time.Time // when the oldest unrecorded attempt ended
-	made  int
-	out   []schemas.DrainedAttempt
+	last       *drained
+	made       int
+	out        []schemas.DrainedAttempt
 }
 
-// add queues the record of attempt t of the delivery next and reports
-// whether it succeeded.
-func (d *drainBatcher) add(next store.DeliveryRef, gen int64, t tried) bool {
-	end := d.a.now()
-	ans := t.ans
-	rec := store.AttemptRecord{AppID: next.AppID, EventID: next.EventID, EndpointID: d.endpointID,
-		StartedAt: t.started, DurationMS: t.dur.Milliseconds(), ResponseStatus: ans.status,
-		Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
-		Key: store.DrainKey(next.Seq), Gen: gen, Attempt: t.n}
-	if ans.ok() {
-		rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
-	}
-	if len(d.recs) == 0 {
-		d.since = end
-	}
-	d.recs, d.refs = append(d.recs, rec), append(d.refs, next)
-	d.made++
-	return ans.ok()
+// drained is an attempt a drain made.
+type drained struct {
+	ref store.DeliveryRef
+	gen int64
+	t   tried
 }
 
-// due reports whether the unrecorded attempts are to be recorded now.
-func (d *drainBatcher) due() bool {
-	return len(d.recs) >= drainBatch || (len(d.recs) > 0 && d.a.now().Sub(d.since) >= drainBatchAge)
-}
-
-// flush records the unrecorded attempts in one transaction, with the
-// endpoint's failure streak as of the last of them, and wakes the waiting
-// workflows of the deliveries that ended. It reports whether the drain may
-// go on: not after an error, nor when a delivery was queued again (a
-// replay) while its attempt was under way.
-func (d *drainBatcher) flush(ctx context.Context) bool {
-	if len(d.recs) == 0 {
-		return true
+// begin notes the attempt start in flight, recording the last attempt in
+// the same transaction. It reports whether the attempt may be sent.
+func (d *drainer) begin(ctx context.Context, start store.AttemptStart) (tried, bool) {
+	t := tried{started: start.StartedAt}
+	if d.last == nil {
+		n, moved, err := d.a.store.BeginAttempt(ctx, start.AppID, start.EventID, start.EndpointID, start.Gen, start.Key, start.StartedAt)
+		t.n = n
+		return t, err == nil && moved
 	}
-	recs, refs := d.recs, d.refs
-	d.recs, d.refs = nil, nil
-	last := recs[len(recs)-1]
-	var health []store.EndpointResult
-	ok := last.Outcome == schemas.OutcomeSucceeded
-	if last.ResponseStatus != http.StatusGone { // a 410 disables the endpoint through its own workflow
-		health = append(health, store.EndpointResult{EndpointID: d.endpointID, OK: ok, At: last.StartedAt.Add(time.Duration(last.DurationMS) * time.Millisecond)})
-	}
-	got, err := d.a.store.RecordAttempts(ctx, recs, health)
+	x := *d.last
+	rec, health := d.record(x)
+	got, begun, err := d.a.store.RecordAttemptsAndBegin(ctx, []store.AttemptRecord{rec}, health, start)
 	if err != nil {
-		// The attempts stay noted in flight: each delivery's own workflow
-		// finds its note and makes it again once it may (deliver.go).
-		d.log.Error("drain: record attempts", "attempts", len(recs), "err", err)
-		return false
+		// The last attempt stays noted in flight: its delivery's own
+		// workflow finds the note and makes it again once it may.
+		d.log.Error("drain: record attempt", "event", rec.EventID, "err", err)
+		d.last = nil
+		return t, false
 	}
-	if !ok && len(health) > 0 {
+	d.recorded(x, rec, got[0])
+	t.n = begun.N
+	return t, begun.Moved
+}
+
+// recordLast records the drain's last attempt, and for a failure whether
+// its endpoint has now failed long enough to be disabled.
+func (d *drainer) recordLast(ctx context.Context) {
+	if d.last == nil {
+		return
+	}
+	x := *d.last
+	rec, health := d.record(x)
+	got, err := d.a.store.RecordAttempts(ctx, []store.AttemptRecord{rec}, health)
+	if err != nil {
+		d.log.Error("drain: record attempt", "event", rec.EventID, "err", err)
+		return
+	}
+	d.recorded(x, rec, got[0])
+	if len(health) > 0 && !health[0].OK {
 		if _, err := d.a.store.DisableIfFailing(ctx, d.endpointID, health[0].At, d.a.cfg.DisableAfter); err != nil {
 			d.log.Error("note endpoint result for auto-disable", "err", err)
 		}
 	}
-	goOn := true
-	for i, r := range recs {
-		if got[i].Gone {
-			goOn = false
-			continue
-		}
-		ans := answer{status: r.ResponseStatus, errText: r.Error, body: r.ResponseBody}
-		d.out = append(d.out, schemas.DrainedAttempt{EventID: r.EventID, Attempt: ans.attempt(got[i].Attempt, r.StartedAt, r.DurationMS)})
-		if !got[i].Applied {
-			goOn = false
-			continue
-		}
-		if r.Outcome == schemas.OutcomeSucceeded {
-			if d.a.metrics != nil {
-				d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
-			}
-			d.a.waiters.wake(waitKey{refs[i].AppID, refs[i].EventID, d.endpointID}, refs[i].Seq) // its workflow may end now
-		}
+}
+
+// record is the record of attempt x and its answer as the endpoint's
+// failure streak counts it (none for a 410, which disables the endpoint
+// through the delivery's own workflow).
+func (d *drainer) record(x drained) (store.AttemptRecord, []store.EndpointResult) {
+	end := x.t.started.Add(x.t.dur)
+	ans := x.t.ans
+	rec := store.AttemptRecord{AppID: x.ref.AppID, EventID: x.ref.EventID, EndpointID: d.endpointID,
+		StartedAt: x.t.started, DurationMS: x.t.dur.Milliseconds(), ResponseStatus: ans.status,
+		Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
+		Key: store.DrainKey(x.ref.Seq), Gen: x.gen, Attempt: x.t.n}
+	if ans.ok() {
+		rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
 	}
-	return goOn
+	var health []store.EndpointResult
+	if ans.status != http.StatusGone {
+		health = []store.EndpointResult{{EndpointID: d.endpointID, OK: ans.ok(), At: end}}
+	}
+	return rec, health
+}
+
+// recorded notes that the record rec of attempt x was made (got) and wakes
+// the delivery's waiting workflow, which may end now.
+func (d *drainer) recorded(x drained, rec store.AttemptRecord, got store.Recorded) {
+	d.last = nil
+	d.made++
+	if got.Gone {
+		return
+	}
+	ans := answer{status: rec.ResponseStatus, errText: rec.Error, body: rec.ResponseBody}
+	d.out = append(d.out, schemas.DrainedAttempt{EventID: rec.EventID, Attempt: ans.attempt(got.Attempt, rec.StartedAt, rec.DurationMS)})
+	if got.Applied && rec.Outcome == schemas.OutcomeSucceeded {
+		if d.a.metrics != nil {
+			d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
+		}
+		d.a.waiters.wake(waitKey{rec.AppID, rec.EventID, d.endpointID}, x.ref.Seq)
+	}
 }
 
 // holds reports whether the drain's holder still holds its lane: it is

@@ -252,46 +252,79 @@ type EndpointResult struct {
 // The streaks are kept first: disabling an endpoint locks it before the
 // events and deliveries it cancels, and so does this.
 func (s *Store) RecordAttempts(ctx context.Context, recs []AttemptRecord, results []EndpointResult) ([]Recorded, error) {
+	var out []Recorded
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = s.recordAttempts(ctx, tx, recs, results)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d attempts: %w", len(recs), err)
+	}
+	return out, nil
+}
+
+// RecordAttemptsAndBegin is RecordAttempts, then BeginAttempts of next, in
+// the same transaction: an ordered lane's drain records each attempt as it
+// begins the next, one write per delivery, and never has more than one
+// POST made and not recorded (the one under way), so that a delivery made
+// again after a crash is the lane's last one sent.
+func (s *Store) RecordAttemptsAndBegin(ctx context.Context, recs []AttemptRecord, results []EndpointResult, next AttemptStart) ([]Recorded, Begun, error) {
+	var out []Recorded
+	var begun Begun
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if out, err = s.recordAttempts(ctx, tx, recs, results); err != nil {
+			return err
+		}
+		begun.N, begun.Moved, err = s.beginAttempt(ctx, tx, next)
+		if err != nil {
+			return fmt.Errorf("event %s to %s: %w", next.EventID, next.EndpointID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Begun{}, fmt.Errorf("record %d attempts and begin the next: %w", len(recs), err)
+	}
+	return out, begun, nil
+}
+
+// recordAttempts is RecordAttempts' work inside tx.
+func (s *Store) recordAttempts(ctx context.Context, tx *sqlx.Tx, recs []AttemptRecord, results []EndpointResult) ([]Recorded, error) {
 	for _, r := range recs {
 		if !r.Status.Valid() {
 			return nil, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
 		}
 	}
 	out := make([]Recorded, len(recs))
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		for _, i := range inLockOrder(results, func(r EndpointResult) [3]string { return [3]string{r.EndpointID} }) {
-			if err := s.noteStreak(ctx, tx, results[i].EndpointID, results[i].OK, results[i].At); err != nil {
-				return err
-			}
+	for _, i := range inLockOrder(results, func(r EndpointResult) [3]string { return [3]string{r.EndpointID} }) {
+		if err := s.noteStreak(ctx, tx, results[i].EndpointID, results[i].OK, results[i].At); err != nil {
+			return nil, err
 		}
-		events := map[[2]string]schemas.EventStatus{}
-		for _, i := range inLockOrder(recs, func(r AttemptRecord) [3]string { return [3]string{r.AppID, r.EventID, r.EndpointID} }) {
-			r := recs[i]
-			got, err := s.recordAttempt(ctx, tx, r)
-			if schemas.IsNotFound(err) {
-				out[i].Gone = true
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("event %s to %s: %w", r.EventID, r.EndpointID, err)
-			}
-			out[i] = got
-			events[[2]string{r.AppID, r.EventID}] = ""
+	}
+	events := map[[2]string]schemas.EventStatus{}
+	for _, i := range inLockOrder(recs, func(r AttemptRecord) [3]string { return [3]string{r.AppID, r.EventID, r.EndpointID} }) {
+		r := recs[i]
+		got, err := s.recordAttempt(ctx, tx, r)
+		if schemas.IsNotFound(err) {
+			out[i].Gone = true
+			continue
 		}
-		for ev := range events {
-			st, err := s.recomputeEvent(ctx, tx, ev[0], ev[1])
-			if err != nil {
-				return err
-			}
-			events[ev] = st
+		if err != nil {
+			return nil, fmt.Errorf("event %s to %s: %w", r.EventID, r.EndpointID, err)
 		}
-		for i, r := range recs {
-			out[i].EventStatus = events[[2]string{r.AppID, r.EventID}]
+		out[i] = got
+		events[[2]string{r.AppID, r.EventID}] = ""
+	}
+	for ev := range events {
+		st, err := s.recomputeEvent(ctx, tx, ev[0], ev[1])
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record %d attempts: %w", len(recs), err)
+		events[ev] = st
+	}
+	for i, r := range recs {
+		out[i].EventStatus = events[[2]string{r.AppID, r.EventID}]
 	}
 	return out, nil
 }
