@@ -42,42 +42,54 @@ const staleGrace = 20 * time.Second
 // task through the server. Both were most of what an ordered delivery cost
 // beyond an unordered one.
 func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (schemas.TurnResult, error) {
-	res, head, err := a.turn(ctx, req)
-	if err != nil || req.Wait <= 0 || settled(res) || !moving(head) {
-		return res, err
-	}
 	wait := req.Wait
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)-recordSlack)
 	}
-	if wait <= 0 {
-		return res, nil
+	var w *waiter // nil: answer at once (no wait asked, or as many wait as may)
+	if wait > 0 {
+		// Registered before the store is asked, so that a turn passed
+		// between the answer and the wait is not missed.
+		w = a.waiters.add(waitKey{req.AppID, req.EventID, req.EndpointID}, req.Seq)
 	}
-	w := a.waiters.add(waitKey{req.AppID, req.EventID, req.EndpointID}, req.Seq)
+	res, head, err := a.turn(ctx, req)
 	if w == nil {
-		return res, nil // as many wait as may: answer now
+		return res, err
+	}
+	if err != nil || settled(res) || !moving(head) {
+		return a.leave(ctx, req, w, res, err)
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		// Asked again after the waiter is registered, so that a turn passed
-		// between the first answer and the registration is not missed.
-		if res, _, err = a.turn(ctx, req); err != nil || settled(res) {
-			a.waiters.remove(w)
-			return res, err
-		}
 		select {
 		case <-w.woken:
+			if res, _, err = a.turn(ctx, req); err != nil || settled(res) {
+				return a.leave(ctx, req, w, res, err)
+			}
 			continue
 		case <-timer.C:
 		case <-ctx.Done():
 		}
 		break
 	}
-	// A PassTurn that found this waiter sent no signal: asking once more
-	// after leaving the registry sees any turn it passed.
+	// Asked once more at the end: a turn passed in another process, or a
+	// cancel, wakes nobody here.
 	a.waiters.remove(w)
 	res, _, err = a.turn(ctx, req)
+	return res, err
+}
+
+// leave takes w out of the registry with the answer it has. A PassTurn that
+// found w there sent no signal and woke it instead: if a wake came since
+// the answer was asked, the answer is asked again.
+func (a *Activities) leave(ctx context.Context, req schemas.TurnRequest, w *waiter, res schemas.TurnResult, err error) (schemas.TurnResult, error) {
+	a.waiters.remove(w)
+	select {
+	case <-w.woken:
+		res, _, err = a.turn(ctx, req)
+	default:
+	}
 	return res, err
 }
 
@@ -259,7 +271,7 @@ func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) 
 const maxDrain = 512
 
 // recordSlack is kept free at the end of the activity for the records
-// after the last POST: the last drained attempts and the holder's own end.
+// after the last POST: the last drained attempt and the holder's own end.
 const recordSlack = 3 * time.Second
 
 // drain delivers, in order, the deliveries queued behind an ordered
@@ -280,7 +292,7 @@ const recordSlack = 3 * time.Second
 // the API's accepts, held a burst's drain below the accept rate. Recording
 // them in batches instead was as fast but left several POSTs unrecorded at
 // once, and after a kill -9 the first of them was made again after the
-// later ones had arrived (TestProductionShape).
+// later ones had arrived (TestDrainRecordsEachAttemptBeforeTheNext).
 //
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the

@@ -161,10 +161,8 @@ func TestPassTurnLeavesAHeadInItsRetryWait(t *testing.T) {
 // is not waited for.
 func TestTurnWaitedForInTheProcess(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		e := newEnv(t, open)
 		waker := &recordingWaker{}
-		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker,
-			Config: activities.Config{AllowPrivateNetworks: true}})
+		e := newEnv(t, open, func(d *activities.Deps) { d.Waker = waker })
 		fail := false
 		var mu sync.Mutex
 		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
