@@ -21,12 +21,28 @@ const DisabledReasonGone = "gone"
 // attempt, not an error. Errors are the store's, and the activity is
 // retried on them; a delivery deleted meanwhile is an outcome, never an
 // error, so a deleted app or endpoint ends its waiting workflows.
+//
+// An ordered delivery's request may also ask for its turn first
+// (AwaitTurn) and to pass the turn when it ends (PassTurn): see
+// awaitTurnFirst and passTurnAfter in lanes.go.
 func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	if req.AwaitTurn > 0 {
+		turn, err := a.awaitTurnFirst(ctx, req)
+		if err != nil {
+			return schemas.DeliverResult{EndpointID: req.EndpointID}, err
+		}
+		if !turn.Go {
+			return schemas.DeliverResult{EndpointID: req.EndpointID, Turn: &turn}, nil
+		}
+	}
 	res, err := a.deliver(ctx, req)
 	if schemas.IsNotFound(err) {
 		res = schemas.DeliverResult{EndpointID: req.EndpointID, Outcome: schemas.OutcomeCancelled,
 			Reason: "the delivery no longer exists: " + err.Error()}
-		return res, nil
+		err = nil
+	}
+	if err == nil && req.PassTurn {
+		a.passTurnAfter(ctx, req, &res)
 	}
 	return res, err
 }

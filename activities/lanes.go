@@ -266,6 +266,42 @@ func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) 
 	return nil
 }
 
+// awaitTurnFirst is AcquireTurn for a Deliver request that asks for its
+// turn first. Its wait leaves the activity room for the whole attempt
+// after it, so that an attempt never starts too late to be recorded.
+//
+// Why in Deliver: a delivery whose lane is free, the usual case with
+// ordering keys, then costs one local activity, as an unordered one does,
+// where AcquireTurn, Deliver and PassTurn were three (a marker event each
+// in its history, and a round through the SDK's local activity machinery).
+func (a *Activities) awaitTurnFirst(ctx context.Context, req schemas.DeliverRequest) (schemas.TurnResult, error) {
+	wait := min(req.AwaitTurn, time.Until(a.deadline(ctx))-a.cfg.DeliveryTimeout-2*recordSlack)
+	return a.AcquireTurn(ctx, schemas.TurnRequest{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
+		Lane: req.Lane, Seq: req.Seq, Wait: max(wait, 0)})
+}
+
+// passTurnAfter passes the lane's turn when res ends the delivery, or finds
+// it queued again under a newer seq, whose own delivery then waits for the
+// turn: the calls the workflow no longer makes for this delivery. A
+// failure is only logged, and the workflow passes the turn itself.
+//
+// A Deliver run again after its workflow task failed answers its recorded
+// attempt; when that attempt ended the delivery, AwaitTurn finds it final
+// and this is not reached again: the first run passed the turn. Only a
+// process killed between the record and the pass leaves the lane to the
+// next delivery's re-check (herald dev's start-up recovery gives its head
+// the turn at once: store.RecoverAfterCrash).
+func (a *Activities) passTurnAfter(ctx context.Context, req schemas.DeliverRequest, res *schemas.DeliverResult) {
+	if _, final := res.Outcome.Ends(); !final && res.Outcome != schemas.OutcomeSuperseded {
+		return
+	}
+	if err := a.PassTurn(ctx, schemas.PassTurnRequest{EndpointID: req.EndpointID, Lane: req.Lane}); err != nil {
+		a.log.Warn("pass turn after delivery (the workflow will)", "endpoint", req.EndpointID, "event", req.EventID, "err", err)
+		return
+	}
+	res.TurnPassed = true
+}
+
 // maxDrain bounds how many deliveries one drain makes, so that its result
 // (the list of drained attempts, in the holder's history) stays small.
 const maxDrain = 512

@@ -263,3 +263,79 @@ func TestTurnWaitedForInTheProcess(t *testing.T) {
 		}
 	})
 }
+
+// A Deliver call may ask for its turn first and pass it at the end
+// (DeliverRequest.AwaitTurn, PassTurn): the one call an ordered delivery
+// with a free lane makes. One whose lane is not free makes no attempt and
+// says why, after a wait that leaves the activity room for the attempt.
+func TestDeliverTakesAndPassesTheTurn(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		waker := &recordingWaker{}
+		e := newEnv(t, open, func(d *activities.Deps) { d.Waker = waker })
+		var mu sync.Mutex
+		code := http.StatusInternalServerError
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			w.WriteHeader(code)
+		})
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
+		t2 := e.event("evt_2", "t", `{}`, time.Now())[0]
+		deliver := func(ctx context.Context, eventID string, target schemas.Target, key string, next time.Duration) schemas.DeliverResult {
+			t.Helper()
+			res, err := e.acts.Deliver(ctx, schemas.DeliverRequest{AppID: e.app, EventID: eventID, EndpointID: ep.ID,
+				Seq: target.Seq, Lane: target.Lane, Gen: target.Gen, Key: key, NextDelay: next,
+				AwaitTurn: 20 * time.Second, PassTurn: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+
+		// evt_2 is behind evt_1, which is about to go: it waits, but only as
+		// long as leaves the whole attempt room within the activity.
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second+2*3*time.Second+time.Second)
+		start := time.Now()
+		res := deliver(ctx, "evt_2", t2, "r2/0/0", time.Minute)
+		cancel()
+		if res.Turn == nil || res.Turn.Go || !res.Turn.Next || res.Attempt != nil || res.TurnPassed {
+			t.Fatalf("evt_2 before its turn: %+v (turn %+v)", res, res.Turn)
+		}
+		if in := time.Since(start); in > 4*time.Second {
+			t.Fatalf("waited %v: the attempt would not fit in the activity", in)
+		}
+		if n := len(rcv.got()); n != 0 {
+			t.Fatalf("%d requests before any turn", n)
+		}
+
+		// evt_1 goes; its failed last attempt ends it, and the call passes
+		// the turn to evt_2.
+		res = deliver(e.ctx, "evt_1", t1, "r1/0/0", 0)
+		if res.Turn != nil || res.Outcome != schemas.OutcomeFailed || !res.TurnPassed {
+			t.Fatalf("evt_1: %+v", res)
+		}
+		waker.mu.Lock()
+		woken := append([]store.DeliveryRef(nil), waker.refs...)
+		waker.mu.Unlock()
+		if len(woken) != 1 || woken[0].EventID != "evt_2" {
+			t.Fatalf("woken %+v", woken)
+		}
+
+		// A retry does not end the delivery: no turn passes.
+		res = deliver(e.ctx, "evt_2", t2, "r2/0/1", time.Minute)
+		if res.Turn != nil || res.Outcome != schemas.OutcomeRetry || res.TurnPassed {
+			t.Fatalf("evt_2 failing: %+v", res)
+		}
+		mu.Lock()
+		code = http.StatusOK
+		mu.Unlock()
+		res = deliver(e.ctx, "evt_2", t2, "r2/0/2", time.Minute)
+		if res.Outcome != schemas.OutcomeSucceeded || !res.TurnPassed {
+			t.Fatalf("evt_2: %+v", res)
+		}
+		if n := len(rcv.got()); n != 3 {
+			t.Fatalf("%d requests, want 3", n)
+		}
+	})
+}

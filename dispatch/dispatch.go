@@ -121,6 +121,7 @@ func (d *Dispatcher) input(ev store.NewEvent, targets []schemas.Target) schemas.
 		Targets:         targets,
 		RetrySchedule:   d.cfg.RetrySchedule,
 		DeliveryTimeout: d.cfg.DeliveryTimeout,
+		TurnsInDeliver:  true,
 	}
 }
 

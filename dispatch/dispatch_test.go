@@ -49,6 +49,13 @@ type acts struct {
 }
 
 func (a *acts) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	if req.AwaitTurn > 0 {
+		turn, _ := a.AcquireTurn(ctx, schemas.TurnRequest{AppID: req.AppID, EventID: req.EventID,
+			EndpointID: req.EndpointID, Lane: req.Lane, Seq: req.Seq, Wait: req.AwaitTurn})
+		if !turn.Go {
+			return schemas.DeliverResult{EndpointID: req.EndpointID, Turn: &turn}, nil
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.delivers[req.EventID+"/"+req.EndpointID]++
@@ -198,7 +205,7 @@ func TestDispatchAgainstServer(t *testing.T) {
 		if f.acts.calls("evt_1/ep_retry") != 2 || f.acts.calls("evt_1/ep_a") != 1 || f.acts.calls("evt_1/ep_o") != 1 {
 			t.Fatalf("deliver calls %v", f.acts.delivers)
 		}
-		f.record(t, "evt_1", "start_retry_ordered")
+		f.record(t, "evt_1", "start_retry_ordered_turns_in_deliver")
 	})
 
 	t.Run("start again after close is success and delivers nothing", func(t *testing.T) {
@@ -231,7 +238,7 @@ func TestDispatchAgainstServer(t *testing.T) {
 		if n := f.acts.calls("evt_1/ep_a"); n != 2 {
 			t.Fatalf("ep_a delivered %d times, want 2", n)
 		}
-		f.record(t, "evt_1", "replay_new_run")
+		f.record(t, "evt_1", "replay_new_run_turns_in_deliver")
 	})
 
 	t.Run("operator replay without targets prepares them", func(t *testing.T) {
@@ -266,7 +273,7 @@ func TestDispatchAgainstServer(t *testing.T) {
 		if n := f.acts.calls("evt_3/ep_retry"); n != 2 {
 			t.Fatalf("ep_retry delivered %d times, want 2", n)
 		}
-		f.record(t, "evt_3", "late_replay_targets")
+		f.record(t, "evt_3", "late_replay_targets_turns_in_deliver")
 	})
 
 	t.Run("turn starts a workflow that never started", func(t *testing.T) {

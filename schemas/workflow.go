@@ -31,6 +31,12 @@ type EventWorkflowInput struct {
 	RetrySchedule []time.Duration `json:"retry_schedule"` // delays before attempts 2, 3, ...
 	// DeliveryTimeout bounds one attempt; the activity timeout is derived from it.
 	DeliveryTimeout time.Duration `json:"delivery_timeout"`
+	// TurnsInDeliver: an ordered delivery's first check of its turn and
+	// its passing of the turn at the end are made inside its Deliver calls
+	// (DeliverRequest.AwaitTurn, PassTurn) rather than as local activities
+	// of their own. Runs started before it (false) keep the separate calls,
+	// so their histories replay unchanged.
+	TurnsInDeliver bool `json:"turns_in_deliver,omitempty"`
 }
 
 // ReplaySignal is the argument of the replay signal. EndpointID empty means
@@ -96,6 +102,15 @@ type DeliverRequest struct {
 	// NextDelay is the scheduled delay before the next attempt; 0 means this
 	// is the last attempt, so a failure makes the delivery failed.
 	NextDelay time.Duration `json:"next_delay"`
+	// AwaitTurn, for an ordered delivery that has not yet had its turn:
+	// first ask for the turn as AcquireTurn does, waiting up to this long
+	// while the lane moves, and attempt only if it may go. DeliverResult.Turn
+	// then says why it did not.
+	AwaitTurn time.Duration `json:"await_turn,omitempty"`
+	// PassTurn, for an ordered delivery: when this call ends the delivery
+	// (or finds it superseded), pass the lane's turn as PassTurn does, and
+	// say so in DeliverResult.TurnPassed.
+	PassTurn bool `json:"pass_turn,omitempty"`
 }
 
 // DeliverResult is what one call of the delivery activity did. It is recorded
@@ -111,6 +126,11 @@ type DeliverResult struct {
 	// this one at its ordered endpoint (see activities' drain): each is in
 	// the store under its own event, and here in this event's history.
 	Drained []DrainedAttempt `json:"drained,omitempty"`
+	// Turn is set when the request's AwaitTurn found that the delivery may
+	// not go: no attempt was made, and it says why.
+	Turn *TurnResult `json:"turn,omitempty"`
+	// TurnPassed: the request's PassTurn was done.
+	TurnPassed bool `json:"turn_passed,omitempty"`
 }
 
 // DeliverFirstRequest asks for the first attempts of several of one event's

@@ -24,19 +24,20 @@ func ended(status schemas.DeliveryStatus) ending { return ending{status: status}
 // deliver waits for an ordered target's turn, then makes attempts by the
 // retry schedule until one is final, and returns how the delivery ended.
 // A cancelled ctx stops it between attempts: the delivery is cancelled.
+//
+// An ordered delivery of a run with TurnsInDeliver asks for its turn in its
+// first Deliver call, and passes the turn in the call that ends it; only
+// when the first call finds the lane not yet its own does it wait here as
+// the others do (awaitTurn).
 func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 	id := d.target.EndpointID
-	if d.target.Ordered {
-		end, mayGo, ok := r.awaitTurn(ctx, d.target)
+	hasTurn := !d.target.Ordered
+	if d.target.Ordered && !r.in.TurnsInDeliver {
+		end, ok := r.waitTurn(ctx, d, nil, r.turns[id])
 		if !ok {
-			return ended(schemas.DeliveryCancelled)
-		}
-		if !mayGo {
-			// Already final or superseded: it must not go, and whoever ended
-			// it (a drain, a cancel, a newer target) passes the turn.
-			d.endedElsewhere = true
 			return end
 		}
+		hasTurn = true
 	}
 	for i := 0; ; {
 		if ctx.Err() != nil && !r.first.holds(d, i) {
@@ -46,10 +47,11 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 		if i < len(r.in.RetrySchedule) {
 			next = r.in.RetrySchedule[i]
 		}
-		if r.current[id] == d {
+		if r.current[id] == d && hasTurn {
 			r.status[id] = schemas.DeliveryDelivering
 		}
-		res, err := r.attempt(ctx, d, i, next)
+		seen := r.turns[id] // before asking, so a turn signal during the call is not missed
+		res, err := r.attempt(ctx, d, i, next, !hasTurn)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ended(schemas.DeliveryCancelled)
@@ -57,6 +59,16 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 			r.logger.Error("delivery ended by an error", "endpoint", id, "error", err)
 			return ended(schemas.DeliveryFailed)
 		}
+		if res.Turn != nil { // no attempt: the lane is not yet this delivery's
+			end, ok := r.waitTurn(ctx, d, res.Turn, seen)
+			if !ok {
+				return end
+			}
+			hasTurn = true
+			continue
+		}
+		hasTurn = true
+		d.turnPassed = res.TurnPassed
 		if status, final := res.Outcome.Ends(); final {
 			return ended(status)
 		}
@@ -90,14 +102,25 @@ func (r *eventRun) deliver(ctx workflow.Context, d *delivery) ending {
 // attempt runs the Deliver local activity once (its retries aside). It runs
 // on a context the cancel signal does not reach, so an attempt under way
 // finishes and its result is recorded, as the contract asks.
-func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.Duration) (schemas.DeliverResult, error) {
+//
+// awaitTurn asks the call to wait for the ordered delivery's turn first;
+// its result's Turn is then set when the turn did not come.
+func (r *eventRun) attempt(ctx workflow.Context, d *delivery, i int, next time.Duration, awaitTurn bool) (schemas.DeliverResult, error) {
 	endpointID := d.target.EndpointID
 	actx, _ := workflow.NewDisconnectedContext(ctx)
 	res, made := r.first.take(actx, d, i, r.logger)
 	if !made {
 		req := r.deliverRequest(ctx, d, i, next)
-		err := r.call(ctx, actx, deliverOptions(r.in.DeliveryTimeout, endpointID), schemas.ActivityDeliver, req, &res)
-		if err != nil {
+		opts := deliverOptions(r.in.DeliveryTimeout, endpointID)
+		if d.target.Ordered && r.in.TurnsInDeliver {
+			req.PassTurn = true
+			if awaitTurn {
+				req.AwaitTurn = turnWait
+				opts.StartToCloseTimeout += turnWait
+			}
+		}
+		err := r.call(ctx, actx, opts, schemas.ActivityDeliver, req, &res)
+		if err != nil || res.Turn != nil {
 			return res, err
 		}
 	}

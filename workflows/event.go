@@ -111,6 +111,8 @@ type delivery struct {
 	// endedElsewhere: the delivery was found final (or superseded) before
 	// this coroutine made an attempt, so the turn is not its to pass.
 	endedElsewhere bool
+	// turnPassed: the Deliver call that ended it passed the turn.
+	turnPassed bool
 }
 
 // start begins delivering to t, after the coroutine it replaces (if any) ends.
@@ -152,7 +154,7 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 	// target), except a cancel: the API's cancel ends a delivery in the
 	// store and passes no turn, and the coroutine its signal stopped may be
 	// an older generation's, long done (changePassCancelledTurn).
-	if d.target.Ordered && (!d.endedElsewhere || (end.status == schemas.DeliveryCancelled &&
+	if d.target.Ordered && !d.turnPassed && (!d.endedElsewhere || (end.status == schemas.DeliveryCancelled &&
 		workflow.GetVersion(ctx, changePassCancelledTurn, workflow.DefaultVersion, 1) >= 1)) {
 		// The context may be cancelled.
 		pctx, _ := workflow.NewDisconnectedContext(ctx)

@@ -30,7 +30,9 @@ type fakeActivities struct {
 	delivers []deliverCall
 	firsts   []schemas.DeliverFirstRequest           // DeliverFirst calls
 	firstErr func(req schemas.DeliverRequest) string // an item's error in DeliverFirst, instead of its attempt
-	passes   []string
+	passes   []string // PassTurn calls
+	acquires int      // AcquireTurn calls
+	inCalls  []string // turns passed inside Deliver calls (PassTurn requests)
 	cancels  []schemas.CancelRequest
 	prepares []schemas.PrepareReplayRequest
 }
@@ -50,6 +52,13 @@ func (f *fakeActivities) Deliver(req schemas.DeliverRequest) (schemas.DeliverRes
 		}
 	}
 	f.delivers = append(f.delivers, deliverCall{req: req, at: f.env.Now()})
+	if req.AwaitTurn > 0 && f.turn != nil {
+		turn := f.turn(schemas.TurnRequest{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID,
+			Lane: req.Lane, Seq: req.Seq, Wait: req.AwaitTurn})
+		if !turn.Go {
+			return schemas.DeliverResult{EndpointID: req.EndpointID, Turn: &turn}, nil
+		}
+	}
 	res := schemas.DeliverResult{Outcome: schemas.OutcomeSucceeded}
 	if f.deliver != nil {
 		res = f.deliver(n, req)
@@ -57,6 +66,10 @@ func (f *fakeActivities) Deliver(req schemas.DeliverRequest) (schemas.DeliverRes
 	res.EndpointID = req.EndpointID
 	if res.Outcome != schemas.OutcomeThrottled && res.Outcome != schemas.OutcomeCancelled {
 		res.Attempt = &schemas.Attempt{Attempt: n + 1, ResponseStatus: 200}
+	}
+	if _, final := res.Outcome.Ends(); req.PassTurn && (final || res.Outcome == schemas.OutcomeSuperseded) {
+		f.inCalls = append(f.inCalls, req.EndpointID)
+		res.TurnPassed = true
 	}
 	return res, nil
 }
@@ -94,6 +107,7 @@ func (f *fakeActivities) firstCalls() []schemas.DeliverFirstRequest {
 func (f *fakeActivities) AcquireTurn(req schemas.TurnRequest) (schemas.TurnResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.acquires++
 	if f.turn == nil {
 		return schemas.TurnResult{Go: true, DeliveryStatus: schemas.DeliveryPending}, nil
 	}

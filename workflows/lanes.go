@@ -34,6 +34,24 @@ const (
 	turnWait = 20 * time.Second
 )
 
+// waitTurn waits for an ordered delivery's turn (awaitTurn), starting from
+// first when a Deliver call already asked (seen: the turn signals counted
+// before it asked). ok is false when the delivery must not go: end is then
+// how it ended.
+func (r *eventRun) waitTurn(ctx workflow.Context, d *delivery, first *schemas.TurnResult, seen int) (end ending, ok bool) {
+	end, mayGo, ok := r.awaitTurn(ctx, d.target, first, seen)
+	if !ok {
+		return ended(schemas.DeliveryCancelled), false
+	}
+	if !mayGo {
+		// Already final or superseded: it must not go, and whoever ended
+		// it (a drain, a cancel, a newer target) passes the turn.
+		d.endedElsewhere = true
+		return end, false
+	}
+	return ending{}, true
+}
+
 // awaitTurn returns when an ordered target may go (mayGo, ok), or when its
 // delivery is already final or queued again under another seq (ok, and end
 // says which); ok is false when ctx was cancelled. Between checks it waits
@@ -41,19 +59,25 @@ const (
 // was lost, a timer: short for the delivery next behind the head, which
 // wakes the head when the store says it looks abandoned, long for those
 // further back, so that a head failing for a day gets no signal from the
-// deliveries behind it and theirs histories stay short.
-func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target) (end ending, mayGo, ok bool) {
+// deliveries behind it and theirs histories stay short. first, when not
+// nil, is the answer to a check already made, with seen the turn signals
+// counted before it.
+func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target, first *schemas.TurnResult, seen int) (end ending, mayGo, ok bool) {
 	req := schemas.TurnRequest{AppID: r.in.AppID, EventID: r.in.EventID, EndpointID: t.EndpointID, Lane: t.Lane, Seq: t.Seq, Wait: turnWait}
 	wait := turnRecheckMin
 	for {
-		seen := r.turns[t.EndpointID] // before asking, so a signal during the call is not missed
 		var res schemas.TurnResult
-		if err := r.call(ctx, ctx, turnOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
-			if ctx.Err() != nil {
-				return ending{}, false, false
+		if first != nil {
+			res, first = *first, nil
+		} else {
+			seen = r.turns[t.EndpointID] // before asking, so a signal during the call is not missed
+			if err := r.call(ctx, ctx, turnOptions(), schemas.ActivityAcquireTurn, req, &res); err != nil {
+				if ctx.Err() != nil {
+					return ending{}, false, false
+				}
+				r.logger.Error("acquire turn", "endpoint", t.EndpointID, "error", err)
+				return ended(schemas.DeliveryFailed), false, true
 			}
-			r.logger.Error("acquire turn", "endpoint", t.EndpointID, "error", err)
-			return ended(schemas.DeliveryFailed), false, true
 		}
 		if res.Go {
 			return ending{}, true, true

@@ -294,8 +294,8 @@ func scenarioOrderedDeliveryWithFailures(t *testing.T, p underTest) {
 	for _, id := range ids {
 		f.waitStatus(t, id, schemas.EventDelivered, 30*time.Second)
 	}
-	recordHistory(t, p, f.app, ids[0], "ordered_first")
-	recordHistory(t, p, f.app, ids[n-1], "ordered_queued")
+	recordHistory(t, p, f.app, ids[0], "ordered_first_turns_in_deliver")
+	recordHistory(t, p, f.app, ids[n-1], "ordered_queued_turns_in_deliver")
 }
 
 func idsOf(rs []received) []string {
