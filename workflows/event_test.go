@@ -30,9 +30,9 @@ type fakeActivities struct {
 	delivers []deliverCall
 	firsts   []schemas.DeliverFirstRequest           // DeliverFirst calls
 	firstErr func(req schemas.DeliverRequest) string // an item's error in DeliverFirst, instead of its attempt
-	passes   []string // PassTurn calls
-	acquires int      // AcquireTurn calls
-	inCalls  []string // turns passed inside Deliver calls (PassTurn requests)
+	passes   []string                                // PassTurn calls
+	acquires int                                     // AcquireTurn calls
+	inCalls  []string                                // turns passed inside Deliver calls (PassTurn requests)
 	cancels  []schemas.CancelRequest
 	prepares []schemas.PrepareReplayRequest
 }
