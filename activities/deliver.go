@@ -209,7 +209,11 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 		// twice; the row stays delivering, so the lane stays held.
 		rec.Status, rec.FinishedAt = schemas.DeliveryDelivering, nil
 	}
-	got, err := a.store.RecordAttemptOf(ctx, rec)
+	var got store.Recorded
+	err = a.persist(ctx, "record attempt", func() (err error) {
+		got, err = a.store.RecordAttemptOf(ctx, rec)
+		return err
+	})
 	if err != nil {
 		return res, err
 	}
@@ -232,6 +236,31 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 	}
 	a.afterAttempt(ctx, req, ans, end, &res, log, true)
 	return res, nil
+}
+
+// persist runs write, the record of a POST already made, again when the
+// store fails, until it succeeds or the activity's deadline is near. An
+// attempt whose record failed stays noted in flight, and the delivery's
+// workflow makes it again once the note may no longer be a live attempt's:
+// a second POST of what the receiver already has, for a store that was
+// away for a moment (a busy SQLite writer, a Postgres failover). Only an
+// outage that outlasts the activity still costs one.
+func (a *Activities) persist(ctx context.Context, what string, write func() error) error {
+	deadline := a.deadline(ctx).Add(-time.Second)
+	pause := 50 * time.Millisecond
+	for {
+		err := write()
+		if err == nil || schemas.IsNotFound(err) || ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		a.log.Warn(what+": the store failed, trying again", "in", pause, "err", err)
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return err
+		}
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // recordOf is the record of attempt t, classified (the outcome into res),

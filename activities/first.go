@@ -137,9 +137,9 @@ func (a *Activities) beginAll(ctx context.Context, reqs []schemas.DeliverRequest
 
 // recordAll records the sent attempts in one transaction (with their
 // endpoints' failure streaks, store.RecordAttempts) and applies each as
-// attempt does after RecordAttemptOf. A failed transaction is each
-// result's error: the workflow calls Deliver again under the key, which
-// finds the attempt noted in flight.
+// attempt does after RecordAttemptOf. A transaction that failed until the
+// activity's deadline (persist) is each result's error: the workflow calls
+// Deliver again under the key, which finds the attempt noted in flight.
 func (a *Activities) recordAll(ctx context.Context, reqs []schemas.DeliverRequest, jobs []firstJob, sent []int,
 	results []schemas.DeliverFirstItem) {
 	var idx []int
@@ -162,7 +162,11 @@ func (a *Activities) recordAll(ctx context.Context, reqs []schemas.DeliverReques
 	if len(recs) == 0 {
 		return
 	}
-	got, err := a.store.RecordAttempts(ctx, recs, health)
+	var got []store.Recorded
+	err := a.persist(ctx, "record first attempts", func() (err error) {
+		got, err = a.store.RecordAttempts(ctx, recs, health)
+		return err
+	})
 	for k, i := range idx {
 		if err != nil {
 			results[i].Result = schemas.DeliverResult{EndpointID: reqs[i].EndpointID}

@@ -408,10 +408,11 @@ func (d *drainer) begin(ctx context.Context, start store.AttemptStart) (tried, b
 	rec, health := d.record(x)
 	got, begun, err := d.a.store.RecordAttemptsAndBegin(ctx, []store.AttemptRecord{rec}, health, start)
 	if err != nil {
-		// The last attempt stays noted in flight: its delivery's own
-		// workflow finds the note and makes it again once it may.
-		d.log.Error("drain: record attempt", "event", rec.EventID, "err", err)
-		d.last = nil
+		// The drain stops here: its last attempt is recorded alone, tried
+		// again while the activity has time (a retry of this transaction
+		// could begin a POST too late to finish in it).
+		d.log.Warn("drain: record attempt and begin the next", "event", rec.EventID, "err", err)
+		d.recordLast(ctx)
 		return t, false
 	}
 	d.recorded(x, rec, got[0])
@@ -427,9 +428,16 @@ func (d *drainer) recordLast(ctx context.Context) {
 	}
 	x := *d.last
 	rec, health := d.record(x)
-	got, err := d.a.store.RecordAttempts(ctx, []store.AttemptRecord{rec}, health)
+	var got []store.Recorded
+	err := d.a.persist(ctx, "drain: record attempt", func() (err error) {
+		got, err = d.a.store.RecordAttempts(ctx, []store.AttemptRecord{rec}, health)
+		return err
+	})
 	if err != nil {
+		// The attempt stays noted in flight: its delivery's own workflow
+		// finds the note and makes it again once it may.
 		d.log.Error("drain: record attempt", "event", rec.EventID, "err", err)
+		d.last = nil
 		return
 	}
 	d.recorded(x, rec, got[0])
