@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -47,21 +49,21 @@ func waitReady(ctx context.Context, frontendAddr, namespace string, retention ti
 		return err
 	}
 	// Added search attributes are aliases in the namespace's config, which
-	// the services see when their namespace cache next refreshes: until then
-	// a start that sets them is refused ("no mapping defined").
+	// each service sees when its namespace cache next refreshes: until the
+	// frontend's has, a start that sets them is refused ("no mapping
+	// defined"). DescribeNamespace reads the config from the database, so
+	// it says nothing of the cache; a visibility query naming every
+	// attribute is resolved through it.
+	var query []string
+	for name := range searchAttributes() {
+		query = append(query, name+" = 'ready-probe'")
+	}
+	slices.Sort(query)
 	return poll(ctx, func() error {
-		desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: namespace, Query: strings.Join(query, " AND ")})
 		if err != nil {
-			return err
-		}
-		have := map[string]bool{}
-		for _, alias := range desc.GetConfig().GetCustomSearchAttributeAliases() {
-			have[alias] = true
-		}
-		for name := range searchAttributes() {
-			if !have[name] {
-				return fmt.Errorf("search attribute %s not yet in namespace %q", name, namespace)
-			}
+			return fmt.Errorf("search attributes not yet usable in namespace %q: %w", namespace, err)
 		}
 		return nil
 	})
