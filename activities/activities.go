@@ -25,7 +25,6 @@ type Store interface {
 	LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error)
 	BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string, startedAt time.Time) (int, bool, error)
 	ReleaseInterrupted(ctx context.Context, appID, eventID, endpointID string, n int, durationMS int64) error
-	RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error)
 	BeginAttempts(ctx context.Context, starts []store.AttemptStart) ([]store.Begun, error)
 	RecordAttempts(ctx context.Context, recs []store.AttemptRecord, results []store.EndpointResult) ([]store.Recorded, error)
 	RecordAttemptsAndBegin(ctx context.Context, recs []store.AttemptRecord, results []store.EndpointResult, next store.AttemptStart) ([]store.Recorded, store.Begun, error)
@@ -34,7 +33,6 @@ type Store interface {
 	SetDeliveryStatus(ctx context.Context, appID, eventID string, endpointIDs []string, status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, error)
 	CancelDeliveries(ctx context.Context, appID, eventID string, upTo schemas.Generations, now time.Time) (schemas.EventStatus, schemas.Generations, error)
 	DisableEndpoint(ctx context.Context, appID, id, reason string, at time.Time) error
-	NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time, disableAfter time.Duration) (bool, error)
 	TakeRateToken(ctx context.Context, endpointID string, perSecond int, now time.Time) (time.Duration, error)
 	Ahead(ctx context.Context, endpointID, lane string, seq int64) (int, error)
 	HeadDelivery(ctx context.Context, endpointID, lane string) (store.LaneHead, bool, error)

@@ -202,23 +202,34 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 	}
 	ans := t.ans
 	rec, end := a.recordOf(req, t, &res)
-	drain := res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 && job.Endpoint.RateLimitPerSecond == 0
+	drain := res.Outcome == schemas.OutcomeSucceeded && req.Seq > 0 && job.Endpoint.RateLimitPerSecond == 0 &&
+		a.queuedBehind(ctx, job)
 	if drain {
 		// Recorded at once, so that an activity that times out while
 		// draining is answered from the store when it runs again, not POSTed
 		// twice; the row stays delivering, so the lane stays held.
 		rec.Status, rec.FinishedAt = schemas.DeliveryDelivering, nil
 	}
-	var got store.Recorded
+	// The endpoint's failure streak is kept in the record's transaction
+	// (none for a 410, which disables the endpoint instead: afterAttempt).
+	var health []store.EndpointResult
+	if ans.status != http.StatusGone {
+		health = []store.EndpointResult{{EndpointID: req.EndpointID, OK: ans.ok(), At: end}}
+	}
+	var got []store.Recorded
 	err = a.persist(ctx, "record attempt", func() (err error) {
-		got, err = a.store.RecordAttemptOf(ctx, rec)
+		got, err = a.store.RecordAttempts(ctx, []store.AttemptRecord{rec}, health)
 		return err
 	})
 	if err != nil {
 		return res, err
 	}
-	log := a.recorded(req, t, rec, got, &res)
-	if !got.Applied {
+	if got[0].Gone {
+		return schemas.DeliverResult{EndpointID: req.EndpointID, Outcome: schemas.OutcomeCancelled,
+			Reason: "the delivery no longer exists"}, nil
+	}
+	log := a.recorded(req, t, rec, got[0], &res)
+	if !got[0].Applied {
 		return res, nil
 	}
 	if drain {
@@ -234,8 +245,30 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 			res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again during the drain"
 		}
 	}
-	a.afterAttempt(ctx, req, ans, end, &res, log, true)
+	a.afterAttempt(ctx, req, ans, end, &res, log, a.disableIfFailing(ctx, req.EndpointID, ans, end))
 	return res, nil
+}
+
+// queuedBehind reports whether a fresh delivery waits right behind job in
+// its lane, for a drain to make. When none does, a success is recorded
+// final at once: one write, where holding the lane through an empty drain
+// took two. One queued just after the look waits for the turn this
+// delivery's end passes. A failed look drains, as before it was asked.
+func (a *Activities) queuedBehind(ctx context.Context, job store.DeliveryJob) bool {
+	_, fresh, err := a.store.NextFresh(ctx, job.Endpoint.ID, job.Lane, job.Seq)
+	return fresh || err != nil
+}
+
+// disableIfFailing is the auto-disable check after an attempt whose
+// failure streak was kept with its record: a failure that has lasted
+// DisableAfter disables the endpoint.
+func (a *Activities) disableIfFailing(ctx context.Context, endpointID string, ans answer, end time.Time) func() (bool, error) {
+	return func() (bool, error) {
+		if ans.ok() {
+			return false, nil
+		}
+		return a.store.DisableIfFailing(ctx, endpointID, end, a.cfg.DisableAfter)
+	}
 }
 
 // persist runs write, the record of a POST already made, again when the
@@ -314,23 +347,11 @@ func (a *Activities) classify(req schemas.DeliverRequest, ans answer, end time.T
 }
 
 // afterAttempt applies what a recorded attempt says about the endpoint: a
-// 410 disables it; otherwise the result counts towards auto-disable (when
-// noteHealth: a drained attempt was counted by its drain). From here a store
-// error is logged, not returned, since a retried activity would POST again.
+// 410 disables it; otherwise note, when not nil, says whether the failure
+// streak (kept with the record) has now disabled it (nil: a drained attempt,
+// whose drain did that). From here a store error is logged, not returned,
+// since a retried activity would POST again.
 func (a *Activities) afterAttempt(ctx context.Context, req schemas.DeliverRequest, ans answer, end time.Time,
-	res *schemas.DeliverResult, log *slog.Logger, noteHealth bool) {
-	var note func() (bool, error)
-	if noteHealth {
-		note = func() (bool, error) {
-			return a.store.NoteEndpointResult(ctx, req.EndpointID, ans.ok(), end, a.cfg.DisableAfter)
-		}
-	}
-	a.afterNoted(ctx, req, ans, end, res, log, note)
-}
-
-// afterNoted is afterAttempt with note, when not nil, counting the result
-// towards auto-disable and saying whether that disabled the endpoint.
-func (a *Activities) afterNoted(ctx context.Context, req schemas.DeliverRequest, ans answer, end time.Time,
 	res *schemas.DeliverResult, log *slog.Logger, note func() (bool, error)) {
 	if ans.status == http.StatusGone {
 		if err := a.store.DisableEndpoint(ctx, req.AppID, req.EndpointID, DisabledReasonGone, end); err != nil {

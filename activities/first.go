@@ -137,7 +137,7 @@ func (a *Activities) beginAll(ctx context.Context, reqs []schemas.DeliverRequest
 
 // recordAll records the sent attempts in one transaction (with their
 // endpoints' failure streaks, store.RecordAttempts) and applies each as
-// attempt does after RecordAttemptOf. A transaction that failed until the
+// attempt does after its own RecordAttempts. A transaction that failed until the
 // activity's deadline (persist) is each result's error: the workflow calls
 // Deliver again under the key, which finds the attempt noted in flight.
 func (a *Activities) recordAll(ctx context.Context, reqs []schemas.DeliverRequest, jobs []firstJob, sent []int,
@@ -155,7 +155,7 @@ func (a *Activities) recordAll(ctx context.Context, reqs []schemas.DeliverReques
 		rec, end := a.recordOf(reqs[i], jobs[i].t, res)
 		idx, recs = append(idx, i), append(recs, rec)
 		ends[i] = end
-		if jobs[i].t.ans.status != http.StatusGone { // a 410 disables the endpoint instead (afterNoted)
+		if jobs[i].t.ans.status != http.StatusGone { // a 410 disables the endpoint instead (afterAttempt)
 			health = append(health, store.EndpointResult{EndpointID: reqs[i].EndpointID, OK: jobs[i].t.ans.ok(), At: end})
 		}
 	}
@@ -192,12 +192,7 @@ func (a *Activities) applyRecorded(ctx context.Context, req schemas.DeliverReque
 	if !got.Applied {
 		return
 	}
-	a.afterNoted(ctx, req, t.ans, end, res, log, func() (bool, error) {
-		if t.ans.ok() {
-			return false, nil
-		}
-		return a.store.DisableIfFailing(ctx, req.EndpointID, end, a.cfg.DisableAfter)
-	})
+	a.afterAttempt(ctx, req, t.ans, end, res, log, a.disableIfFailing(ctx, req.EndpointID, t.ans, end))
 }
 
 // guard makes a panic of one request's goroutine its error: Deliver alone

@@ -107,7 +107,7 @@ func TestDeliverFirstMakesEachAttempt(t *testing.T) {
 // attempts: per delivery (Deliver's) and per event (DeliverFirst's).
 type writeCounter struct {
 	*store.Store
-	begin, record, note, begins, records atomic.Int32
+	begin, begins, records, finish atomic.Int32
 }
 
 func (s *writeCounter) BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string,
@@ -116,15 +116,10 @@ func (s *writeCounter) BeginAttempt(ctx context.Context, appID, eventID, endpoin
 	return s.Store.BeginAttempt(ctx, appID, eventID, endpointID, gen, key, startedAt)
 }
 
-func (s *writeCounter) RecordAttemptOf(ctx context.Context, r store.AttemptRecord) (store.Recorded, error) {
-	s.record.Add(1)
-	return s.Store.RecordAttemptOf(ctx, r)
-}
-
-func (s *writeCounter) NoteEndpointResult(ctx context.Context, endpointID string, ok bool, at time.Time,
-	disableAfter time.Duration) (bool, error) {
-	s.note.Add(1)
-	return s.Store.NoteEndpointResult(ctx, endpointID, ok, at, disableAfter)
+func (s *writeCounter) FinishDelivery(ctx context.Context, appID, eventID, endpointID string, gen int64,
+	status schemas.DeliveryStatus, now time.Time) (schemas.EventStatus, bool, error) {
+	s.finish.Add(1)
+	return s.Store.FinishDelivery(ctx, appID, eventID, endpointID, gen, status, now)
 }
 
 func (s *writeCounter) BeginAttempts(ctx context.Context, starts []store.AttemptStart) ([]store.Begun, error) {
@@ -200,13 +195,54 @@ func TestDeliverFirstWritesOncePerEvent(t *testing.T) {
 				t.Errorf("delivery %d: %s with %d attempts, want %s with 1", i, d.Status, len(d.Attempts), st)
 			}
 		}
-		if w.begins.Load() != 1 || w.records.Load() != 1 {
-			t.Errorf("%d BeginAttempts and %d RecordAttempts, want one each", w.begins.Load(), w.records.Load())
+		// One transaction before the POSTs and one after, and only the
+		// rate-limited delivery alone: its own begin and record (with its
+		// failure streak, in one transaction).
+		if w.begins.Load() != 1 || w.begin.Load() != 1 || w.records.Load() != 2 {
+			t.Errorf("%d BeginAttempts, %d BeginAttempt and %d RecordAttempts, want 1, 1 and 2",
+				w.begins.Load(), w.begin.Load(), w.records.Load())
 		}
-		// Only the rate-limited delivery went alone.
-		if w.begin.Load() != 1 || w.record.Load() != 1 || w.note.Load() != 1 {
-			t.Errorf("%d BeginAttempt, %d RecordAttemptOf, %d NoteEndpointResult, want 1 each (the rate-limited one)",
-				w.begin.Load(), w.record.Load(), w.note.Load())
+	})
+}
+
+// One attempt is two writes: its note in flight and its record, with the
+// endpoint's failure streak. An ordered success holds its lane through a
+// drain (a third write ends it) only when a fresh delivery waits behind it.
+func TestDeliverWritesTwicePerAttempt(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		var w *writeCounter
+		e := newEnv(t, open, func(d *activities.Deps) {
+			w = &writeCounter{Store: d.Store.(*store.Store)}
+			d.Store = w
+		})
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		deliver := func(id string, target schemas.Target) schemas.DeliverResult {
+			t.Helper()
+			res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: id, EndpointID: ep.ID,
+				Seq: target.Seq, Gen: target.Gen, Key: "run/" + id + "/0", NextDelay: time.Minute})
+			if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+				t.Fatalf("deliver %s: %+v %v", id, res, err)
+			}
+			return res
+		}
+		deliver("evt_1", e.event("evt_1", "t", `{}`, time.Now())[0])
+		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliverySucceeded {
+			t.Fatalf("evt_1 is %s", d.Status)
+		}
+		if b, r, f := w.begin.Load(), w.records.Load(), w.finish.Load(); b != 1 || r != 1 || f != 0 {
+			t.Errorf("alone in its lane: %d begins, %d records, %d finishes; want 1, 1, 0", b, r, f)
+		}
+		t2 := e.event("evt_2", "t", `{}`, time.Now())[0]
+		e.event("evt_3", "t", `{}`, time.Now())
+		if res := deliver("evt_2", t2); len(res.Drained) != 1 {
+			t.Fatalf("evt_2 drained %d", len(res.Drained))
+		}
+		if f := w.finish.Load(); f != 1 {
+			t.Errorf("with one behind: %d finishes, want 1", f)
+		}
+		if n := len(rcv.got()); n != 3 {
+			t.Errorf("%d requests, want 3", n)
 		}
 	})
 }

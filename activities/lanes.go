@@ -534,6 +534,6 @@ func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prio
 	}
 	res.EventStatus, res.Attempt = eventStatus, &got
 	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
-	a.afterAttempt(ctx, req, ans, end, &res, log, false)
+	a.afterAttempt(ctx, req, ans, end, &res, log, nil)
 	return res, nil
 }
