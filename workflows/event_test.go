@@ -338,20 +338,32 @@ func TestOrderedLiveHeadIsNotNudged(t *testing.T) {
 // A delivery found final before its turn is not attempted. Whoever ended
 // it passes the turn (a drain's holder, for one found succeeded), except
 // the API's cancel, which passes none: a delivery found cancelled passes
-// it, or the lane would wait for its next delivery's re-check.
+// it, or the lane would wait for its next delivery's re-check. The same in
+// both shapes: the turn asked by AcquireTurn, or by the first Deliver call
+// (TurnsInDeliver), which then makes no attempt.
 func TestOrderedAlreadyFinal(t *testing.T) {
-	for status, passes := range map[schemas.DeliveryStatus][]string{
-		schemas.DeliverySucceeded: nil,
-		schemas.DeliveryCancelled: {"ep_o"},
-	} {
-		h := newHarness(t)
-		h.acts.turn = func(schemas.TurnRequest) schemas.TurnResult {
-			return schemas.TurnResult{DeliveryStatus: status}
+	for _, inDeliver := range []bool{false, true} {
+		for status, passes := range map[schemas.DeliveryStatus][]string{
+			schemas.DeliverySucceeded: nil,
+			schemas.DeliveryCancelled: {"ep_o"},
+		} {
+			h := newHarness(t)
+			h.acts.turn = func(schemas.TurnRequest) schemas.TurnResult {
+				return schemas.TurnResult{DeliveryStatus: status}
+			}
+			in := input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1})
+			in.TurnsInDeliver = inDeliver
+			h.run(t, in)
+			calls := 0
+			if inDeliver {
+				calls = 1 // the call that asked
+				require.Zero(t, h.acts.acquires)
+			}
+			require.Len(t, h.acts.deliverCalls(), calls)
+			require.Empty(t, h.acts.inCalls)
+			require.Equal(t, status, h.query(t).Deliveries["ep_o"])
+			require.Equal(t, passes, h.acts.passes, "found %s", status)
 		}
-		h.run(t, input(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
-		require.Empty(t, h.acts.deliverCalls())
-		require.Equal(t, status, h.query(t).Deliveries["ep_o"])
-		require.Equal(t, passes, h.acts.passes, "found %s", status)
 	}
 }
 

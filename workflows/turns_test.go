@@ -81,27 +81,6 @@ func TestFoldedTurnWaitsWhenTheLaneIsBusy(t *testing.T) {
 	require.Empty(t, h.acts.passes)
 }
 
-// A delivery found final by its first call (a drain delivered it) passes
-// no turn: its drain's holder does. One found cancelled passes it, as in
-// the separate calls' shape (TestOrderedAlreadyFinal).
-func TestFoldedTurnFoundFinal(t *testing.T) {
-	for status, passes := range map[schemas.DeliveryStatus][]string{
-		schemas.DeliverySucceeded: nil,
-		schemas.DeliveryCancelled: {"ep_o"},
-	} {
-		h := newHarness(t)
-		h.acts.turn = func(schemas.TurnRequest) schemas.TurnResult {
-			return schemas.TurnResult{DeliveryStatus: status}
-		}
-		h.run(t, folded(schemas.Target{EndpointID: "ep_o", Ordered: true, Seq: 1}))
-		require.Len(t, h.acts.deliverCalls(), 1)
-		require.Empty(t, h.acts.inCalls)
-		require.Zero(t, h.acts.acquires)
-		require.Equal(t, status, h.query(t).Deliveries["ep_o"])
-		require.Equal(t, passes, h.acts.passes, "found %s", status)
-	}
-}
-
 // A cancel that stops the delivery between attempts passes the turn with
 // its own call, after the store has the cancel.
 func TestFoldedTurnCancelledBetweenAttempts(t *testing.T) {
