@@ -26,6 +26,11 @@ const DisabledReasonGone = "gone"
 // (AwaitTurn) and to pass the turn when it ends (PassTurn): see
 // awaitTurnFirst and passTurnAfter in lanes.go.
 func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
+	if req.Seq > 0 {
+		// An ordered lane's writes follow one another: each one's wait for
+		// the store's writer is the whole lane's.
+		ctx = store.Urgent(ctx)
+	}
 	if req.AwaitTurn > 0 {
 		turn, err := a.awaitTurnFirst(ctx, req)
 		if err != nil {

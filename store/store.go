@@ -42,6 +42,7 @@ type Store struct {
 	stmts   stmtCache // statements prepared on db
 	rstmts  stmtCache // statements prepared on rdb when it is not db
 	sealer  Sealer
+	gate    *writeGate // SQLite: who writes next on db (gate.go)
 }
 
 // sqliteReaders is the size of the SQLite read pool: a few, as reads are
@@ -84,6 +85,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		// keeps the per-connection pragmas in force for good.
 		s.db.SetMaxOpenConns(1)
 		s.db.SetMaxIdleConns(1)
+		s.gate = &writeGate{}
 		s.db.SetConnMaxLifetime(0)
 		s.db.SetConnMaxIdleTime(0)
 	}
@@ -243,13 +245,17 @@ type querier interface {
 
 // inTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
+	if err := s.gate.acquire(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	// The transaction's connection is free again when inTx returns: prepare
 	// the statements it ran unprepared (see Store.stmt).
 	defer s.preparePending(ctx)
+	defer s.gate.release()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -258,6 +264,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// gated takes the write gate for a statement run on db outside a
+// transaction, and returns its release.
+func (s *Store) gated(ctx context.Context, db querier) (func(), error) {
+	if d, ok := db.(*sqlx.DB); !ok || d != s.db || s.gate == nil {
+		return func() {}, nil
+	}
+	if err := s.gate.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return s.gate.release, nil
 }
 
 // q rebinds a query written with '?' placeholders for the dialect.
@@ -278,6 +296,11 @@ func (s *Store) forUpdate() string {
 }
 
 func (s *Store) get(ctx context.Context, db querier, dest any, query string, args ...any) error {
+	release, err := s.gated(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer release()
 	query = s.q(query)
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
@@ -287,6 +310,11 @@ func (s *Store) get(ctx context.Context, db querier, dest any, query string, arg
 }
 
 func (s *Store) sel(ctx context.Context, db querier, dest any, query string, args ...any) error {
+	release, err := s.gated(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer release()
 	query = s.q(query)
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
@@ -296,11 +324,13 @@ func (s *Store) sel(ctx context.Context, db querier, dest any, query string, arg
 }
 
 func (s *Store) exec(ctx context.Context, db querier, query string, args ...any) (int64, error) {
+	release, err := s.gated(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	query = s.q(query)
-	var (
-		res sql.Result
-		err error
-	)
+	var res sql.Result
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		res, err = st.ExecContext(ctx, args...)
 		done()
