@@ -306,3 +306,63 @@ func TestDrainRecordsEachAttemptBeforeTheNext(t *testing.T) {
 		}
 	})
 }
+
+// A drain that has caught up with its lane keeps it a moment for the next
+// event accepted: a burst whose accepts only just keep up with the drain
+// otherwise stood still at every catch-up while the next event's own
+// workflow started. A lane with nothing queued behind its head is not
+// drained at all, and does not wait.
+func TestDrainWaitsForTheNextEventAccepted(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		rcv := newReceiver(t, nil)
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		deliver := func(id string, target schemas.Target) schemas.DeliverResult {
+			t.Helper()
+			res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: id, EndpointID: ep.ID,
+				Seq: target.Seq, Gen: target.Gen, Key: "run/" + id + "/0", NextDelay: time.Minute})
+			if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+				t.Fatalf("deliver %s: %+v %v", id, res, err)
+			}
+			return res
+		}
+		start := time.Now()
+		if res := deliver("evt_0", e.event("evt_0", "t", `{}`, time.Now())[0]); len(res.Drained) != 0 {
+			t.Fatalf("evt_0 alone drained %d", len(res.Drained))
+		}
+		if in := time.Since(start); in > 400*time.Millisecond {
+			t.Errorf("a head with nothing behind it took %v", in)
+		}
+		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
+		e.event("evt_2", "t", `{}`, time.Now())
+		accepted := make(chan struct{})
+		go func() {
+			defer close(accepted)
+			deadline := time.Now().Add(10 * time.Second)
+			for len(rcv.got()) < 3 { // evt_0, evt_1, and evt_2 drained
+				if time.Now().After(deadline) {
+					t.Error("evt_2 never arrived")
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+			e.event("evt_3", "t", `{}`, time.Now())
+		}()
+		res := deliver("evt_1", t1)
+		<-accepted
+		var drained []string
+		for _, d := range res.Drained {
+			drained = append(drained, d.EventID)
+		}
+		if !slices.Equal(drained, []string{"evt_2", "evt_3"}) {
+			t.Fatalf("drained %v, want evt_2 and evt_3 (accepted after the drain caught up)", drained)
+		}
+		var ids []string
+		for _, r := range rcv.got() {
+			ids = append(ids, r.header.Get("webhook-id"))
+		}
+		if !slices.Equal(ids, []string{"evt_0", "evt_1", "evt_2", "evt_3"}) {
+			t.Fatalf("arrived %v", ids)
+		}
+	})
+}
