@@ -26,11 +26,6 @@ const DisabledReasonGone = "gone"
 // (AwaitTurn) and to pass the turn when it ends (PassTurn): see
 // awaitTurnFirst and passTurnAfter in lanes.go.
 func (a *Activities) Deliver(ctx context.Context, req schemas.DeliverRequest) (schemas.DeliverResult, error) {
-	if req.Seq > 0 {
-		// An ordered lane's writes follow one another: each one's wait for
-		// the store's writer is the whole lane's.
-		ctx = store.Urgent(ctx)
-	}
 	if req.AwaitTurn > 0 {
 		turn, err := a.awaitTurnFirst(ctx, req)
 		if err != nil {
@@ -238,8 +233,13 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 		return res, nil
 	}
 	if drain {
-		res.Drained = a.drain(ctx, job)
-		st, done, err := a.store.FinishDelivery(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
+		// The drain's writes follow one another, each waiting for the one
+		// before, while the lane stands still: they go first on SQLite's
+		// one writer. Only the drain's: with every ordered delivery's first,
+		// a hundred lanes kept the accepts waiting.
+		dctx := store.Urgent(ctx)
+		res.Drained = a.drain(dctx, job)
+		st, done, err := a.store.FinishDelivery(dctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
 			schemas.DeliverySucceeded, end)
 		if err != nil {
 			log.Error("record the end of a drained lane's head (its re-run will)", "err", err)
