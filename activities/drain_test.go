@@ -319,12 +319,7 @@ func TestDrainWaitsForTheNextEventAccepted(t *testing.T) {
 		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
 		deliver := func(id string, target schemas.Target) schemas.DeliverResult {
 			t.Helper()
-			res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: id, EndpointID: ep.ID,
-				Seq: target.Seq, Gen: target.Gen, Key: "run/" + id + "/0", NextDelay: time.Minute})
-			if err != nil || res.Outcome != schemas.OutcomeSucceeded {
-				t.Fatalf("deliver %s: %+v %v", id, res, err)
-			}
-			return res
+			return e.succeed(id, ep.ID, target)
 		}
 		start := time.Now()
 		if res := deliver("evt_0", e.event("evt_0", "t", `{}`, time.Now())[0]); len(res.Drained) != 0 {

@@ -219,12 +219,7 @@ func TestDeliverWritesTwicePerAttempt(t *testing.T) {
 		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
 		deliver := func(id string, target schemas.Target) schemas.DeliverResult {
 			t.Helper()
-			res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: id, EndpointID: ep.ID,
-				Seq: target.Seq, Gen: target.Gen, Key: "run/" + id + "/0", NextDelay: time.Minute})
-			if err != nil || res.Outcome != schemas.OutcomeSucceeded {
-				t.Fatalf("deliver %s: %+v %v", id, res, err)
-			}
-			return res
+			return e.succeed(id, ep.ID, target)
 		}
 		deliver("evt_1", e.event("evt_1", "t", `{}`, time.Now())[0])
 		if _, d := e.delivery("evt_1", ep.ID); d.Status != schemas.DeliverySucceeded {

@@ -146,6 +146,17 @@ func (e *env) deliver(eventID, endpointID string, nextDelay time.Duration) schem
 	return res
 }
 
+// succeed makes the first attempt of an ordered target, which must succeed.
+func (e *env) succeed(eventID, endpointID string, target schemas.Target) schemas.DeliverResult {
+	e.t.Helper()
+	res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: eventID, EndpointID: endpointID,
+		Seq: target.Seq, Gen: target.Gen, Key: "run/" + eventID + "/0", NextDelay: time.Minute})
+	if err != nil || res.Outcome != schemas.OutcomeSucceeded {
+		e.t.Fatalf("deliver %s: %+v %v", eventID, res, err)
+	}
+	return res
+}
+
 // delivery is the stored state of one delivery.
 func (e *env) delivery(eventID, endpointID string) (schemas.Event, schemas.Delivery) {
 	e.t.Helper()

@@ -341,7 +341,7 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 	endpointID, lane, seq := holder.Endpoint.ID, holder.Lane, holder.Seq
 	d := drainer{a: a, endpointID: endpointID, log: a.log.With("endpoint", endpointID, "lane", lane)}
 	deadline := a.deadline(ctx)
-	for d.made < maxDrain && time.Until(deadline) > a.cfg.DeliveryTimeout+recordSlack {
+	for d.made < maxDrain && a.roomForAttempt(deadline) {
 		if !a.holds(ctx, holder) {
 			break // cancelled or queued again meanwhile: the lane is not ours
 		}
@@ -405,7 +405,7 @@ func (d *drainer) linger(ctx context.Context, lane string, seq int64, deadline t
 	until := time.Now().Add(drainLinger)
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
-	for time.Now().Before(until) && time.Until(deadline) > d.a.cfg.DeliveryTimeout+recordSlack {
+	for time.Now().Before(until) && d.a.roomForAttempt(deadline) {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
@@ -536,6 +536,12 @@ func (d *drainer) recorded(x drained, rec store.AttemptRecord, got store.Recorde
 func (a *Activities) holds(ctx context.Context, holder store.DeliveryJob) bool {
 	st, seq, err := a.store.DeliveryState(ctx, holder.Event.AppID, holder.Event.ID, holder.Endpoint.ID)
 	return err == nil && st == schemas.DeliveryDelivering && seq == holder.Seq
+}
+
+// roomForAttempt reports whether an attempt started now, its whole
+// delivery timeout and the records after it, ends before deadline.
+func (a *Activities) roomForAttempt(deadline time.Time) bool {
+	return time.Until(deadline) > a.cfg.DeliveryTimeout+recordSlack
 }
 
 // deadline is when the running activity times out: the SDK runs a timed-out

@@ -22,8 +22,8 @@ type writeGate struct {
 type urgentKey struct{}
 
 // Urgent marks ctx's writes to go before the others waiting for SQLite's
-// writer: those of an ordered lane, which follow one another, so that each
-// one's wait is the whole lane's.
+// writer: those of an ordered lane's drain, which follow one another, so
+// that each one's wait is the whole lane's.
 func Urgent(ctx context.Context) context.Context {
 	return context.WithValue(ctx, urgentKey{}, true)
 }

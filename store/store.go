@@ -85,9 +85,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		// keeps the per-connection pragmas in force for good.
 		s.db.SetMaxOpenConns(1)
 		s.db.SetMaxIdleConns(1)
-		s.gate = &writeGate{}
 		s.db.SetConnMaxLifetime(0)
 		s.db.SetConnMaxIdleTime(0)
+		s.gate = &writeGate{}
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.db.Close()
