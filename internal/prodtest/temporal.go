@@ -43,7 +43,9 @@ type serverConfig struct {
 
 // The server's static config: Postgres persistence, every service on
 // 127.0.0.1 with its own ports, Prometheus metrics. Four history shards,
-// as the server image's default.
+// as the server image's default. Small pools: each of the four services
+// opens its own, on a Postgres that other packages' tests use at the same
+// time (20 each, with Herald's processes, ran out of its 100 connections).
 var configTemplate = template.Must(template.New("config").Parse(`log:
   stdout: true
   level: warn
@@ -60,8 +62,8 @@ persistence:
         connectProtocol: tcp
         user: "{{.PGUser}}"
         password: "{{.PGPassword}}"
-        maxConns: 20
-        maxIdleConns: 20
+        maxConns: 5
+        maxIdleConns: 5
         maxConnLifetime: 1h
     visibility:
       sql:
