@@ -2,9 +2,12 @@ package activities_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -358,6 +361,46 @@ func TestDrainWaitsForTheNextEventAccepted(t *testing.T) {
 		}
 		if !slices.Equal(ids, []string{"evt_0", "evt_1", "evt_2", "evt_3"}) {
 			t.Fatalf("arrived %v", ids)
+		}
+	})
+}
+
+// A long drain's result, kept in its holder's history, stays small whatever
+// the receiver answers: the answers' bodies are listed for its first 64 KiB
+// of them, and the rest only in the store, where the API reads them.
+func TestDrainListsBodiesUpToItsBudget(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		body := strings.Repeat("b", schemas.MaxResponseBody)
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		const n = 100
+		var first schemas.Target
+		for i := range n {
+			tg := e.event(fmt.Sprintf("evt_%03d", i), "t", `{}`, time.Now())
+			if i == 0 {
+				first = tg[0]
+			}
+		}
+		res := e.succeed("evt_000", ep.ID, first)
+		if len(res.Drained) != n-1 {
+			t.Fatalf("drained %d, want %d", len(res.Drained), n-1)
+		}
+		listed := 0
+		for _, d := range res.Drained {
+			if d.Attempt.ResponseBody != "" {
+				listed++
+			}
+		}
+		if listed != 64 || res.Drained[63].Attempt.ResponseBody == "" {
+			t.Fatalf("%d bodies listed, want the first 64", listed)
+		}
+		if size, _ := json.Marshal(res); len(size) > 64<<10+n*200 {
+			t.Fatalf("result of %d bytes", len(size))
+		}
+		last := res.Drained[n-2]
+		if _, d := e.delivery(last.EventID, ep.ID); len(d.Attempts) != 1 || d.Attempts[0].ResponseBody != body {
+			t.Fatalf("%s: the store lost the body: %+v", last.EventID, d.Attempts)
 		}
 	})
 }

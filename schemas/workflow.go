@@ -155,7 +155,8 @@ type DeliverFirstItem struct {
 }
 
 // DrainedAttempt is an attempt made for another event's delivery while
-// draining an ordered endpoint's backlog.
+// draining an ordered endpoint's backlog. Past the first 64 KiB of them,
+// the answer's body is left out (the store keeps it, and the API shows it).
 type DrainedAttempt struct {
 	EventID string  `json:"event_id"`
 	Attempt Attempt `json:"attempt"`
