@@ -1,8 +1,9 @@
 package activities
 
-// Waiting is how many AcquireTurn calls wait in this process now.
+// Waiting is how many AcquireTurn calls wait in this process now, past
+// their first answer: a turn passed from here on wakes them.
 func (a *Activities) Waiting() int {
 	a.waiters.mu.Lock()
 	defer a.waiters.mu.Unlock()
-	return a.waiters.n
+	return a.waiters.parked
 }

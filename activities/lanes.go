@@ -59,6 +59,7 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 	if err != nil || settled(res) || !moving(head) {
 		return a.leave(ctx, req, w, res, err)
 	}
+	a.waiters.park(w)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -143,19 +144,21 @@ type waitKey struct{ appID, eventID, endpointID string }
 
 // waiter is one AcquireTurn waiting for its turn in this process.
 type waiter struct {
-	key   waitKey
-	seq   int64
-	woken chan struct{} // one buffered wake
+	key    waitKey
+	seq    int64
+	woken  chan struct{} // one buffered wake
+	parked bool          // its first answer was to wait (under turnWaiters.mu)
 }
 
 // turnWaiters are the deliveries waiting in AcquireTurn in this process.
 // Waking one costs a channel send where a turn signal costs a Temporal
 // write and a workflow task.
 type turnWaiters struct {
-	mu  sync.Mutex
-	m   map[waitKey][]*waiter
-	n   int
-	max int // Config.TurnWaiters
+	mu     sync.Mutex
+	m      map[waitKey][]*waiter
+	n      int
+	parked int // of n, those past their first answer, waiting to be woken
+	max    int // Config.TurnWaiters
 }
 
 func newTurnWaiters(max int) *turnWaiters {
@@ -184,6 +187,9 @@ func (t *turnWaiters) remove(w *waiter) {
 		if x == w {
 			ws = append(ws[:i], ws[i+1:]...)
 			t.n--
+			if w.parked {
+				t.parked--
+			}
 			break
 		}
 	}
@@ -192,6 +198,14 @@ func (t *turnWaiters) remove(w *waiter) {
 	} else {
 		t.m[w.key] = ws
 	}
+}
+
+// park notes that w's first answer was to wait.
+func (t *turnWaiters) park(w *waiter) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w.parked = true
+	t.parked++
 }
 
 // wake wakes the waiters of the delivery at seq and reports whether there
