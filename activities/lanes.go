@@ -351,6 +351,11 @@ const recordSlack = 3 * time.Second
 // once, and after a kill -9 the first of them was made again after the
 // later ones had arrived (TestDrainRecordsEachAttemptBeforeTheNext).
 //
+// Whether the holder still holds its lane (not cancelled or queued again
+// meanwhile) is asked in the transaction that begins each attempt
+// (AttemptStart.Holder): no read of its own per delivery, and no window
+// between the answer and the begin.
+//
 // It stops at the first delivery that is not fresh (already tried, or not
 // pending), or whose attempt fails: that delivery's own workflow adopts the
 // failed attempt when its turn comes and goes on with its retry schedule.
@@ -362,14 +367,12 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 	endpointID, lane, seq := holder.Endpoint.ID, holder.Lane, holder.Seq
 	d := drainer{a: a, endpointID: endpointID, log: a.log.With("endpoint", endpointID, "lane", lane)}
 	deadline := a.deadline(ctx)
+	self := &store.DeliveryRef{AppID: holder.Event.AppID, EventID: holder.Event.ID, EndpointID: endpointID, Lane: lane, Seq: holder.Seq}
 	for d.made < maxDrain && a.roomForAttempt(deadline) {
-		if !a.holds(ctx, holder) {
-			break // cancelled or queued again meanwhile: the lane is not ours
-		}
 		next, fresh, err := a.store.NextFresh(ctx, endpointID, lane, seq)
 		if err == nil && next.EventID == "" && (d.made > 0 || d.last != nil) {
 			if d.linger(ctx, lane, seq, deadline) {
-				continue // asked again, after whether the lane is still ours
+				continue // the next begin asks whether the lane is still ours
 			}
 			break
 		}
@@ -386,10 +389,10 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 			break
 		}
 		start := store.AttemptStart{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
-			Gen: job.Gen, Key: store.DrainKey(next.Seq), StartedAt: a.now()}
+			Gen: job.Gen, Key: store.DrainKey(next.Seq), StartedAt: a.now(), Holder: self}
 		t, moved := d.begin(ctx, start)
 		if !moved {
-			break // the delivery may not go, or the store failed
+			break // the holder was cancelled or queued again, the delivery may not go, or the store failed
 		}
 		if err := a.send(ctx, job, &t); err != nil {
 			return d.out // the activity is ending: the attempt is on record as interrupted
@@ -467,9 +470,13 @@ type drained struct {
 func (d *drainer) begin(ctx context.Context, start store.AttemptStart) (tried, bool) {
 	t := tried{started: start.StartedAt}
 	if d.last == nil {
-		n, moved, err := d.a.store.BeginAttempt(ctx, start.AppID, start.EventID, start.EndpointID, start.Gen, start.Key, start.StartedAt)
-		t.n = n
-		return t, err == nil && moved
+		begun, err := d.a.store.BeginAttempts(ctx, []store.AttemptStart{start})
+		if err != nil {
+			d.log.Warn("drain: begin an attempt", "event", start.EventID, "err", err)
+			return t, false
+		}
+		t.n = begun[0].N
+		return t, begun[0].Moved
 	}
 	x := *d.last
 	rec, health := d.record(x)
@@ -554,13 +561,6 @@ func (d *drainer) recorded(x drained, rec store.AttemptRecord, got store.Recorde
 		}
 		d.a.waiters.wake(waitKey{rec.AppID, rec.EventID, d.endpointID}, x.ref.Seq)
 	}
-}
-
-// holds reports whether the drain's holder still holds its lane: it is
-// delivering, at the seq and generation it was loaded with.
-func (a *Activities) holds(ctx context.Context, holder store.DeliveryJob) bool {
-	st, seq, err := a.store.DeliveryState(ctx, holder.Event.AppID, holder.Event.ID, holder.Endpoint.ID)
-	return err == nil && st == schemas.DeliveryDelivering && seq == holder.Seq
 }
 
 // roomForAttempt reports whether an attempt started now, its whole

@@ -185,6 +185,11 @@ func (s *Store) BeginAttempt(ctx context.Context, appID, eventID, endpointID str
 
 // beginAttempt is BeginAttempt's transaction for one attempt.
 func (s *Store) beginAttempt(ctx context.Context, tx *sqlx.Tx, a AttemptStart) (n int, moved bool, err error) {
+	if a.Holder != nil {
+		if holds, err := s.stillHolds(ctx, tx, *a.Holder); err != nil || !holds {
+			return 0, false, err
+		}
+	}
 	// The delivery's row lock, taken by the update, orders this attempt's
 	// number against any other's.
 	changed, err := s.markDelivering(ctx, tx, a.AppID, a.EventID, a.EndpointID, a.Gen)
@@ -202,6 +207,30 @@ type AttemptStart struct {
 	Gen                        int64 // the generation it is made for (0: any)
 	Key                        string
 	StartedAt                  time.Time
+	// Holder, when set, is the delivery whose drain makes the attempt: it
+	// may begin only while the holder still holds its lane (delivering, at
+	// its seq), checked in the same transaction, so that a cancel or
+	// replay of the holder that commits first stops the drain.
+	Holder *DeliveryRef
+}
+
+// stillHolds reports whether the delivery h is delivering at h.Seq, its
+// row locked on Postgres until tx ends: a cancel or replay of it then waits
+// for the attempt begun in tx, which it will find.
+func (s *Store) stillHolds(ctx context.Context, tx *sqlx.Tx, h DeliveryRef) (bool, error) {
+	var r struct {
+		Status schemas.DeliveryStatus `db:"status"`
+		Seq    int64                  `db:"seq"`
+	}
+	err := s.get(ctx, tx, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
+		s.forUpdate(), h.AppID, h.EventID, h.EndpointID)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lane holder %s to %s: %w", h.EventID, h.EndpointID, err)
+	}
+	return r.Status == schemas.DeliveryDelivering && r.Seq == h.Seq, nil
 }
 
 // Begun is what BeginAttempts did for one AttemptStart, as BeginAttempt

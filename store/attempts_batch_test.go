@@ -104,3 +104,46 @@ func testBeginRecordAttempts(t *testing.T, s *store.Store) {
 		t.Fatal("recorded an unknown status")
 	}
 }
+
+// An attempt begun for a lane's holder (a drain's) is noted only while the
+// holder still holds the lane, asked in the same transaction: not once the
+// holder is final, or queued again under a newer seq.
+func testBeginForHolder(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	mkApp(t, s, "app_1")
+	mkEndpoint(t, s, "app_1", "ep_o", true)
+	var targets []schemas.Target
+	for i, id := range []string{"evt_1", "evt_2", "evt_3"} {
+		_, ts := accept(t, s, "app_1", id, "a", i)
+		targets = append(targets, ts[0])
+	}
+	holder := &store.DeliveryRef{AppID: "app_1", EventID: "evt_1", EndpointID: "ep_o", Lane: targets[0].Lane, Seq: targets[0].Seq}
+	drainStart := func(ev string, seq int64) store.AttemptStart {
+		return store.AttemptStart{AppID: "app_1", EventID: ev, EndpointID: "ep_o", Key: store.DrainKey(seq), StartedAt: at(5), Holder: holder}
+	}
+	// Not yet delivering: the holder has not begun its own attempt.
+	begun, err := s.BeginAttempts(ctx, []store.AttemptStart{drainStart("evt_2", targets[1].Seq)})
+	must(t, err)
+	if begun[0].Moved || status(t, s, "app_1", "evt_2", "ep_o") != schemas.DeliveryPending {
+		t.Fatalf("begun for a holder not delivering: %+v", begun[0])
+	}
+	if n, moved, err := s.BeginAttempt(ctx, "app_1", "evt_1", "ep_o", 0, "run/1", at(4)); err != nil || !moved || n != 1 {
+		t.Fatalf("holder's own attempt: %d %v %v", n, moved, err)
+	}
+	begun, err = s.BeginAttempts(ctx, []store.AttemptStart{drainStart("evt_2", targets[1].Seq)})
+	must(t, err)
+	if !begun[0].Moved || status(t, s, "app_1", "evt_2", "ep_o") != schemas.DeliveryDelivering {
+		t.Fatalf("begun for the holder: %+v", begun[0])
+	}
+	// The holder is queued again (a replay): its old seq holds nothing.
+	_, err = s.PrepareReplay(ctx, "app_1", "evt_1", "ep_o", at(6))
+	must(t, err)
+	_, _, err = s.RecordAttemptsAndBegin(ctx, nil, nil, drainStart("evt_3", targets[2].Seq))
+	must(t, err)
+	if st := status(t, s, "app_1", "evt_3", "ep_o"); st != schemas.DeliveryPending {
+		t.Fatalf("evt_3 is %s after its drain's holder was replayed", st)
+	}
+	if _, found, err := s.AttemptByKey(ctx, "app_1", "evt_3", "ep_o", store.DrainKey(targets[2].Seq)); err != nil || found {
+		t.Fatalf("attempt noted: %v %v", found, err)
+	}
+}
