@@ -55,3 +55,12 @@ func TestNoIdleReplicationWorkers(t *testing.T) {
 		t.Errorf("%d replication scheduler workers, want 1 to 8 (two schedulers, one each)", workers)
 	}
 }
+
+// Both SQLite files copy their WAL back every 10,000 pages, not SQLite's
+// 1,000 (docs/devserver-tuning.md).
+func TestSQLiteCheckpointsSeldom(t *testing.T) {
+	c := sqliteConfig(filepath.Join(t.TempDir(), "x.db"), defaultTuning())
+	if got := c.ConnectAttributes["wal_autocheckpoint"]; got != "10000" {
+		t.Fatalf("wal_autocheckpoint = %q, want 10000", got)
+	}
+}

@@ -64,6 +64,7 @@ func tuningVariants() []tuningVariant {
 		{"cache_size=64MiB", func(t *tuning) { t.cacheKiB = 64 << 10 }},
 		{"logs=info", func(t *tuning) { t.logLevel = slog.LevelInfo }},
 		{"visibility=shared", func(t *tuning) { t.separateVisibility = false }},
+		{"wal_autocheckpoint=1000", func(t *tuning) { t.walAutocheckpoint = 0 }},
 	}
 }
 
