@@ -5,5 +5,13 @@ package activities
 func (a *Activities) Waiting() int {
 	a.waiters.mu.Lock()
 	defer a.waiters.mu.Unlock()
-	return a.waiters.parked
+	n := 0
+	for _, ws := range a.waiters.m {
+		for _, w := range ws {
+			if w.parked {
+				n++
+			}
+		}
+	}
+	return n
 }

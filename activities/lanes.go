@@ -154,11 +154,10 @@ type waiter struct {
 // Waking one costs a channel send where a turn signal costs a Temporal
 // write and a workflow task.
 type turnWaiters struct {
-	mu     sync.Mutex
-	m      map[waitKey][]*waiter
-	n      int
-	parked int // of n, those past their first answer, waiting to be woken
-	max    int // Config.TurnWaiters
+	mu  sync.Mutex
+	m   map[waitKey][]*waiter
+	n   int
+	max int // Config.TurnWaiters
 }
 
 func newTurnWaiters(max int) *turnWaiters {
@@ -187,9 +186,6 @@ func (t *turnWaiters) remove(w *waiter) {
 		if x == w {
 			ws = append(ws[:i], ws[i+1:]...)
 			t.n--
-			if w.parked {
-				t.parked--
-			}
 			break
 		}
 	}
@@ -205,7 +201,6 @@ func (t *turnWaiters) park(w *waiter) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w.parked = true
-	t.parked++
 }
 
 // wake wakes the waiters of the delivery at seq and reports whether there
