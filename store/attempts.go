@@ -218,19 +218,11 @@ type AttemptStart struct {
 // row locked on Postgres until tx ends: a cancel or replay of it then waits
 // for the attempt begun in tx, which it will find.
 func (s *Store) stillHolds(ctx context.Context, tx *sqlx.Tx, h DeliveryRef) (bool, error) {
-	var r struct {
-		Status schemas.DeliveryStatus `db:"status"`
-		Seq    int64                  `db:"seq"`
-	}
-	err := s.get(ctx, tx, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
-		s.forUpdate(), h.AppID, h.EventID, h.EndpointID)
-	if isNoRows(err) {
+	st, seq, err := s.deliveryState(ctx, tx, s.forUpdate(), h.AppID, h.EventID, h.EndpointID)
+	if schemas.IsNotFound(err) {
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("lane holder %s to %s: %w", h.EventID, h.EndpointID, err)
-	}
-	return r.Status == schemas.DeliveryDelivering && r.Seq == h.Seq, nil
+	return err == nil && st == schemas.DeliveryDelivering && seq == h.Seq, err
 }
 
 // Begun is what BeginAttempts did for one AttemptStart, as BeginAttempt

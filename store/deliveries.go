@@ -252,11 +252,17 @@ func (s *Store) FinishDelivery(ctx context.Context, appID, eventID, endpointID s
 // DeliveryState is the status and the ordered-endpoint sequence number of
 // one delivery.
 func (s *Store) DeliveryState(ctx context.Context, appID, eventID, endpointID string) (status schemas.DeliveryStatus, seq int64, err error) {
+	return s.deliveryState(ctx, s.rdb, "", appID, eventID, endpointID)
+}
+
+// deliveryState is DeliveryState read on db, the query ending with lock
+// (s.forUpdate() inside a transaction, or "").
+func (s *Store) deliveryState(ctx context.Context, db querier, lock, appID, eventID, endpointID string) (schemas.DeliveryStatus, int64, error) {
 	var r struct {
 		Status schemas.DeliveryStatus `db:"status"`
 		Seq    int64                  `db:"seq"`
 	}
-	err = s.get(ctx, s.rdb, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`,
+	err := s.get(ctx, db, &r, `SELECT status, seq FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+lock,
 		appID, eventID, endpointID)
 	if isNoRows(err) {
 		return "", 0, deliveryNotFound(appID, eventID, endpointID)
