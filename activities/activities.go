@@ -40,6 +40,7 @@ type Store interface {
 	AttemptByKey(ctx context.Context, appID, eventID, endpointID, key string) (store.RecordedAttempt, bool, error)
 	AdoptAttempt(ctx context.Context, r store.AttemptRecord, fromKey string) (schemas.Attempt, schemas.EventStatus, bool, error)
 	NextFresh(ctx context.Context, endpointID, lane string, seq int64) (store.DeliveryRef, bool, error)
+	QueuedBehind(ctx context.Context, appID, endpointID, lane string, seq int64, limit int) (store.LaneBatch, error)
 	PrepareReplay(ctx context.Context, appID, eventID, endpointID string, now time.Time) ([]schemas.Target, error)
 	GetEventType(ctx context.Context, name string) (schemas.EventType, error)
 	PurgeBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)

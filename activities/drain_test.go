@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herald-hq/herald/activities"
 	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
 )
 
 // The turn holder of an ordered endpoint delivers the deliveries queued
@@ -375,13 +377,7 @@ func TestDrainListsBodiesUpToItsBudget(t *testing.T) {
 		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })
 		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
 		const n = 100
-		var first schemas.Target
-		for i := range n {
-			tg := e.event(fmt.Sprintf("evt_%03d", i), "t", `{}`, time.Now())
-			if i == 0 {
-				first = tg[0]
-			}
-		}
+		first := e.events(n)
 		res := e.succeed("evt_000", ep.ID, first)
 		if len(res.Drained) != n-1 {
 			t.Fatalf("drained %d, want %d", len(res.Drained), n-1)
@@ -403,4 +399,60 @@ func TestDrainListsBodiesUpToItsBudget(t *testing.T) {
 			t.Fatalf("%s: the store lost the body: %+v", last.EventID, d.Attempts)
 		}
 	})
+}
+
+// readCounter counts the reads that load deliveries with their events and
+// endpoints.
+type readCounter struct {
+	activities.Store
+	reads atomic.Int64
+}
+
+func (c *readCounter) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error) {
+	c.reads.Add(1)
+	return c.Store.LoadDelivery(ctx, appID, eventID, endpointID)
+}
+
+func (c *readCounter) QueuedBehind(ctx context.Context, appID, endpointID, lane string, seq int64, limit int) (store.LaneBatch, error) {
+	c.reads.Add(1)
+	return c.Store.QueuedBehind(ctx, appID, endpointID, lane, seq, limit)
+}
+
+// A drain reads the deliveries it makes in batches, the endpoint once per
+// batch: its reads are on the lane's critical path, between one POST and
+// the next, and reading each delivery with its endpoint (three queries)
+// cost a burst's drain about a tenth of its rate (docs/performance.md).
+func TestDrainReadsInBatches(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		var c *readCounter
+		e := newEnv(t, open, func(d *activities.Deps) { c = &readCounter{Store: d.Store}; d.Store = c })
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		const n = 65
+		first := e.events(n)
+		c.reads.Store(0)
+		res := e.succeed("evt_000", ep.ID, first)
+		if len(res.Drained) != n-1 {
+			t.Fatalf("drained %d, want %d", len(res.Drained), n-1)
+		}
+		// The holder's own load, then a batch per 16 deliveries and the
+		// empty one that ends the drain.
+		if got := c.reads.Load(); got > 1+(n-1)/16+1 {
+			t.Fatalf("%d reads for %d drained deliveries", got, n-1)
+		}
+	})
+}
+
+// events accepts n events evt_000, evt_001, … and returns the first one's
+// target.
+func (e *env) events(n int) schemas.Target {
+	e.t.Helper()
+	var first schemas.Target
+	for i := range n {
+		tg := e.event(fmt.Sprintf("evt_%03d", i), "t", `{}`, time.Now())
+		if i == 0 {
+			first = tg[0]
+		}
+	}
+	return first
 }

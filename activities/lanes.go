@@ -322,6 +322,9 @@ const (
 	drainedBodies = 64 << 10
 )
 
+// drainBatch is how many queued deliveries a drain reads at once.
+const drainBatch = 16
+
 // recordSlack is kept free at the end of the activity for the records
 // after the last POST: the last drained attempt and the holder's own end.
 const recordSlack = 3 * time.Second
@@ -346,6 +349,14 @@ const recordSlack = 3 * time.Second
 // once, and after a kill -9 the first of them was made again after the
 // later ones had arrived (TestDrainRecordsEachAttemptBeforeTheNext).
 //
+// The deliveries to make are read drainBatch at a time, with their events
+// and the endpoint (store.QueuedBehind): the reads sit between one POST
+// and the next, on the lane's critical path. A delivery cancelled or
+// replayed since its batch was read does not begin (the begin checks its
+// status and generation); a change to the endpoint (a rotated secret, a
+// rate limit) reaches the drain with its next batch, as it reaches an
+// attempt already under way.
+//
 // Whether the holder still holds its lane (not cancelled or queued again
 // meanwhile) is asked in the transaction that begins each attempt
 // (AttemptStart.Holder): no read of its own per delivery, and no window
@@ -363,28 +374,34 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 	d := drainer{a: a, endpointID: endpointID, log: a.log.With("endpoint", endpointID, "lane", lane)}
 	deadline := a.deadline(ctx)
 	self := &store.DeliveryRef{AppID: holder.Event.AppID, EventID: holder.Event.ID, EndpointID: endpointID, Lane: lane, Seq: holder.Seq}
+	var batch store.LaneBatch
 	for d.made < maxDrain && a.roomForAttempt(deadline) {
-		next, fresh, err := a.store.NextFresh(ctx, endpointID, lane, seq)
-		if err == nil && next.EventID == "" && (d.made > 0 || d.last != nil) {
-			if d.linger(ctx, lane, seq, deadline) {
-				continue // the next begin asks whether the lane is still ours
+		if len(batch.Queued) == 0 {
+			b, err := a.store.QueuedBehind(ctx, holder.Event.AppID, endpointID, lane, seq, drainBatch)
+			if err != nil {
+				d.log.Warn("drain: find the next deliveries", "err", err)
+				break
 			}
+			if len(b.Queued) == 0 && (d.made > 0 || d.last != nil) {
+				if d.linger(ctx, lane, seq, deadline) {
+					continue // the next begin asks whether the lane is still ours
+				}
+				break
+			}
+			if len(b.Queued) == 0 || b.EndpointGone || b.Endpoint.Disabled || b.Endpoint.RateLimitPerSecond > 0 {
+				break
+			}
+			batch = b
+		}
+		next := batch.Queued[0]
+		batch.Queued = batch.Queued[1:]
+		if next.Tried || next.Status != schemas.DeliveryPending {
 			break
 		}
-		if err != nil {
-			d.log.Warn("drain: find the next delivery", "err", err)
-			break
-		}
-		if !fresh {
-			break
-		}
-		job, err := a.store.LoadDelivery(ctx, next.AppID, next.EventID, endpointID)
-		if err != nil || job.Status != schemas.DeliveryPending || job.Seq != next.Seq ||
-			job.EndpointGone || job.Endpoint.Disabled || job.Endpoint.RateLimitPerSecond > 0 {
-			break
-		}
-		start := store.AttemptStart{AppID: next.AppID, EventID: next.EventID, EndpointID: endpointID,
-			Gen: job.Gen, Key: store.DrainKey(next.Seq), StartedAt: a.now(), Holder: self}
+		job := store.DeliveryJob{Event: next.Event, Endpoint: batch.Endpoint, Secrets: batch.Secrets,
+			Status: next.Status, Seq: next.Ref.Seq, Lane: lane, Gen: next.Gen}
+		start := store.AttemptStart{AppID: next.Ref.AppID, EventID: next.Ref.EventID, EndpointID: endpointID,
+			Gen: job.Gen, Key: store.DrainKey(next.Ref.Seq), StartedAt: a.now(), Holder: self}
 		t, moved := d.begin(ctx, start)
 		if !moved {
 			break // the holder was cancelled or queued again, the delivery may not go, or the store failed
@@ -392,11 +409,11 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 		if err := a.send(ctx, job, &t); err != nil {
 			return d.out // the activity is ending: the attempt is on record as interrupted
 		}
-		d.last = &drained{ref: next, gen: job.Gen, t: t}
+		d.last = &drained{ref: next.Ref, gen: job.Gen, t: t}
 		if !t.ans.ok() {
 			break // recorded below, adopted by its own workflow
 		}
-		seq = next.Seq
+		seq = next.Ref.Seq
 	}
 	d.recordLast(ctx)
 	return d.out

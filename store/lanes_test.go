@@ -153,3 +153,46 @@ func testOutbox(t *testing.T, s *store.Store) {
 		t.Fatalf("undispatched %+v", u)
 	}
 }
+
+// testQueuedBehind: a drain's batch is the lane's open deliveries after a
+// seq, in order and no more than asked, each with its event and whether it
+// was tried, with the endpoint and its secrets read once; other lanes and
+// final deliveries are not in it, and a deleted endpoint says so.
+func testQueuedBehind(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	mkApp(t, s, "app_1")
+	mkEndpoint(t, s, "app_1", "ep_o", true)
+	h := acceptKey(t, s, "evt_1", "a", 1)
+	acceptKey(t, s, "evt_other", "b", 2)
+	acceptKey(t, s, "evt_2", "a", 3)
+	acceptKey(t, s, "evt_3", "a", 4)
+	acceptKey(t, s, "evt_4", "a", 5)
+	acceptKey(t, s, "evt_5", "a", 6)
+	record(t, s, "app_1", "evt_3", "ep_o", schemas.DeliveryCancelled, 7)
+	_, _, err := s.RecordAttempt(ctx, store.AttemptRecord{AppID: "app_1", EventID: "evt_4", EndpointID: "ep_o",
+		StartedAt: at(8), DurationMS: 3, ResponseStatus: 500, Status: schemas.DeliveryPending, Key: store.DrainKey(h[0].Seq + 4)})
+	must(t, err)
+
+	b, err := s.QueuedBehind(ctx, "app_1", "ep_o", "a", h[0].Seq, 2)
+	must(t, err)
+	if b.EndpointGone || b.Endpoint.ID != "ep_o" || b.Secrets.Key != "whsec_ep_o" || len(b.Queued) != 2 {
+		t.Fatalf("batch of 2: %+v", b)
+	}
+	q2, q4 := b.Queued[0], b.Queued[1]
+	if q2.Ref.EventID != "evt_2" || q2.Tried || q2.Status != schemas.DeliveryPending || q2.Gen == 0 ||
+		string(q2.Event.Payload) != `{}` || q2.Event.EventType != "a" || !q2.Event.CreatedAt.Equal(at(3)) {
+		t.Fatalf("first queued: %+v", q2)
+	}
+	if q4.Ref.EventID != "evt_4" || !q4.Tried || q4.Ref.Seq <= q2.Ref.Seq || q4.Ref.Lane != "a" {
+		t.Fatalf("second queued (after the cancelled evt_3): %+v", q4)
+	}
+	b, err = s.QueuedBehind(ctx, "app_1", "ep_o", "a", q4.Ref.Seq, 16)
+	must(t, err)
+	if len(b.Queued) != 1 || b.Queued[0].Ref.EventID != "evt_5" {
+		t.Fatalf("after evt_4: %+v", b.Queued)
+	}
+	must(t, s.DeleteEndpoint(ctx, "app_1", "ep_o", at(9)))
+	if b, err := s.QueuedBehind(ctx, "app_1", "ep_o", "a", h[0].Seq, 16); err != nil || !b.EndpointGone {
+		t.Fatalf("deleted endpoint: %+v %v", b, err)
+	}
+}

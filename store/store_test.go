@@ -86,6 +86,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"DisableRacesRecorders", testDisableRacesRecorders},
 		{"BadInput", testBadInput},
 		{"Lanes", testLanes},
+		{"QueuedBehind", testQueuedBehind},
 		{"Generations", testGenerations},
 		{"CancelUpTo", testCancelUpTo},
 		{"RecoverAfterCrash", testRecoverAfterCrash},
