@@ -382,13 +382,13 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 				d.log.Warn("drain: find the next deliveries", "err", err)
 				break
 			}
-			if len(b.Queued) == 0 && (d.made > 0 || d.last != nil) {
-				if d.linger(ctx, lane, seq, deadline) {
+			if len(b.Queued) == 0 {
+				if (d.made > 0 || d.last != nil) && d.linger(ctx, lane, seq, deadline) {
 					continue // the next begin asks whether the lane is still ours
 				}
 				break
 			}
-			if len(b.Queued) == 0 || b.EndpointGone || b.Endpoint.Disabled || b.Endpoint.RateLimitPerSecond > 0 {
+			if b.EndpointGone || b.Endpoint.Disabled || b.Endpoint.RateLimitPerSecond > 0 {
 				break
 			}
 			batch = b

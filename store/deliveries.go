@@ -80,13 +80,7 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		EndpointGone: r.ID == "",
 	}
 	if !job.EndpointGone {
-		if job.Endpoint, err = r.endpoint(); err != nil {
-			return DeliveryJob{}, err
-		}
-		if job.Secrets, err = s.secrets(r.endpointRow); err != nil {
-			return DeliveryJob{}, err
-		}
-		if err := s.openAuth(r.endpointRow, job.Endpoint.Auth); err != nil {
+		if job.Endpoint, job.Secrets, err = s.deliverable(r.endpointRow); err != nil {
 			return DeliveryJob{}, err
 		}
 	}

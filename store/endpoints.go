@@ -79,6 +79,20 @@ func (s *Store) secrets(r endpointRow) (schemas.EndpointSecrets, error) {
 	return sec, err
 }
 
+// deliverable is what an attempt needs of the row: the endpoint with its
+// auth secret opened, and its signing keys.
+func (s *Store) deliverable(r endpointRow) (schemas.Endpoint, schemas.EndpointSecrets, error) {
+	e, err := r.endpoint()
+	if err != nil {
+		return e, schemas.EndpointSecrets{}, err
+	}
+	sec, err := s.secrets(r)
+	if err != nil {
+		return e, sec, err
+	}
+	return e, sec, s.openAuth(r, e.Auth)
+}
+
 // authArgs encodes an endpoint's auth for its columns: the public part as
 // JSON and the secret sealed.
 func (s *Store) authArgs(e schemas.Endpoint) (auth, secret string, err error) {

@@ -192,13 +192,7 @@ func (s *Store) QueuedBehind(ctx context.Context, appID, endpointID, lane string
 	case err != nil:
 		return b, err
 	}
-	if b.Endpoint, err = r.endpoint(); err != nil {
-		return b, err
-	}
-	if b.Secrets, err = s.secrets(r); err != nil {
-		return b, err
-	}
-	if err := s.openAuth(r, b.Endpoint.Auth); err != nil {
+	if b.Endpoint, b.Secrets, err = s.deliverable(r); err != nil {
 		return b, err
 	}
 	var rows []struct {
