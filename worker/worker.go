@@ -60,6 +60,15 @@ const (
 	DefaultDeadlockDetectionTimeout = 3 * time.Second
 )
 
+// stopTimeout is how long Stop waits for the worker's pollers and the tasks
+// under way to end. The SDK's default, none, returned from Stop with pollers
+// still running: under load they logged after `herald worker` had returned
+// (a data race on its log writer, caught by -race in CI), and an attempt
+// under way was cut off at once instead of being let finish and be
+// recorded. It is short: a task waiting for its turn in AcquireTurn (up to
+// 20 s) is not woken by a stop.
+const stopTimeout = 2 * time.Second
+
 func (o Options) withDefaults() Options {
 	if o.TaskQueue == "" {
 		o.TaskQueue = schemas.TaskQueue
@@ -89,6 +98,7 @@ func New(c client.Client, acts Activities, opts Options) sdkworker.Worker {
 		MaxConcurrentLocalActivityExecutionSize: opts.LocalActivities,
 		MaxConcurrentWorkflowTaskPollers:        opts.WorkflowTaskPollers,
 		DeadlockDetectionTimeout:                opts.DeadlockDetectionTimeout,
+		WorkerStopTimeout:                       stopTimeout,
 		// Every activity runs as a local activity inside the workflow task,
 		// so no activity task poller is needed: that saves its long polls.
 		// A regular (server-scheduled) activity would never run here.
