@@ -30,22 +30,34 @@ type DeliveryJob struct {
 	EndpointGone bool
 }
 
+// attemptEvent is what an attempt needs of its event, read with its
+// delivery (attemptEventCols, from events aliased e).
+type attemptEvent struct {
+	EventType string `db:"event_type"`
+	Payload   string `db:"payload"`
+	EventAt   dbTime `db:"event_created_at"`
+}
+
+const attemptEventCols = `e.event_type, e.payload, e.created_at AS event_created_at`
+
+func (r attemptEvent) event(appID, eventID string) NewEvent {
+	return NewEvent{AppID: appID, ID: eventID, EventType: r.EventType, Payload: []byte(r.Payload), CreatedAt: r.EventAt.T()}
+}
+
 // LoadDelivery loads, in one query, an event, its payload, the endpoint of
 // one of its deliveries with its secrets, and that delivery's status.
 func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (DeliveryJob, error) {
 	var r struct {
-		EventType string                 `db:"event_type"`
-		Payload   string                 `db:"payload"`
-		EventAt   dbTime                 `db:"event_created_at"`
-		Status    schemas.DeliveryStatus `db:"delivery_status"`
-		Seq       int64                  `db:"delivery_seq"`
-		Lane      string                 `db:"delivery_lane"`
-		Gen       int64                  `db:"delivery_gen"`
-		Attempts  int                    `db:"delivery_attempts"`
+		attemptEvent
+		Status   schemas.DeliveryStatus `db:"delivery_status"`
+		Seq      int64                  `db:"delivery_seq"`
+		Lane     string                 `db:"delivery_lane"`
+		Gen      int64                  `db:"delivery_gen"`
+		Attempts int                    `db:"delivery_attempts"`
 		endpointRow
 	}
 	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
-	err := s.get(ctx, s.rdb, &r, `SELECT e.event_type, e.payload, e.created_at AS event_created_at, d.status AS delivery_status, d.seq AS delivery_seq,
+	err := s.get(ctx, s.rdb, &r, `SELECT `+attemptEventCols+`, d.status AS delivery_status, d.seq AS delivery_seq,
 		d.lane AS delivery_lane, d.gen AS delivery_gen,
 		(SELECT COUNT(*) FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
 			AND a.endpoint_id = d.endpoint_id) AS delivery_attempts,
@@ -70,8 +82,7 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		return DeliveryJob{}, fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
 	}
 	job := DeliveryJob{
-		Event: NewEvent{AppID: appID, ID: eventID, EventType: r.EventType, Payload: []byte(r.Payload),
-			CreatedAt: r.EventAt.T()},
+		Event:        r.event(appID, eventID),
 		Status:       r.Status,
 		Seq:          r.Seq,
 		Lane:         r.Lane,

@@ -135,8 +135,11 @@ func DrainKey(seq int64) string { return fmt.Sprintf("drain/%d", seq) }
 // in its lane (the non-final one with the lowest seq above it), when no attempt was made
 // for it yet; ok is false when there is none or it was already tried.
 func (s *Store) NextFresh(ctx context.Context, endpointID, lane string, seq int64) (DeliveryRef, bool, error) {
-	var d deliveryRow
-	err := s.get(ctx, s.rdb, &d, `SELECT `+deliveryCols+` FROM deliveries
+	var d struct {
+		deliveryRow
+		Tried bool `db:"tried"`
+	}
+	err := s.get(ctx, s.rdb, &d, `SELECT `+deliveryCols+`, `+triedCol+` FROM deliveries d
 		WHERE endpoint_id = ? AND lane = ? AND seq > ? AND `+openOrdered+` ORDER BY seq LIMIT 1`, endpointID, lane, seq)
 	if isNoRows(err) {
 		return DeliveryRef{}, false, nil
@@ -144,18 +147,12 @@ func (s *Store) NextFresh(ctx context.Context, endpointID, lane string, seq int6
 	if err != nil {
 		return DeliveryRef{}, false, fmt.Errorf("next delivery of endpoint %s after seq %d: %w", endpointID, seq, err)
 	}
-	ref := d.ref()
-	if d.Status != schemas.DeliveryPending {
-		return ref, false, nil
-	}
-	var tried int
-	err = s.get(ctx, s.rdb, &tried, `SELECT COUNT(*) FROM (SELECT 1 FROM attempts
-		WHERE app_id = ? AND event_id = ? AND endpoint_id = ? LIMIT 1) AS x`, d.AppID, d.EventID, d.EndpointID)
-	if err != nil {
-		return ref, false, fmt.Errorf("next delivery of endpoint %s after seq %d: %w", endpointID, seq, err)
-	}
-	return ref, tried == 0, nil
+	return d.ref(), d.Status == schemas.DeliveryPending && !d.Tried, nil
 }
+
+// triedCol says whether an attempt was made for the delivery aliased d.
+const triedCol = `EXISTS (SELECT 1 FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
+	AND a.endpoint_id = d.endpoint_id) AS tried`
 
 // Queued is a delivery queued in an ordered lane, with its event: what a
 // drain needs to make its attempt, the endpoint aside.
@@ -197,15 +194,11 @@ func (s *Store) QueuedBehind(ctx context.Context, appID, endpointID, lane string
 	}
 	var rows []struct {
 		deliveryRow
-		Tried     bool   `db:"tried"`
-		EventType string `db:"event_type"`
-		Payload   string `db:"payload"`
-		EventAt   dbTime `db:"event_created_at"`
+		Tried bool `db:"tried"`
+		attemptEvent
 	}
 	err = s.sel(ctx, s.rdb, &rows, `SELECT d.app_id, d.event_id, d.endpoint_id, d.lane, d.status, d.seq, d.gen,
-		EXISTS (SELECT 1 FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
-			AND a.endpoint_id = d.endpoint_id) AS tried,
-		e.event_type, e.payload, e.created_at AS event_created_at
+		`+triedCol+`, `+attemptEventCols+`
 		FROM (SELECT `+deliveryCols+` FROM deliveries
 			WHERE endpoint_id = ? AND lane = ? AND seq > ? AND `+openOrdered+` ORDER BY seq LIMIT ?) AS d
 		JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
@@ -215,8 +208,7 @@ func (s *Store) QueuedBehind(ctx context.Context, appID, endpointID, lane string
 	}
 	b.Queued = make([]Queued, len(rows))
 	for i, r := range rows {
-		b.Queued[i] = Queued{Ref: r.ref(), Status: r.Status, Gen: r.Gen, Tried: r.Tried,
-			Event: NewEvent{AppID: r.AppID, ID: r.EventID, EventType: r.EventType, Payload: []byte(r.Payload), CreatedAt: r.EventAt.T()}}
+		b.Queued[i] = Queued{Ref: r.ref(), Status: r.Status, Gen: r.Gen, Tried: r.Tried, Event: r.event(r.AppID, r.EventID)}
 	}
 	return b, nil
 }
