@@ -130,6 +130,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ensureNamespace(sqliteConfig(dbPath, tn), cfg.Namespace, cfg.Retention, searchAttributes()); err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
+	if tn.trimVisibilityIndexes {
+		if err := trimVisibility(dbPath, visPath, cfg.Namespace); err != nil {
+			return nil, fmt.Errorf("devserver: %w", err)
+		}
+	}
 
 	ts, err := temporal.NewServer(
 		temporal.WithConfig(serverConfig(host, p, dbPath, visPath, tn)),

@@ -100,8 +100,10 @@ func TestStartRunRestart(t *testing.T) {
 		t.Errorf("retention %v, want %v", got, namespaceRetention)
 	}
 	checkSearchAttributes(t, ctx, c, ns)
+	checkVisibilityIndexes(t, dir, filepath.Join(dir, VisibilityFile), ns, true)
 
 	runID := runGreet(t, ctx, c, "greet-1")
+	checkListedBy(t, ctx, c, "HistoryLength > 0 AND ExecutionStatus = 'Completed'", 1) // a dropped index's column
 	c.Close()
 	if err := s.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -159,6 +161,8 @@ func TestSearchAttributesAddedToExistingNamespace(t *testing.T) {
 	ca := dialTest(t, a.FrontendAddr(), DefaultNamespace)
 	checkSearchAttributes(t, ctx, ca, DefaultNamespace)
 	checkSearchAttributes(t, ctx, dialTest(t, b.FrontendAddr(), DefaultNamespace), DefaultNamespace)
+	// Start mapped Herald's attributes after it could trim: nothing was.
+	checkVisibilityIndexes(t, dir, db, DefaultNamespace, false)
 	// A data dir made before visibility had its own file keeps its listing
 	// in the one file.
 	if _, err := os.Stat(filepath.Join(dir, VisibilityFile)); err == nil {
@@ -172,7 +176,12 @@ func TestSearchAttributesAddedToExistingNamespace(t *testing.T) {
 // runGreet.
 func checkListed(t *testing.T, ctx context.Context, c client.Client, want int64) {
 	t.Helper()
-	q := schemas.SearchAttrApp + " = 'app_1' AND ExecutionStatus = 'Completed'"
+	checkListedBy(t, ctx, c, schemas.SearchAttrApp+" = 'app_1' AND ExecutionStatus = 'Completed'", want)
+}
+
+// checkListedBy waits until visibility counts want workflows matching q.
+func checkListedBy(t *testing.T, ctx context.Context, c client.Client, q string, want int64) {
+	t.Helper()
 	var got int64
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		r, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
@@ -183,7 +192,7 @@ func checkListed(t *testing.T, ctx context.Context, c client.Client, want int64)
 			return
 		}
 	}
-	t.Fatalf("visibility lists %d completed workflows, want %d", got, want)
+	t.Fatalf("visibility counts %d workflows for %q, want %d", got, q, want)
 }
 
 func checkSearchAttributes(t *testing.T, ctx context.Context, c client.Client, ns string) {

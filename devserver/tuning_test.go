@@ -65,6 +65,7 @@ func tuningVariants() []tuningVariant {
 		{"logs=info", func(t *tuning) { t.logLevel = slog.LevelInfo }},
 		{"visibility=shared", func(t *tuning) { t.separateVisibility = false }},
 		{"wal_autocheckpoint=1000", func(t *tuning) { t.walAutocheckpoint = 0 }},
+		{"visibility_indexes=all", func(t *tuning) { t.trimVisibilityIndexes = false }},
 	}
 }
 
