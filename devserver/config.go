@@ -110,7 +110,7 @@ func defaultTuning() tuning {
 		// (docs/devserver-tuning.md).
 		walAutocheckpoint: 10_000,
 		// A workflow's close record writes an entry in every index of the
-		// visibility table, 58 of them, and nothing here filters by 47:
+		// visibility table, 58 of them, and nothing here filters by 48:
 		// without those, about 0.85-0.9 x the CPU per delivery and 1.1-1.2 x
 		// the deliveries per second (docs/devserver-tuning.md).
 		trimVisibilityIndexes: true,
