@@ -20,7 +20,10 @@ var listedVisibilityColumns = map[string]bool{
 
 // trimVisibility trims the visibility table's indexes (trimVisibilityIndexes)
 // in visPath, or in dbPath where visibility has no file of its own, once the
-// namespace maps every one of Herald's search attributes to a column.
+// namespace maps every one of Herald's search attributes to a column. A
+// namespace made before they existed gets them through the server once it
+// runs (Start): until then nothing is dropped, so that their columns keep
+// their indexes.
 func trimVisibility(dbPath, visPath, namespace string) error {
 	columns, err := searchAttributeColumns(dbPath, namespace)
 	if err != nil {
@@ -46,10 +49,6 @@ func trimVisibility(dbPath, visPath, namespace string) error {
 // to one of the namespace's search attributes (columns), before the server
 // opens the file.
 //
-// A namespace made before Herald's search attributes existed gets them
-// through the server once it runs (Start): until they are mapped, nothing is
-// dropped, so that their columns keep their indexes.
-//
 // Why: the schema indexes every column a search attribute can map to, 58
 // indexes, and each workflow's close record is a REPLACE that deletes and
 // inserts an entry in every one of them: a fifth to a quarter of herald
@@ -58,34 +57,19 @@ func trimVisibility(dbPath, visPath, namespace string) error {
 // attribute added since keeps its index from the next start, and a data dir
 // from before loses the others on its first.
 func trimVisibilityIndexes(path string, columns map[string]string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	db, err := openFile(path)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", path, err)
+		return err
 	}
 	defer db.Close()
-	// The index's first column is namespace_id, its second the one it is for.
-	rows, err := db.Query(`SELECT m.name, i.name FROM sqlite_master m, pragma_index_info(m.name) i
-		WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL AND i.seqno = 1`)
+	indexes, err := visibilityIndexes(db)
 	if err != nil {
 		return fmt.Errorf("listing visibility indexes in %s: %w", path, err)
 	}
-	var drop []string
-	for rows.Next() {
-		var index string
-		var column sql.NullString // NULL: an expression (default_idx's close time)
-		if err := rows.Scan(&index, &column); err != nil {
-			rows.Close()
-			return fmt.Errorf("listing visibility indexes in %s: %w", path, err)
+	for index, column := range indexes {
+		if column == "" || listedVisibilityColumns[column] || columns[column] != "" {
+			continue
 		}
-		if column.Valid && !listedVisibilityColumns[column.String] && columns[column.String] == "" {
-			drop = append(drop, index)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("listing visibility indexes in %s: %w", path, err)
-	}
-	for _, index := range drop {
 		// The name comes from sqlite_master, not from outside.
 		if _, err := db.Exec(`DROP INDEX IF EXISTS "` + index + `"`); err != nil {
 			return fmt.Errorf("dropping visibility index %s in %s: %w", index, path, err)
@@ -94,15 +78,47 @@ func trimVisibilityIndexes(path string, columns map[string]string) error {
 	return nil
 }
 
+// visibilityIndexes maps each index of the visibility table to the column it
+// is for, "" for an expression (default_idx's close time). An index's first
+// column is namespace_id, its second the one it is for.
+func visibilityIndexes(db *sql.DB) (map[string]string, error) {
+	rows, err := db.Query(`SELECT m.name, i.name FROM sqlite_master m, pragma_index_info(m.name) i
+		WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL AND i.seqno = 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	indexes := map[string]string{}
+	for rows.Next() {
+		var index string
+		var column sql.NullString
+		if err := rows.Scan(&index, &column); err != nil {
+			return nil, err
+		}
+		indexes[index] = column.String
+	}
+	return indexes, rows.Err()
+}
+
+// openFile opens the SQLite file at path for the set-up before the server
+// runs.
+func openFile(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return db, nil
+}
+
 // searchAttributeColumns reads which visibility column each of the
 // namespace's custom search attributes maps to (column -> attribute), from
 // the namespace's record in the SQLite file at path: the SQL visibility
 // store maps an attribute to a column such as Keyword03 when it is added,
 // in no fixed order.
 func searchAttributeColumns(path, namespace string) (map[string]string, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	db, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, err
 	}
 	defer db.Close()
 	var data []byte

@@ -1,7 +1,7 @@
 package devserver
 
 import (
-	"database/sql"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -46,28 +46,14 @@ func checkVisibilityIndexes(t *testing.T, dir, vis, namespace string, trimmed bo
 // visibility table is for ("" for an expression).
 func visibilityIndexColumns(t *testing.T, path string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	db, err := openFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT i.name FROM sqlite_master m, pragma_index_info(m.name) i
-		WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL AND i.seqno = 1`)
+	indexes, err := visibilityIndexes(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var c sql.NullString
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, c.String)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(got)
-	return got
+	return slices.Sorted(maps.Values(indexes))
 }
