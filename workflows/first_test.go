@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/herald-hq/herald/schemas"
 )
@@ -95,4 +98,36 @@ func TestCancelDuringFirstAttempts(t *testing.T) {
 	require.Len(t, h.acts.firstCalls(), 1)
 	require.Len(t, h.acts.deliverCalls(), 2, "no attempt after the cancel")
 	require.Equal(t, schemas.EventCancelled, h.query(t).Status)
+}
+
+// decodeCounter counts the decodes of DeliverFirst's results.
+type decodeCounter struct {
+	converter.DataConverter
+	firsts int
+}
+
+func (c *decodeCounter) FromPayloads(ps *commonpb.Payloads, to ...any) error {
+	for _, v := range to {
+		if _, ok := v.(*schemas.DeliverFirstResult); ok {
+			c.firsts++
+		}
+	}
+	return c.DataConverter.FromPayloads(ps, to...)
+}
+
+// The coroutines of an event's first attempts share one DeliverFirst
+// result, decoded once: it lists every target's, so decoding it in each
+// coroutine grew with the square of the targets.
+func TestFirstAttemptsDecodedOnce(t *testing.T) {
+	h := newHarness(t)
+	dc := &decodeCounter{DataConverter: converter.GetDefaultDataConverter()}
+	h.env.SetDataConverter(dc)
+	var targets []schemas.Target
+	for i := range 10 {
+		targets = append(targets, unordered(fmt.Sprintf("ep_%d", i)))
+	}
+	h.run(t, input(targets...))
+	require.Len(t, h.acts.firstCalls(), 1)
+	require.Equal(t, schemas.EventDelivered, h.query(t).Status)
+	require.Equal(t, 1, dc.firsts, "decodes of the DeliverFirst result")
 }
