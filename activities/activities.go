@@ -23,6 +23,7 @@ import (
 // Store is the part of *store.Store the activities use.
 type Store interface {
 	LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (store.DeliveryJob, error)
+	LoadDeliveries(ctx context.Context, appID, eventID string) (map[string]store.DeliveryJob, error)
 	BeginAttempt(ctx context.Context, appID, eventID, endpointID string, gen int64, key string, startedAt time.Time) (int, bool, error)
 	ReleaseInterrupted(ctx context.Context, appID, eventID, endpointID string, n int, durationMS int64) error
 	BeginAttempts(ctx context.Context, starts []store.AttemptStart) ([]store.Begun, error)

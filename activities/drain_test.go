@@ -413,6 +413,11 @@ func (c *readCounter) LoadDelivery(ctx context.Context, appID, eventID, endpoint
 	return c.Store.LoadDelivery(ctx, appID, eventID, endpointID)
 }
 
+func (c *readCounter) LoadDeliveries(ctx context.Context, appID, eventID string) (map[string]store.DeliveryJob, error) {
+	c.reads.Add(1)
+	return c.Store.LoadDeliveries(ctx, appID, eventID)
+}
+
 func (c *readCounter) QueuedBehind(ctx context.Context, appID, endpointID, lane string, seq int64, limit int) (store.LaneBatch, error) {
 	c.reads.Add(1)
 	return c.Store.QueuedBehind(ctx, appID, endpointID, lane, seq, limit)

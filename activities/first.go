@@ -92,9 +92,25 @@ func isFresh(req schemas.DeliverRequest, job store.DeliveryJob) bool {
 		job.Endpoint.RateLimitPerSecond == 0
 }
 
-// loadAll loads every request's delivery, concurrently (reads).
+// loadAll loads every request's delivery: all in one read when they are
+// one event's, as the workflow asks; otherwise one read each, concurrently.
 func (a *Activities) loadAll(ctx context.Context, reqs []schemas.DeliverRequest) []firstJob {
 	jobs := make([]firstJob, len(reqs))
+	if oneEvent(reqs) {
+		all, err := a.store.LoadDeliveries(ctx, reqs[0].AppID, reqs[0].EventID)
+		for i, r := range reqs {
+			job, ok := all[r.EndpointID]
+			switch {
+			case err != nil:
+				jobs[i].err = err
+			case !ok: // gone since (its app deleted): LoadDelivery says so
+				jobs[i].job, jobs[i].err = a.store.LoadDelivery(ctx, r.AppID, r.EventID, r.EndpointID)
+			default:
+				jobs[i].job = job
+			}
+		}
+		return jobs
+	}
 	var wg sync.WaitGroup
 	for i, r := range reqs {
 		wg.Add(1)
@@ -105,6 +121,19 @@ func (a *Activities) loadAll(ctx context.Context, reqs []schemas.DeliverRequest)
 	}
 	wg.Wait()
 	return jobs
+}
+
+// oneEvent reports whether every request is a delivery of one event.
+func oneEvent(reqs []schemas.DeliverRequest) bool {
+	if len(reqs) == 0 {
+		return false
+	}
+	for _, r := range reqs[1:] {
+		if r.AppID != reqs[0].AppID || r.EventID != reqs[0].EventID {
+			return false
+		}
+	}
+	return true
 }
 
 // beginAll notes the attempts of the fresh requests in flight in one

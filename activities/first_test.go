@@ -241,3 +241,38 @@ func TestDeliverWritesTwicePerAttempt(t *testing.T) {
 		}
 	})
 }
+
+// An event's first attempts read its deliveries, with the event and the
+// endpoints, in one query: each read of one delivery parsed the same event
+// again, ten reads for ten endpoints.
+func TestDeliverFirstReadsOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		var c *readCounter
+		e := newEnv(t, open, func(d *activities.Deps) { c = &readCounter{Store: d.Store}; d.Store = c })
+		var got atomic.Int64
+		rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { got.Add(1); w.WriteHeader(http.StatusOK) })
+		var req schemas.DeliverFirstRequest
+		for i := range 5 {
+			ep, _ := e.endpoint(rcv.URL, nil)
+			req.Requests = append(req.Requests, schemas.DeliverRequest{AppID: e.app, EventID: "evt_1", EndpointID: ep.ID,
+				Key: fmt.Sprintf("run/%d/0", i), NextDelay: 5 * time.Second})
+		}
+		e.event("evt_1", "order.created", `{"n":1}`, time.Now())
+		c.reads.Store(0)
+		res, err := e.acts.DeliverFirst(e.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range res.Results {
+			if it.Error != "" || it.Result.Outcome != schemas.OutcomeSucceeded {
+				t.Errorf("result %d = %+v", i, it)
+			}
+		}
+		if n := got.Load(); n != 5 {
+			t.Errorf("%d POSTs, want 5", n)
+		}
+		if n := c.reads.Load(); n != 1 {
+			t.Errorf("%d reads of deliveries, want 1", n)
+		}
+	})
+}

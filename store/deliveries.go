@@ -44,21 +44,23 @@ func (r attemptEvent) event(appID, eventID string) NewEvent {
 	return NewEvent{AppID: appID, ID: eventID, EventType: r.EventType, Payload: []byte(r.Payload), CreatedAt: r.EventAt.T()}
 }
 
-// LoadDelivery loads, in one query, an event, its payload, the endpoint of
-// one of its deliveries with its secrets, and that delivery's status.
-func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (DeliveryJob, error) {
-	var r struct {
-		attemptEvent
-		Status   schemas.DeliveryStatus `db:"delivery_status"`
-		Seq      int64                  `db:"delivery_seq"`
-		Lane     string                 `db:"delivery_lane"`
-		Gen      int64                  `db:"delivery_gen"`
-		Attempts int                    `db:"delivery_attempts"`
-		endpointRow
-	}
-	// The endpoint columns are COALESCEd so a deleted endpoint scans as zeros.
-	err := s.get(ctx, s.rdb, &r, `SELECT `+attemptEventCols+`, d.status AS delivery_status, d.seq AS delivery_seq,
-		d.lane AS delivery_lane, d.gen AS delivery_gen,
+// deliveryJobRow is a row of deliveryJobQuery.
+type deliveryJobRow struct {
+	attemptEvent
+	EndpointID string                 `db:"delivery_endpoint_id"`
+	Status     schemas.DeliveryStatus `db:"delivery_status"`
+	Seq        int64                  `db:"delivery_seq"`
+	Lane       string                 `db:"delivery_lane"`
+	Gen        int64                  `db:"delivery_gen"`
+	Attempts   int                    `db:"delivery_attempts"`
+	endpointRow
+}
+
+// deliveryJobQuery reads deliveries (d) with their event, their attempt
+// count and their endpoint; the endpoint columns are COALESCEd so that a
+// deleted endpoint scans as zeros. The caller appends the WHERE clause.
+const deliveryJobQuery = `SELECT ` + attemptEventCols + `, d.endpoint_id AS delivery_endpoint_id,
+		d.status AS delivery_status, d.seq AS delivery_seq, d.lane AS delivery_lane, d.gen AS delivery_gen,
 		(SELECT COUNT(*) FROM attempts a WHERE a.app_id = d.app_id AND a.event_id = d.event_id
 			AND a.endpoint_id = d.endpoint_id) AS delivery_attempts,
 		COALESCE(ep.id, '') AS id, COALESCE(ep.app_id, '') AS app_id, COALESCE(ep.url, '') AS url,
@@ -74,13 +76,10 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		FROM deliveries d
 		JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
 		LEFT JOIN endpoints ep ON ep.id = d.endpoint_id AND ep.app_id = d.app_id
-		WHERE d.app_id = ? AND d.event_id = ? AND d.endpoint_id = ?`, appID, eventID, endpointID)
-	if isNoRows(err) {
-		return DeliveryJob{}, deliveryNotFound(appID, eventID, endpointID)
-	}
-	if err != nil {
-		return DeliveryJob{}, fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
-	}
+		`
+
+// job makes the row a DeliveryJob, its endpoint's secrets opened.
+func (s *Store) job(r deliveryJobRow, appID, eventID string) (DeliveryJob, error) {
 	job := DeliveryJob{
 		Event:        r.event(appID, eventID),
 		Status:       r.Status,
@@ -91,11 +90,47 @@ func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID str
 		EndpointGone: r.ID == "",
 	}
 	if !job.EndpointGone {
+		var err error
 		if job.Endpoint, job.Secrets, err = s.deliverable(r.endpointRow); err != nil {
 			return DeliveryJob{}, err
 		}
 	}
 	return job, nil
+}
+
+// LoadDelivery loads, in one query, an event, its payload, the endpoint of
+// one of its deliveries with its secrets, and that delivery's status.
+func (s *Store) LoadDelivery(ctx context.Context, appID, eventID, endpointID string) (DeliveryJob, error) {
+	var r deliveryJobRow
+	err := s.get(ctx, s.rdb, &r, deliveryJobQuery+`WHERE d.app_id = ? AND d.event_id = ? AND d.endpoint_id = ?`,
+		appID, eventID, endpointID)
+	if isNoRows(err) {
+		return DeliveryJob{}, deliveryNotFound(appID, eventID, endpointID)
+	}
+	if err != nil {
+		return DeliveryJob{}, fmt.Errorf("load delivery of event %s to %s: %w", eventID, endpointID, err)
+	}
+	return s.job(r, appID, eventID)
+}
+
+// LoadDeliveries is LoadDelivery for every delivery of one event, in one
+// query, by endpoint id: an event's first attempts are made together
+// (activities.DeliverFirst), and ten endpoints were ten reads of the same
+// event.
+func (s *Store) LoadDeliveries(ctx context.Context, appID, eventID string) (map[string]DeliveryJob, error) {
+	var rows []deliveryJobRow
+	if err := s.sel(ctx, s.rdb, &rows, deliveryJobQuery+`WHERE d.app_id = ? AND d.event_id = ?`, appID, eventID); err != nil {
+		return nil, fmt.Errorf("load the deliveries of event %s: %w", eventID, err)
+	}
+	jobs := make(map[string]DeliveryJob, len(rows))
+	for _, r := range rows {
+		job, err := s.job(r, appID, eventID)
+		if err != nil {
+			return nil, err
+		}
+		jobs[r.EndpointID] = job
+	}
+	return jobs, nil
 }
 
 // MarkDelivering makes a non-final delivery of generation gen (0: any)

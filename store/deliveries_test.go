@@ -313,6 +313,7 @@ func testLoadDelivery(t *testing.T, s *store.Store) {
 		job.Event.ID != "evt_1" || job.Event.AppID != "app_1" {
 		t.Fatalf("job %+v\nendpoint want %+v", job, ep)
 	}
+	sameAsLoadDeliveries(t, s, job)
 	_, err = s.LoadDelivery(ctx, "app_1", "evt_1", "nope")
 	wantErr(t, err, schemas.KindNotFound, "delivery_not_found")
 
@@ -321,6 +322,22 @@ func testLoadDelivery(t *testing.T, s *store.Store) {
 	must(t, err)
 	if !job.EndpointGone || job.Status != schemas.DeliveryCancelled || job.Endpoint.ID != "" || string(job.Event.Payload) != `{"n":1}` {
 		t.Fatalf("gone job %+v", job)
+	}
+	sameAsLoadDeliveries(t, s, job)
+	all, err := s.LoadDeliveries(ctx, "app_1", "nope")
+	if err != nil || len(all) != 0 {
+		t.Fatalf("deliveries of a missing event: %v, %v", all, err)
+	}
+}
+
+// sameAsLoadDeliveries checks that LoadDeliveries of evt_1 reads job, its
+// one delivery, as LoadDelivery did.
+func sameAsLoadDeliveries(t *testing.T, s *store.Store, job store.DeliveryJob) {
+	t.Helper()
+	all, err := s.LoadDeliveries(context.Background(), "app_1", "evt_1")
+	must(t, err)
+	if !reflect.DeepEqual(all, map[string]store.DeliveryJob{"ep_1": job}) {
+		t.Fatalf("LoadDeliveries %+v\nLoadDelivery %+v", all, job)
 	}
 }
 
