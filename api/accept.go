@@ -12,10 +12,10 @@ import (
 
 // accept validates an event and accepts it, as POST .../events does: an
 // unknown app first (404), then the id, the event type and the payload's
-// schema (422, the check bounded by work); the store fixes the event and
+// schema (422, the check bounded by a context from work); the store fixes the event and
 // its targets, then its workflow starts. created is false for a repeat of
 // an id the app has.
-func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created bool, ev schemas.Event, err error) {
+func (s *server) accept(ctx context.Context, work workFunc, in schemas.EventIn) (created bool, ev schemas.Event, err error) {
 	created, ev, start, err := s.admit(ctx, work, in)
 	if err == nil && start != nil {
 		err = start(ctx)
@@ -27,7 +27,7 @@ func (s *server) accept(ctx, work context.Context, in schemas.EventIn) (created 
 // place in every ordered endpoint's order fixed. start, nil when there is
 // nothing to start, starts its workflow; until it has, the event is not
 // accepted (a repeat of its id starts it).
-func (s *server) admit(ctx, work context.Context, in schemas.EventIn) (created bool, ev schemas.Event, start func(context.Context) error, err error) {
+func (s *server) admit(ctx context.Context, work workFunc, in schemas.EventIn) (created bool, ev schemas.Event, start func(context.Context) error, err error) {
 	if in.OrderingKey != "" { // the API checked its own; a source's comes from a message header
 		if err := checkOrderingKey(&in.OrderingKey); err != nil {
 			return false, ev, nil, err
@@ -117,7 +117,7 @@ func (a *Acceptor) Admit(ctx context.Context, in schemas.EventIn) (created bool,
 			return false, nil, err
 		}
 	}
-	created, _, start, err = a.s.admit(ctx, ctx, in)
+	created, _, start, err = a.s.admit(ctx, func() (context.Context, context.CancelFunc) { return ctx, func() {} }, in)
 	return created, start, err
 }
 

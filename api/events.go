@@ -106,9 +106,7 @@ func (s *server) createEvent(c *fiber.Ctx) error {
 		}
 		in.OrderingKey = *req.OrderingKey
 	}
-	work, cancel := s.workContext(c)
-	defer cancel()
-	created, ev, err := s.accept(c.UserContext(), work, in)
+	created, ev, err := s.accept(c.UserContext(), s.workFor(c), in)
 	if err != nil {
 		return err
 	}
@@ -119,9 +117,10 @@ func (s *server) createEvent(c *fiber.Ctx) error {
 }
 
 // checkEvent checks the event type and the payload against its schema, and
-// returns the type. An unknown app answers 404 before any of that. work bounds the schema
-// check (the client leaving or the server stopping ends it).
-func (s *server) checkEvent(ctx, work context.Context, appID, eventType string, payload json.RawMessage) (schemas.EventType, error) {
+// returns the type. An unknown app answers 404 before any of that. The
+// schema check runs under a context from work (the client leaving or the
+// server stopping ends it).
+func (s *server) checkEvent(ctx context.Context, work workFunc, appID, eventType string, payload json.RawMessage) (schemas.EventType, error) {
 	appFirst := func(err error) error {
 		if _, aerr := s.Store.GetApp(ctx, appID); aerr != nil {
 			return aerr
@@ -149,7 +148,9 @@ func (s *server) checkEvent(ctx, work context.Context, appID, eventType string, 
 	if err != nil {
 		return t, errorf(err, "stored schema of event type %s", t.Name)
 	}
-	if err := ps.Check(work, payload); err != nil {
+	wctx, cancel := work()
+	defer cancel()
+	if err := ps.Check(wctx, payload); err != nil {
 		if schemas.KindOf(err) == schemas.KindInvalid {
 			return t, appFirst(err)
 		}

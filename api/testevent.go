@@ -60,9 +60,7 @@ func (s *server) testEndpoint(c *fiber.Ctx) error {
 		if len(req.Payload) == 0 {
 			payload = jsonexample.FromSchema(t.Schema)
 		} else {
-			work, cancel := s.workContext(c)
-			defer cancel()
-			if _, err := s.checkEvent(ctx, work, e.AppID, typ, payload); err != nil {
+			if _, err := s.checkEvent(ctx, s.workFor(c), e.AppID, typ, payload); err != nil {
 				return err
 			}
 		}

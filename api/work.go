@@ -49,6 +49,18 @@ func (s *server) workContext(c *fiber.Ctx) (context.Context, context.CancelFunc)
 	return ctx, cancel
 }
 
+// workFunc makes the context that bounds request work that may take long
+// (workContext). It is called only when such work runs: most requests
+// have none (an event type without a schema), and watching every request
+// for its whole life, the Temporal start included, cost 2% of the
+// process's CPU under load.
+type workFunc func() (context.Context, context.CancelFunc)
+
+// workFor is the workFunc of a request.
+func (s *server) workFor(c *fiber.Ctx) workFunc {
+	return func() (context.Context, context.CancelFunc) { return s.workContext(c) }
+}
+
 // workStopped is the answer when request work was stopped by its context:
 // the client is gone (nobody reads it) or the server is shutting down.
 func workStopped(err error) error {
