@@ -6,6 +6,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-hq/herald/api"
 	"github.com/herald-hq/herald/schemas"
@@ -50,7 +51,12 @@ func TestClientWatchedOnlyDuringLongWork(t *testing.T) {
 				"payload": map[string]any{"id": "o_1", "amount": 3}})
 		}()
 		<-g.entered
+		// The schema check's watcher ends once its context is cancelled,
+		// a moment after the check.
 		n := watchers(t)
+		for deadline := time.Now().Add(2 * time.Second); n > 0 && time.Now().Before(deadline); n = watchers(t) {
+			time.Sleep(5 * time.Millisecond)
+		}
 		g.open <- struct{}{}
 		if r := <-done; r.status != 202 {
 			t.Fatalf("%s: %d %s", typ, r.status, r.body)
