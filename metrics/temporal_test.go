@@ -37,3 +37,25 @@ func TestTemporalHandlerExportsSDKMetrics(t *testing.T) {
 		}
 	}
 }
+
+// The SDK looks a metric up each time it records one: a lookup of a name
+// already used allocates only its label values and the recorder, no names
+// (a regular expression ran on the name and every tag key of each lookup,
+// 15 allocations and 1% of the process's CPU under load).
+func TestSDKMetricLookupIsCheap(t *testing.T) {
+	h := New(nil, nil).TemporalHandler().WithTags(map[string]string{
+		"namespace": "default", "task_queue": "herald", "worker_type": "WorkflowWorker"})
+	h.Counter("temporal_request").Inc(1)
+	h.Timer("temporal_workflow_task_execution_latency").Record(time.Millisecond)
+	if n := testing.AllocsPerRun(100, func() { h.Counter("temporal_request").Inc(1) }); n > 2 {
+		t.Errorf("a counter's lookup allocates %.0f times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { h.Timer("temporal_workflow_task_execution_latency").Record(time.Millisecond) }); n > 2 {
+		t.Errorf("a timer's lookup allocates %.0f times", n)
+	}
+	for in, want := range map[string]string{"a-b.c": "a_b_c", "ok_Name9": "ok_Name9", "é": "__"} {
+		if got := promName(in); got != want {
+			t.Errorf("promName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
