@@ -71,6 +71,9 @@ type tuning struct {
 	// trimVisibilityIndexes drops the visibility table's indexes on columns
 	// nothing here filters by (visindex.go).
 	trimVisibilityIndexes bool
+	// queueCheckpoint is how often each history task queue forgets the
+	// tasks it has completed; 0 leaves the server's 30 s.
+	queueCheckpoint time.Duration
 }
 
 // defaultTuning is what Start runs with. See docs/devserver-tuning.md for the
@@ -114,6 +117,12 @@ func defaultTuning() tuning {
 		// without those, about 0.85-0.9 x the CPU per delivery and 1.1-1.2 x
 		// the deliveries per second (docs/devserver-tuning.md).
 		trimVisibilityIndexes: true,
+		// A history queue keeps every task it ran until its next
+		// checkpoint, and each new range of tasks read (up to pollRPS a
+		// second) walks and copies all of them: 30 s of tasks under load
+		// made that walk 12% of the process's CPU and a sixth of its
+		// allocations (docs/devserver-tuning.md).
+		queueCheckpoint: time.Second,
 	}
 }
 
@@ -210,6 +219,16 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 	}
 	if t.shardIOConcurrency > 0 {
 		dc[dynamicconfig.ShardIOConcurrency.Key()] = t.shardIOConcurrency
+	}
+	if t.queueCheckpoint > 0 {
+		for _, s := range []dynamicconfig.GlobalDurationSetting{
+			dynamicconfig.TransferProcessorUpdateAckInterval,
+			dynamicconfig.TimerProcessorUpdateAckInterval,
+			dynamicconfig.VisibilityProcessorUpdateAckInterval,
+			dynamicconfig.OutboundProcessorUpdateAckInterval,
+		} {
+			dc[s.Key()] = t.queueCheckpoint
+		}
 	}
 	return dc
 }

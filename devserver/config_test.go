@@ -56,6 +56,23 @@ func TestNoIdleReplicationWorkers(t *testing.T) {
 	}
 }
 
+// Every history queue forgets its completed tasks each second, not each
+// 30 s: each new range of tasks read walks all it keeps (12% of the CPU
+// under load at 30 s, docs/devserver-tuning.md).
+func TestHistoryQueuesCheckpointOften(t *testing.T) {
+	dc := dynamicConfig(defaultTuning())
+	for _, s := range []dynamicconfig.GlobalDurationSetting{
+		dynamicconfig.TransferProcessorUpdateAckInterval,
+		dynamicconfig.TimerProcessorUpdateAckInterval,
+		dynamicconfig.VisibilityProcessorUpdateAckInterval,
+		dynamicconfig.OutboundProcessorUpdateAckInterval,
+	} {
+		if got := dc[s.Key()]; got != time.Second {
+			t.Errorf("%s = %v, want 1s", s.Key(), got)
+		}
+	}
+}
+
 // Both SQLite files copy their WAL back every 10,000 pages, not SQLite's
 // 1,000 (docs/devserver-tuning.md).
 func TestSQLiteCheckpointsSeldom(t *testing.T) {

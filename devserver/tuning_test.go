@@ -66,6 +66,7 @@ func tuningVariants() []tuningVariant {
 		{"visibility=shared", func(t *tuning) { t.separateVisibility = false }},
 		{"wal_autocheckpoint=1000", func(t *tuning) { t.walAutocheckpoint = 0 }},
 		{"visibility_indexes=all", func(t *tuning) { t.trimVisibilityIndexes = false }},
+		{"queue_checkpoint=30s", func(t *tuning) { t.queueCheckpoint = 0 }},
 	}
 }
 
