@@ -170,27 +170,21 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 		// callbacks). Measured at 1000: a non-eager hop (signal, timer,
 		// regular activity) 9 ms p50 instead of 50 ms, for ~15% of the
 		// eager floor's throughput; see docs/devserver-tuning.md.
-		for _, s := range []dynamicconfig.GlobalIntSetting{
-			dynamicconfig.TransferProcessorMaxPollRPS,
-			dynamicconfig.TimerProcessorMaxPollRPS,
-			dynamicconfig.VisibilityProcessorMaxPollRPS,
-			dynamicconfig.OutboundProcessorMaxPollRPS,
-		} {
-			dc[s.Key()] = t.pollRPS
-		}
+		setEach(dc, t.pollRPS,
+			dynamicconfig.TransferProcessorMaxPollRPS.Key(),
+			dynamicconfig.TimerProcessorMaxPollRPS.Key(),
+			dynamicconfig.VisibilityProcessorMaxPollRPS.Key(),
+			dynamicconfig.OutboundProcessorMaxPollRPS.Key())
 	}
 	if t.raiseLimits {
-		for _, k := range []dynamicconfig.Key{
+		setEach(dc, 1_000_000,
 			dynamicconfig.FrontendRPS.Key(),
 			dynamicconfig.FrontendMaxNamespaceRPSPerInstance.Key(),
 			dynamicconfig.HistoryRPS.Key(),
 			dynamicconfig.MatchingRPS.Key(),
 			dynamicconfig.FrontendPersistenceMaxQPS.Key(),
 			dynamicconfig.HistoryPersistenceMaxQPS.Key(),
-			dynamicconfig.MatchingPersistenceMaxQPS.Key(),
-		} {
-			dc[k] = 1_000_000
-		}
+			dynamicconfig.MatchingPersistenceMaxQPS.Key())
 	}
 	if t.historyCacheEntries > 0 {
 		// The default bound (128,000 entries, an hour's TTL) let a steady
@@ -221,16 +215,20 @@ func dynamicConfig(t tuning) dynamicconfig.StaticClient {
 		dc[dynamicconfig.ShardIOConcurrency.Key()] = t.shardIOConcurrency
 	}
 	if t.queueCheckpoint > 0 {
-		for _, s := range []dynamicconfig.GlobalDurationSetting{
-			dynamicconfig.TransferProcessorUpdateAckInterval,
-			dynamicconfig.TimerProcessorUpdateAckInterval,
-			dynamicconfig.VisibilityProcessorUpdateAckInterval,
-			dynamicconfig.OutboundProcessorUpdateAckInterval,
-		} {
-			dc[s.Key()] = t.queueCheckpoint
-		}
+		setEach(dc, t.queueCheckpoint,
+			dynamicconfig.TransferProcessorUpdateAckInterval.Key(),
+			dynamicconfig.TimerProcessorUpdateAckInterval.Key(),
+			dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(),
+			dynamicconfig.OutboundProcessorUpdateAckInterval.Key())
 	}
 	return dc
+}
+
+// setEach gives every key the one value v.
+func setEach(dc dynamicconfig.StaticClient, v any, keys ...dynamicconfig.Key) {
+	for _, k := range keys {
+		dc[k] = v
+	}
 }
 
 // sqliteConfig is the persistence config for the SQLite file at path.
