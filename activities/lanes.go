@@ -254,10 +254,19 @@ func (a *Activities) stale(h store.LaneHead) bool {
 // PassTurn wakes the event workflow of the lane's head delivery (the
 // non-final ordered delivery with the lowest seq), if there is one and it
 // is not in its retry wait (see awaitsTurn).
+//
+// A head ahead of the delivery that ended (req.Ended) did not become the
+// head by that end: its workflow is on its way already, and is woken only
+// if it looks abandoned. Without this, every delivery behind a head that
+// ended (cancelled, its endpoint disabled, replayed) signalled it, one
+// signal each: the chaos test saw 12 in 6 s to a holder draining its lane.
 func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) error {
 	head, ok, err := a.store.HeadDelivery(ctx, req.EndpointID, req.Lane)
 	if err != nil || !ok || !a.awaitsTurn(head) {
 		return err
+	}
+	if req.Ended > 0 && head.Seq < req.Ended && !a.stale(head) {
+		return nil
 	}
 	if a.waiters.wake(waitKey{head.AppID, head.EventID, head.EndpointID}, head.Seq) {
 		return nil // its workflow's task is open, waiting in AcquireTurn
@@ -304,7 +313,7 @@ func (a *Activities) passTurnAfter(ctx context.Context, req schemas.DeliverReque
 	if _, final := res.Outcome.Ends(); !final && res.Outcome != schemas.OutcomeSuperseded {
 		return
 	}
-	if err := a.PassTurn(ctx, schemas.PassTurnRequest{EndpointID: req.EndpointID, Lane: req.Lane}); err != nil {
+	if err := a.PassTurn(ctx, schemas.PassTurnRequest{EndpointID: req.EndpointID, Lane: req.Lane, Ended: req.Seq}); err != nil {
 		a.log.Warn("pass turn after delivery (the workflow will)", "endpoint", req.EndpointID, "event", req.EventID, "err", err)
 		return
 	}

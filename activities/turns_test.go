@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -152,6 +153,59 @@ func TestPassTurnLeavesAHeadInItsRetryWait(t *testing.T) {
 		if waker.refs[2].EventID != "evt_2" {
 			t.Fatalf("woke %+v, want evt_2", waker.refs[2])
 		}
+	})
+}
+
+// A delivery that ends behind its lane's head (cancelled, its endpoint
+// disabled, replayed) leaves the head alone: the head did not change, and
+// its workflow is on its way. It is signalled only once it looks
+// abandoned. A nudge (no Ended) still wakes a delivering head.
+func TestPassTurnLeavesAnUnchangedHead(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		var mu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		setClock := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
+		e := newEnv(t, open, withClock(clock))
+		waker := &recordingWaker{}
+		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker, Now: clock,
+			Config: activities.Config{AllowPrivateNetworks: true, DeliveryTimeout: 5 * time.Second}})
+		ep, _ := e.endpoint("http://127.0.0.1:1/", func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
+		var behind []schemas.Target
+		for i := range 5 {
+			behind = append(behind, e.event(fmt.Sprintf("evt_%d", i+2), "t", `{}`, time.Now())[0])
+		}
+		if _, moved, err := e.store.BeginAttempt(e.ctx, e.app, "evt_1", ep.ID, t1.Gen, "run/0/0", time.Now()); err != nil || !moved {
+			t.Fatalf("begin attempt: %v %v", moved, err)
+		}
+		wakes := func(want int, why string) {
+			t.Helper()
+			waker.mu.Lock()
+			defer waker.mu.Unlock()
+			if len(waker.refs) != want {
+				t.Fatalf("%s: %d wakes, want %d (%+v)", why, len(waker.refs), want, waker.refs)
+			}
+		}
+		for i, b := range behind {
+			if _, err := e.store.SetDeliveryStatus(e.ctx, e.app, fmt.Sprintf("evt_%d", i+2), []string{ep.ID},
+				schemas.DeliveryCancelled, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID, Ended: b.Seq}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wakes(0, "deliveries behind a delivering head ended")
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID}); err != nil {
+			t.Fatal(err)
+		}
+		wakes(1, "a nudge")
+		setClock(time.Now().Add(time.Minute))
+		if err := e.acts.PassTurn(e.ctx, schemas.PassTurnRequest{EndpointID: ep.ID, Ended: behind[0].Seq}); err != nil {
+			t.Fatal(err)
+		}
+		wakes(2, "a head delivering for longer than an attempt can take")
 	})
 }
 

@@ -212,6 +212,10 @@ type TurnResult struct {
 type PassTurnRequest struct {
 	EndpointID string `json:"endpoint_id"`
 	Lane       string `json:"lane,omitempty"`
+	// Ended is the seq of the delivery whose end passes the turn (0: none,
+	// as for a nudge). A head ahead of it was the head before, and is
+	// signalled only when it looks abandoned.
+	Ended int64 `json:"ended,omitempty"`
 }
 
 // CancelRequest makes the event's non-final deliveries cancelled; no

@@ -162,7 +162,7 @@ func (r *eventRun) run(ctx workflow.Context, d *delivery) {
 			// The store must see this delivery cancelled before the head moves.
 			_ = workflow.Await(pctx, func() bool { return r.cancelApplied >= d.cancelGen })
 		}
-		r.passTurn(pctx, id, d.target.Lane)
+		r.passTurn(pctx, id, d.target.Lane, d.target.Seq)
 	}
 	d.done = true
 	r.live--

@@ -89,7 +89,7 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target, first *sche
 			return ended(res.DeliveryStatus), false, true
 		}
 		if res.Nudge {
-			r.passTurn(ctx, t.EndpointID, t.Lane)
+			r.passTurn(ctx, t.EndpointID, t.Lane, 0)
 		}
 		limit := turnRecheckMax
 		if !res.Next {
@@ -109,10 +109,10 @@ func (r *eventRun) awaitTurn(ctx workflow.Context, t schemas.Target, first *sche
 }
 
 // passTurn wakes the event workflow whose delivery is now first in line in
-// the lane. A failure is only logged: the delivery next in line re-checks
-// on its own.
-func (r *eventRun) passTurn(ctx workflow.Context, endpointID, lane string) {
-	req := schemas.PassTurnRequest{EndpointID: endpointID, Lane: lane}
+// the lane, after the end of the delivery at seq ended (0: a nudge). A
+// failure is only logged: the delivery next in line re-checks on its own.
+func (r *eventRun) passTurn(ctx workflow.Context, endpointID, lane string, ended int64) {
+	req := schemas.PassTurnRequest{EndpointID: endpointID, Lane: lane, Ended: ended}
 	if err := r.call(ctx, ctx, shortOptions(), schemas.ActivityPassTurn, req, nil); err != nil && ctx.Err() == nil {
 		r.logger.Error("pass turn", "endpoint", endpointID, "error", err)
 	}
