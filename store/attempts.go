@@ -93,6 +93,9 @@ func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded,
 		return out, fmt.Errorf("record attempt of event %s to %s: unknown delivery status %q", r.EventID, r.EndpointID, r.Status)
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.lockEventOf(ctx, tx, r.AppID, r.EventID, r.EndpointID); err != nil {
+			return err
+		}
 		var err error
 		if out, err = s.recordAttempt(ctx, tx, r); err != nil {
 			return err
@@ -107,10 +110,10 @@ func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded,
 }
 
 // recordAttempt stores r into its in-flight note (or as a new attempt) and
-// applies it to its delivery, locked first; the event's status is the
-// caller's to recompute.
+// applies it to its delivery, locked first. The caller has locked the
+// event (lockEvent), and recomputes its status.
 func (s *Store) recordAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord) (Recorded, error) {
-	cur, err := s.lockDelivery(ctx, tx, r.AppID, r.EventID, r.EndpointID)
+	cur, err := s.deliveryForUpdate(ctx, tx, r.AppID, r.EventID, r.EndpointID)
 	if err != nil {
 		return Recorded{}, err
 	}
@@ -138,24 +141,24 @@ func (s *Store) recordAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord)
 	return Recorded{Attempt: attempt, Applied: applied}, err
 }
 
-// insertAttempt stores r as the delivery's next attempt and returns its number.
+// insertAttempt stores r as the delivery's next attempt and returns its
+// number, taken in the insert itself: one statement where a read of the
+// last number and the insert were two, on every attempt's path. The
+// delivery's row lock, held by the caller, orders it against any other.
 func (s *Store) insertAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord) (int, error) {
-	var attempt int
-	err := s.get(ctx, tx, &attempt, `SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
-		WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`, r.AppID, r.EventID, r.EndpointID)
-	if err != nil {
-		return 0, err
-	}
 	var key any
 	if r.Key != "" {
 		key = r.Key
 	}
-	_, err = s.exec(ctx, tx, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
+	var attempt int
+	err := s.get(ctx, tx, &attempt, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
 		duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.AppID, r.EventID, r.EndpointID, attempt, ts(r.StartedAt), r.DurationMS, r.ResponseStatus,
-		cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key, r.Outcome,
-		r.RetryIn.Milliseconds())
+		VALUES (?, ?, ?, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
+			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING attempt`,
+		r.AppID, r.EventID, r.EndpointID, r.AppID, r.EventID, r.EndpointID, ts(r.StartedAt), r.DurationMS,
+		r.ResponseStatus, cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key,
+		r.Outcome, r.RetryIn.Milliseconds())
 	return attempt, err
 }
 
@@ -318,14 +321,27 @@ func (s *Store) recordAttempts(ctx context.Context, tx *sqlx.Tx, recs []AttemptR
 		}
 	}
 	out := make([]Recorded, len(recs))
-	for _, i := range inLockOrder(results, func(r EndpointResult) [3]string { return [3]string{r.EndpointID} }) {
-		if err := s.noteStreak(ctx, tx, results[i].EndpointID, results[i].OK, results[i].At); err != nil {
-			return nil, err
-		}
+	if err := s.noteStreaks(ctx, tx, results); err != nil {
+		return nil, err
 	}
+	// Each event is locked once, by its first record in lock order: one
+	// statement per event where each record took its own.
 	events := map[[2]string]schemas.EventStatus{}
+	found := map[[2]string]bool{} // locked, or gone when false
 	for _, i := range inLockOrder(recs, func(r AttemptRecord) [3]string { return [3]string{r.AppID, r.EventID, r.EndpointID} }) {
 		r := recs[i]
+		ev := [2]string{r.AppID, r.EventID}
+		if _, seen := found[ev]; !seen {
+			err := s.lockEvent(ctx, tx, r.AppID, r.EventID)
+			if err != nil && !schemas.IsNotFound(err) {
+				return nil, err
+			}
+			found[ev] = err == nil
+		}
+		if !found[ev] {
+			out[i].Gone = true
+			continue
+		}
 		got, err := s.recordAttempt(ctx, tx, r)
 		if schemas.IsNotFound(err) {
 			out[i].Gone = true

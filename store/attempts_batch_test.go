@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -145,5 +146,63 @@ func testBeginForHolder(t *testing.T, s *store.Store) {
 	}
 	if _, found, err := s.AttemptByKey(ctx, "app_1", "evt_3", "ep_o", store.DrainKey(targets[2].Seq)); err != nil || found {
 		t.Fatalf("attempt noted: %v %v", found, err)
+	}
+}
+
+// An event's attempts to ten endpoints are begun with two statements each
+// (the delivery's move and the note, its number taken in the insert) and
+// recorded with three each (the delivery read under lock, the attempt, the
+// delivery) and a few for the event and the endpoints: the event is
+// locked once, and the successes' failure streaks are read in one query.
+// Before, beginning took three each, and recording five each.
+func testFanOutStatements(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	mkApp(t, s, "app_1")
+	const n = 10
+	var starts []store.AttemptStart
+	for i := range n {
+		ep := fmt.Sprintf("ep_%02d", i)
+		mkEndpoint(t, s, "app_1", ep, false)
+		starts = append(starts, store.AttemptStart{AppID: "app_1", EventID: "evt_1", EndpointID: ep,
+			Key: "run/" + ep + "/0", StartedAt: at(1)})
+	}
+	accept(t, s, "app_1", "evt_1", "a", 0)
+	// ep_03 is failing: its success must still end the streak.
+	_, err := s.NoteEndpointResult(ctx, "ep_03", false, at(0), time.Hour)
+	must(t, err)
+
+	var ran int
+	s.OnStatement(func(string) { ran++ })
+	begun, err := s.BeginAttempts(ctx, starts)
+	must(t, err)
+	if ran > 2*n {
+		t.Errorf("beginning %d attempts ran %d statements, want at most %d", n, ran, 2*n)
+	}
+	var recs []store.AttemptRecord
+	var results []store.EndpointResult
+	end := at(2)
+	for i, st := range starts {
+		recs = append(recs, store.AttemptRecord{AppID: "app_1", EventID: "evt_1", EndpointID: st.EndpointID,
+			StartedAt: at(1), DurationMS: 5, ResponseStatus: 200, Status: schemas.DeliverySucceeded,
+			FinishedAt: &end, Key: st.Key, Outcome: schemas.OutcomeSucceeded, Attempt: begun[i].N})
+		results = append(results, store.EndpointResult{EndpointID: st.EndpointID, OK: true, At: end})
+	}
+	ran = 0
+	got, err := s.RecordAttempts(ctx, recs, results)
+	must(t, err)
+	// The streak reset of ep_03, the event's lock and status: 3 + 1.
+	if want := 3*n + 4; ran > want {
+		t.Errorf("recording %d attempts ran %d statements, want at most %d", n, ran, want)
+	}
+	s.OnStatement(nil)
+	for i, g := range got {
+		if !g.Applied || g.Attempt != 1 || g.EventStatus != schemas.EventDelivered {
+			t.Fatalf("recorded %d = %+v", i, g)
+		}
+	}
+	disabled, err := s.DisableIfFailing(ctx, "ep_03", at(0).Add(2*time.Hour), time.Hour)
+	must(t, err)
+	if disabled {
+		t.Fatal("ep_03 was disabled: its success did not end its failure streak")
 	}
 }

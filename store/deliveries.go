@@ -161,12 +161,25 @@ func (s *Store) markDelivering(ctx context.Context, db querier, appID, eventID, 
 // lockDelivery returns a delivery's status and generation, locking its
 // event's row and its own on Postgres until the transaction ends.
 func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) (deliveryRow, error) {
-	if err := s.lockEvent(ctx, tx, appID, eventID); err != nil {
-		if schemas.IsNotFound(err) {
-			return deliveryRow{}, deliveryNotFound(appID, eventID, endpointID)
-		}
+	if err := s.lockEventOf(ctx, tx, appID, eventID, endpointID); err != nil {
 		return deliveryRow{}, err
 	}
+	return s.deliveryForUpdate(ctx, tx, appID, eventID, endpointID)
+}
+
+// lockEventOf is lockEvent for a change to one of the event's deliveries:
+// a missing event is that delivery's not-found.
+func (s *Store) lockEventOf(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) error {
+	err := s.lockEvent(ctx, tx, appID, eventID)
+	if schemas.IsNotFound(err) {
+		return deliveryNotFound(appID, eventID, endpointID)
+	}
+	return err
+}
+
+// deliveryForUpdate is lockDelivery for a transaction that holds the
+// event's lock already.
+func (s *Store) deliveryForUpdate(ctx context.Context, tx *sqlx.Tx, appID, eventID, endpointID string) (deliveryRow, error) {
 	var cur deliveryRow
 	err := s.get(ctx, tx, &cur, `SELECT `+deliveryCols+` FROM deliveries WHERE app_id = ? AND event_id = ? AND endpoint_id = ?`+
 		s.forUpdate(), appID, eventID, endpointID)

@@ -43,6 +43,8 @@ type Store struct {
 	rstmts  stmtCache // statements prepared on rdb when it is not db
 	sealer  Sealer
 	gate    *writeGate // SQLite: who writes next on db (gate.go)
+	// ran, when set (by tests), is told each statement get, sel and exec run.
+	ran func(query string)
 }
 
 // sqliteReaders is the size of the SQLite read pool: a few, as reads are
@@ -302,6 +304,9 @@ func (s *Store) get(ctx context.Context, db querier, dest any, query string, arg
 	}
 	defer release()
 	query = s.q(query)
+	if s.ran != nil {
+		s.ran(query)
+	}
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
 		return badInput(st.GetContext(ctx, dest, args...))
@@ -316,6 +321,9 @@ func (s *Store) sel(ctx context.Context, db querier, dest any, query string, arg
 	}
 	defer release()
 	query = s.q(query)
+	if s.ran != nil {
+		s.ran(query)
+	}
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
 		return badInput(st.SelectContext(ctx, dest, args...))
@@ -330,6 +338,9 @@ func (s *Store) exec(ctx context.Context, db querier, query string, args ...any)
 	}
 	defer release()
 	query = s.q(query)
+	if s.ran != nil {
+		s.ran(query)
+	}
 	var res sql.Result
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		res, err = st.ExecContext(ctx, args...)

@@ -70,6 +70,7 @@ func runConformance(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"RecordAttempt", testRecordAttempt},
 		{"AttemptByKey", testAttemptByKey},
 		{"BeginRecordAttempts", testBeginRecordAttempts},
+		{"FanOutStatements", testFanOutStatements},
 		{"BeginForHolder", testBeginForHolder},
 		{"Drain", testDrain},
 		{"SetDeliveryStatus", testSetDeliveryStatus},
