@@ -332,7 +332,7 @@ func (s *Store) recordAttempts(ctx context.Context, tx *sqlx.Tx, recs []AttemptR
 		r := recs[i]
 		ev := [2]string{r.AppID, r.EventID}
 		if _, seen := found[ev]; !seen {
-			err := s.lockEvent(ctx, tx, r.AppID, r.EventID)
+			err := s.lockEventOf(ctx, tx, r.AppID, r.EventID, r.EndpointID)
 			if err != nil && !schemas.IsNotFound(err) {
 				return nil, err
 			}

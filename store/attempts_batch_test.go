@@ -153,7 +153,8 @@ func testBeginForHolder(t *testing.T, s *store.Store) {
 // (the delivery's move and the note, its number taken in the insert) and
 // recorded with three each (the delivery read under lock, the attempt, the
 // delivery) and a few for the event and the endpoints: the event is
-// locked once, and the successes' failure streaks are read in one query.
+// locked once (on Postgres; a SQLite transaction holds the one write lock
+// already), and the successes' failure streaks are read in one query.
 // Before, beginning took three each, and recording five each.
 func testFanOutStatements(t *testing.T, s *store.Store) {
 	ctx := context.Background()
