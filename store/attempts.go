@@ -111,7 +111,7 @@ func (s *Store) RecordAttemptOf(ctx context.Context, r AttemptRecord) (Recorded,
 
 // recordAttempt stores r into its in-flight note (or as a new attempt) and
 // applies it to its delivery, locked first. The caller has locked the
-// event (lockEvent), and recomputes its status.
+// event (lockEventOf), and recomputes its status.
 func (s *Store) recordAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord) (Recorded, error) {
 	cur, err := s.deliveryForUpdate(ctx, tx, r.AppID, r.EventID, r.EndpointID)
 	if err != nil {
@@ -324,8 +324,8 @@ func (s *Store) recordAttempts(ctx context.Context, tx *sqlx.Tx, recs []AttemptR
 	if err := s.noteStreaks(ctx, tx, results); err != nil {
 		return nil, err
 	}
-	// Each event is locked once, by its first record in lock order: one
-	// statement per event where each record took its own.
+	// Each event is locked once (lockEventOf), by its first record in lock
+	// order: one statement per event where each record took its own.
 	events := map[[2]string]schemas.EventStatus{}
 	found := map[[2]string]bool{} // locked, or gone when false
 	for _, i := range inLockOrder(recs, func(r AttemptRecord) [3]string { return [3]string{r.AppID, r.EventID, r.EndpointID} }) {
