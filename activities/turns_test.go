@@ -98,6 +98,20 @@ func TestOrderedTurns(t *testing.T) {
 	})
 }
 
+// clockedTurns is an env whose activities pass turns to a recording waker,
+// on a clock the test sets, with a 5 s delivery timeout.
+func clockedTurns(t *testing.T, open opener) (*env, *recordingWaker, func(time.Time)) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	setClock := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
+	e := newEnv(t, open, withClock(clock))
+	waker := &recordingWaker{}
+	e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker, Now: clock,
+		Config: activities.Config{AllowPrivateNetworks: true, DeliveryTimeout: 5 * time.Second}})
+	return e, waker, setClock
+}
+
 // PassTurn leaves a lane's head in its retry wait alone (its own timer
 // wakes it) until the retry is overdue: a signal for every delivery behind
 // it that ends would only keep its workflow busy (and, while it completes,
@@ -105,14 +119,7 @@ func TestOrderedTurns(t *testing.T) {
 // drain's attempt, which only its own workflow takes over.
 func TestPassTurnLeavesAHeadInItsRetryWait(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		var mu sync.Mutex
-		now := time.Now()
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		setClock := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
-		e := newEnv(t, open, withClock(clock))
-		waker := &recordingWaker{}
-		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker, Now: clock,
-			Config: activities.Config{AllowPrivateNetworks: true, DeliveryTimeout: 5 * time.Second}})
+		e, waker, setClock := clockedTurns(t, open)
 		rcv := newReceiver(t, status(http.StatusInternalServerError))
 		ep, _ := e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
 		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
@@ -162,14 +169,7 @@ func TestPassTurnLeavesAHeadInItsRetryWait(t *testing.T) {
 // abandoned. A nudge (no Ended) still wakes a delivering head.
 func TestPassTurnLeavesAnUnchangedHead(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		var mu sync.Mutex
-		now := time.Now()
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		setClock := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
-		e := newEnv(t, open, withClock(clock))
-		waker := &recordingWaker{}
-		e.acts = activities.New(activities.Deps{Store: e.store, Waker: waker, Now: clock,
-			Config: activities.Config{AllowPrivateNetworks: true, DeliveryTimeout: 5 * time.Second}})
+		e, waker, setClock := clockedTurns(t, open)
 		ep, _ := e.endpoint("http://127.0.0.1:1/", func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
 		t1 := e.event("evt_1", "t", `{}`, time.Now())[0]
 		var behind []schemas.Target
