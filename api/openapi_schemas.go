@@ -31,11 +31,6 @@ func stringMap(text string) obj {
 	return describe(obj{"type": "object", "additionalProperties": obj{"type": "string"}}, text)
 }
 
-// refTo is a reference with a description of its own (allowed beside $ref in 3.1).
-func refTo(name, text string) obj {
-	return obj{"$ref": "#/components/schemas/" + name, "description": text}
-}
-
 // object is an object schema of an answer.
 func object(text string, required []string, props obj) obj {
 	o := obj{"type": "object", "description": text, "properties": props}

@@ -257,29 +257,3 @@ func outOfOrderInLane(arrivals []arrival, sends map[string]sent) int {
 	return n
 }
 
-// latencies returns, for every receipt, its arrival time minus the send
-// time of its webhook id.
-func latencies(all [][]arrival, sends map[string]sent) []time.Duration {
-	var out []time.Duration
-	for _, eps := range all {
-		for _, a := range eps {
-			if s, ok := sends[a.id]; ok {
-				out = append(out, a.at.Sub(s.sendAt))
-			}
-		}
-	}
-	return out
-}
-
-// lastArrival is the latest receipt time over all endpoints.
-func lastArrival(all [][]arrival) time.Time {
-	var last time.Time
-	for _, eps := range all {
-		for _, a := range eps {
-			if a.at.After(last) {
-				last = a.at
-			}
-		}
-	}
-	return last
-}

@@ -29,11 +29,6 @@ func (v verdict) String() string {
 	return [...]string{"2xx", "slow 2xx", "5xx", "429", "410", "hang", "reset"}[v]
 }
 
-// ok says whether Herald sees the answer as a success.
-func (v verdict) ok() bool {
-	return v == answerOK || v == answerSlowOK
-}
-
 // behaviour decides the verdicts of one receiver. A verdict depends only on
 // the seed, the receiver's name, the event id and how many POSTs of that
 // event the receiver got before, so a seed gives the same answers whatever

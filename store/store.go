@@ -354,13 +354,4 @@ func (s *Store) exec(ctx context.Context, db querier, query string, args ...any)
 	return res.RowsAffected()
 }
 
-// in expands "IN (?)" for a slice argument and rebinds.
-func (s *Store) in(query string, args ...any) (string, []any, error) {
-	query, args, err := sqlx.In(query, args...)
-	if err != nil {
-		return "", nil, err
-	}
-	return s.q(query), args, nil
-}
-
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
