@@ -43,7 +43,8 @@ type Store struct {
 	rstmts  stmtCache // statements prepared on rdb when it is not db
 	sealer  Sealer
 	gate    *writeGate // SQLite: who writes next on db (gate.go)
-	// ran, when set (by tests), is told each statement get, sel and exec run.
+	// ran, when set (by tests), is told each statement get, sel and exec run
+	// (see q).
 	ran func(query string)
 }
 
@@ -280,8 +281,12 @@ func (s *Store) gated(ctx context.Context, db querier) (func(), error) {
 	return s.gate.release, nil
 }
 
-// q rebinds a query written with '?' placeholders for the dialect.
+// q rebinds a query written with '?' placeholders for the dialect, as get,
+// sel and exec are about to run it (and tells ran).
 func (s *Store) q(query string) string {
+	if s.ran != nil {
+		s.ran(query)
+	}
 	if s.dialect == DialectPostgres {
 		return sqlx.Rebind(sqlx.DOLLAR, query)
 	}
@@ -304,9 +309,6 @@ func (s *Store) get(ctx context.Context, db querier, dest any, query string, arg
 	}
 	defer release()
 	query = s.q(query)
-	if s.ran != nil {
-		s.ran(query)
-	}
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
 		return badInput(st.GetContext(ctx, dest, args...))
@@ -321,9 +323,6 @@ func (s *Store) sel(ctx context.Context, db querier, dest any, query string, arg
 	}
 	defer release()
 	query = s.q(query)
-	if s.ran != nil {
-		s.ran(query)
-	}
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		defer done()
 		return badInput(st.SelectContext(ctx, dest, args...))
@@ -338,9 +337,6 @@ func (s *Store) exec(ctx context.Context, db querier, query string, args ...any)
 	}
 	defer release()
 	query = s.q(query)
-	if s.ran != nil {
-		s.ran(query)
-	}
 	var res sql.Result
 	if st, done := s.stmt(ctx, db, query); st != nil {
 		res, err = st.ExecContext(ctx, args...)
