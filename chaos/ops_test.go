@@ -68,6 +68,11 @@ func (r *chaosRun) sendEvent(ctx context.Context, rng *rand.Rand, client, n int)
 	r.w.events = append(r.w.events, e)
 	switch {
 	case e.accepted():
+		var ev apiEvent
+		if err := ans.decode(&ev); err != nil {
+			return fmt.Errorf("POST event %s to %s: %w", e.id, a.id, err)
+		}
+		e.none = len(ev.Deliveries) == 0
 	case ans.status == http.StatusNotFound && a.deleted != nil:
 		// The app was deleted meanwhile: not accepted, and said so.
 	default:

@@ -41,9 +41,11 @@ func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report, got map[*eve
 	// An event accepted with no delivery needs none: it is stored
 	// delivered, with no outbox note, so a start that a kill or an
 	// unavailable Temporal stopped is not made again, and nothing is owed.
+	// When its app is gone since, its accepting answer says so.
 	byID := map[string]*eventState{}
 	for _, e := range r.w.events {
-		if ev, ok := got[e]; e.accepted() && !(ok && len(ev.Deliveries) == 0) {
+		ev, ok := got[e]
+		if none := (ok && len(ev.Deliveries) == 0) || (!ok && e.none); e.accepted() && !none {
 			byID["event/"+e.app.id+"/"+e.id] = e
 		}
 	}

@@ -89,6 +89,10 @@ type eventState struct {
 	payload json.RawMessage
 	post    span
 	status  int // of the definite answer; 200 or 202 means accepted
+	// none: the accepting answer listed no delivery (no endpoint was
+	// subscribed), so no workflow is owed: a start that a kill stopped is
+	// not made again.
+	none    bool
 	cancels []span
 	replays []replay
 }
