@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -364,26 +363,6 @@ func (s *Store) recordAttempts(ctx context.Context, tx *sqlx.Tx, recs []AttemptR
 		out[i].EventStatus = events[[2]string{r.AppID, r.EventID}]
 	}
 	return out, nil
-}
-
-// inLockOrder is the order in which to lock the rows of items, by the key
-// of each: every transaction that locks several takes them in one order, so
-// that two of them on Postgres never wait for each other.
-func inLockOrder[T any](items []T, key func(T) [3]string) []int {
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		ka, kb := key(items[a]), key(items[b])
-		for j := range ka {
-			if c := strings.Compare(ka[j], kb[j]); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
-	return order
 }
 
 // ReleaseInterrupted makes attempt n of a delivery, if it is still in
