@@ -256,4 +256,3 @@ func outOfOrderInLane(arrivals []arrival, sends map[string]sent) int {
 	}
 	return n
 }
-
