@@ -222,16 +222,24 @@ func (t *turnWaiters) wake(k waitKey, seq int64) bool {
 	return found
 }
 
-// awaitsTurn reports whether a lane's head needs a turn signal: any head
-// but one waiting for its retry (its own timer wakes it) that is not
-// overdue. Without this, every delivery behind a failing head that ends
-// (cancelled, replayed) sent it a signal: a workflow task each, and a
-// workflow that gets a signal while it completes must run another task
-// (UNHANDLED_COMMAND). A head that is delivering still gets one: its
-// attempt may be a drain's whose process died, which only its own
-// workflow, woken, takes over (TestOrderedLaneResumesAfterKillNine).
-func (a *Activities) awaitsTurn(h store.LaneHead) bool {
-	if h.Status == schemas.DeliveryPending && h.NextAttemptAt != nil {
+// awaitsTurn reports whether a lane's head needs a turn signal after the
+// end of the delivery at seq ended (0: a nudge). Two heads are signalled
+// only once they look abandoned (stale):
+//   - one waiting for its retry: its own timer wakes it. Without this,
+//     every delivery behind a failing head that ends (cancelled, replayed)
+//     sent it a signal: a workflow task each, and a workflow that gets a
+//     signal while it completes must run another task (UNHANDLED_COMMAND);
+//   - one ahead of the delivery that ended, which was the head before that
+//     end: its workflow is on its way. Without this, every delivery that
+//     ended behind a draining holder signalled it (the chaos test saw 12
+//     in 6 s).
+//
+// Any other head gets one, a delivering one too: its attempt may be a
+// drain's whose process died, which only its own workflow, woken, takes
+// over (TestOrderedLaneResumesAfterKillNine).
+func (a *Activities) awaitsTurn(h store.LaneHead, ended int64) bool {
+	inRetryWait := h.Status == schemas.DeliveryPending && h.NextAttemptAt != nil
+	if inRetryWait || (ended > 0 && h.Seq < ended) {
 		return a.stale(h)
 	}
 	return true
@@ -253,20 +261,11 @@ func (a *Activities) stale(h store.LaneHead) bool {
 
 // PassTurn wakes the event workflow of the lane's head delivery (the
 // non-final ordered delivery with the lowest seq), if there is one and it
-// is not in its retry wait (see awaitsTurn).
-//
-// A head ahead of the delivery that ended (req.Ended) did not become the
-// head by that end: its workflow is on its way already, and is woken only
-// if it looks abandoned. Without this, every delivery behind a head that
-// ended (cancelled, its endpoint disabled, replayed) signalled it, one
-// signal each: the chaos test saw 12 in 6 s to a holder draining its lane.
+// needs a turn (see awaitsTurn).
 func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) error {
 	head, ok, err := a.store.HeadDelivery(ctx, req.EndpointID, req.Lane)
-	if err != nil || !ok || !a.awaitsTurn(head) {
+	if err != nil || !ok || !a.awaitsTurn(head, req.Ended) {
 		return err
-	}
-	if req.Ended > 0 && head.Seq < req.Ended && !a.stale(head) {
-		return nil
 	}
 	if a.waiters.wake(waitKey{head.AppID, head.EventID, head.EndpointID}, head.Seq) {
 		return nil // its workflow's task is open, waiting in AcquireTurn
