@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/metrics"
 	"github.com/herald-hq/herald/outbound"
 	"github.com/herald-hq/herald/routing"
@@ -54,6 +55,12 @@ type Waker interface {
 	Turn(ctx context.Context, ref store.DeliveryRef) error
 }
 
+// Wakes carries a lane's wakes to the other processes running Herald's
+// workflows on the same store (lanewake.Bus).
+type Wakes interface {
+	Publish(w lanewake.Wake)
+}
+
 // Config is what the activities need of Herald's configuration.
 type Config struct {
 	// DeliveryTimeout bounds one attempt, request sent to answer read
@@ -87,6 +94,7 @@ const DefaultDeliveryTimeout = 15 * time.Second
 type Deps struct {
 	Store   Store
 	Waker   Waker            // needed by PassTurn only
+	Wakes   Wakes            // other processes' turn waiters; nil in herald dev
 	Metrics *metrics.Metrics // may be nil
 	Logger  *slog.Logger     // nil: discard
 	Now     func() time.Time // nil: time.Now
@@ -109,6 +117,7 @@ type Activities struct {
 	sender  outbound.Sender
 	router  func() (*routing.Router, error)
 	waiters *turnWaiters // deliveries waiting for their turn in this process
+	wakes   Wakes
 }
 
 // New makes the activities from their dependencies.
@@ -122,7 +131,7 @@ func New(d Deps) *Activities {
 	if d.Config.UserAgent == "" {
 		d.Config.UserAgent = "Herald"
 	}
-	a := &Activities{store: d.Store, waker: d.Waker, metrics: d.Metrics, log: d.Logger,
+	a := &Activities{store: d.Store, waker: d.Waker, wakes: d.Wakes, metrics: d.Metrics, log: d.Logger,
 		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: newTurnWaiters(d.Config.TurnWaiters)}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -222,6 +223,45 @@ func (t *turnWaiters) wake(k waitKey, seq int64) bool {
 	return found
 }
 
+// wakeAll wakes every waiter.
+func (t *turnWaiters) wakeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ws := range t.m {
+		for _, w := range ws {
+			select {
+			case w.woken <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// wake wakes the waiters of the delivery at seq in this process and
+// reports whether there were any; when there were none, it publishes the
+// wake to the other processes (Deps.Wakes), where its waiter may be.
+func (a *Activities) wake(k waitKey, seq int64) bool {
+	if a.waiters.wake(k, seq) {
+		return true
+	}
+	if a.wakes != nil {
+		a.wakes.Publish(lanewake.Wake{AppID: k.appID, EventID: k.eventID, EndpointID: k.endpointID, Seq: seq})
+	}
+	return false
+}
+
+// WakeTurn wakes this process's waiters of a delivery, for a wake another
+// process published.
+func (a *Activities) WakeTurn(w lanewake.Wake) {
+	a.waiters.wake(waitKey{w.AppID, w.EventID, w.EndpointID}, w.Seq)
+}
+
+// WakeAllTurns wakes every waiter of this process to ask the store again,
+// for wakes that other processes published and that may have been lost.
+func (a *Activities) WakeAllTurns() {
+	a.waiters.wakeAll()
+}
+
 // awaitsTurn reports whether a lane's head needs a turn signal after the
 // end of the delivery at seq ended (0: a nudge). Two heads are signalled
 // only once they look abandoned (stale):
@@ -267,9 +307,12 @@ func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) 
 	if err != nil || !ok || !a.awaitsTurn(head, req.Ended) {
 		return err
 	}
-	if a.waiters.wake(waitKey{head.AppID, head.EventID, head.EndpointID}, head.Seq) {
+	if a.wake(waitKey{head.AppID, head.EventID, head.EndpointID}, head.Seq) {
 		return nil // its workflow's task is open, waiting in AcquireTurn
 	}
+	// Its workflow may be waiting in another process's AcquireTurn, which
+	// the wake published reaches, and the signal only once that wait ends;
+	// or not waiting at all, which only the signal reaches.
 	if a.waker == nil {
 		return errors.New("pass turn: the activities have no Waker")
 	}
@@ -579,7 +622,7 @@ func (d *drainer) recorded(x drained, rec store.AttemptRecord, got store.Recorde
 		if d.a.metrics != nil {
 			d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
 		}
-		d.a.waiters.wake(waitKey{rec.AppID, rec.EventID, d.endpointID}, x.ref.Seq)
+		d.a.wake(waitKey{rec.AppID, rec.EventID, d.endpointID}, x.ref.Seq)
 	}
 }
 

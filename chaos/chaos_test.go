@@ -27,6 +27,7 @@ var (
 	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
 	flagLogLevel = flag.String("log-level", "warn", "herald dev's HERALD_LOG_LEVEL")
 	flagRace     = flag.Bool("herald-race", false, "build Herald with the race detector (slower; see buildHerald)")
+	flagShape    = flag.String("shape", "dev", "what runs Herald: dev (herald dev) or prod (herald api and two workers on Postgres and a Temporal server)")
 )
 
 // config is one run's settings.
@@ -84,7 +85,7 @@ func configFromFlags(t *testing.T) config {
 type chaosRun struct {
 	cfg       config
 	dir       string // kept when the run fails
-	herald    *devProcess
+	herald    system
 	api       *apiClient
 	w         *world
 	receivers []*receiver
@@ -109,8 +110,11 @@ func (r *chaosRun) fail(format string, args ...any) {
 func TestChaos(t *testing.T) {
 	longtest.Require(t, "the chaos run")
 	cfg := configFromFlags(t)
-	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run TestChaos -seed %d -duration %s -ops %s",
-		cfg.seed, cfg.duration, *flagOps)
+	if *flagShape != "dev" && *flagShape != "prod" {
+		t.Fatalf("-shape: %q is neither dev nor prod", *flagShape)
+	}
+	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run TestChaos -seed %d -duration %s -ops %s -shape %s",
+		cfg.seed, cfg.duration, *flagOps, *flagShape)
 	if *flagRace {
 		repeat += " -herald-race"
 	}
@@ -128,11 +132,12 @@ func TestChaos(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("kept %s: herald.log, data/ (herald dev's data dir), histories/", dir)
+			t.Logf("kept %s: Herald's logs, data/ (herald dev's data dir), histories/", dir)
 			return
 		}
 		_ = os.RemoveAll(dir)
 	})
+	const token = "chaos-token"
 	began := time.Now()
 	// A cold build (the Temporal server, with -race) takes many minutes on
 	// two cores: go test's -timeout bounds it, not the run's own deadline.
@@ -143,34 +148,45 @@ func TestChaos(t *testing.T) {
 	t.Logf("built herald in %s", time.Since(began).Round(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+cfg.settle+10*time.Minute)
 	defer cancel()
-	dataDir := filepath.Join(dir, "data")
-	if err := os.Mkdir(dataDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h, err := newDevProcess(bin, dataDir, "chaos-token", map[string]string{
+	env := map[string]string{
 		"HERALD_RETRY_SCHEDULE":   cfg.retrySchedule,
 		"HERALD_DELIVERY_TIMEOUT": cfg.deliveryTimeout.String(),
 		"HERALD_LOG_LEVEL":        *flagLogLevel,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	startCtx, cancelStart := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelStart()
-	if err := h.start(startCtx); err != nil {
-		t.Fatal(err)
+	var h system
+	if *flagShape == "prod" {
+		// Its Temporal server is built once into the user's cache (many
+		// minutes cold), so the start gets the run's whole deadline.
+		if h, err = startProd(ctx, bin, dir, token, env, t.Logf); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		dataDir := filepath.Join(dir, "data")
+		if err := os.Mkdir(dataDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dev, err := newDevProcess(bin, dataDir, token, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startCtx, cancelStart := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancelStart()
+		if err := dev.start(startCtx); err != nil {
+			t.Fatal(err)
+		}
+		h = dev
 	}
-	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.api, "chaos-token"), dir: dir,
+	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.apiURL(), token), dir: dir,
 		w: &world{start: time.Now()}, counts: map[string]int{}}
 	t.Cleanup(func() {
-		if err := h.Stop(time.Minute); err != nil {
-			t.Errorf("%v\n%s", err, h.LogTail(40))
+		if err := h.stop(); err != nil {
+			t.Errorf("%v\n%s", err, h.logTail(40))
 		}
 		for _, rc := range r.allReceivers() {
 			rc.close()
 		}
 		if t.Failed() {
-			t.Logf("herald dev's log (last lines):\n%s", h.LogTail(60))
+			t.Logf("Herald's log (last lines):\n%s", h.logTail(60))
 		}
 	})
 
@@ -200,7 +216,7 @@ func TestChaos(t *testing.T) {
 		t.Error(v)
 	}
 	if race := h.raceReport(); race != "" {
-		t.Errorf("the race detector reported in herald dev:\n%s", race)
+		t.Errorf("the race detector reported in Herald:\n%s", race)
 	}
 }
 
@@ -250,14 +266,14 @@ func (r *chaosRun) chaos(ctx context.Context) {
 			// short run has one; the others come at random.
 			first := time.Duration(rng.Int64N(int64(r.cfg.duration/2) + 1))
 			for wait := sleepFor(phase, first); wait; wait = sleepExp(phase, rng, r.cfg.killEvery) {
-				r.herald.Kill()
-				r.count("kill")
+				name, restart := r.herald.crash(rng)
+				r.count("kill " + name)
 				time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
 				start, cancel := context.WithTimeout(ctx, 3*time.Minute)
-				err := r.herald.start(start)
+				err := restart(start)
 				cancel()
 				if err != nil {
-					r.fail("restart after kill -9: %v", err)
+					r.fail("restart %s after kill -9: %v", name, err)
 					return
 				}
 			}

@@ -3,14 +3,34 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/herald-hq/herald/internal/proc"
 )
+
+// system is Herald as a run sees it: where its API and its Temporal
+// frontend are, and the crashes it suffers. `herald dev` is one process;
+// the production shape (-shape prod) is `herald api` and two `herald
+// worker`s on Postgres and a Temporal server of their own.
+type system interface {
+	apiURL() string
+	temporalAddr() string
+	// crash kills one of Herald's processes with SIGKILL and names it;
+	// restart starts it again and waits until it is ready.
+	crash(rng *rand.Rand) (name string, restart func(context.Context) error)
+	stop() error
+	// logTail is the last lines of every Herald process's output.
+	logTail(n int) string
+	// raceReport is the first data race the race detector wrote ("" when
+	// none): a killed process never exits with its code.
+	raceReport() string
+}
 
 // buildHerald builds ./cmd/herald into dir, with the race detector when
 // -herald-race asks. It is off by default: a race-built Herald is several
@@ -89,10 +109,19 @@ func (p *devProcess) start(ctx context.Context) error {
 	return p.WaitHTTP(ctx, p.api+"/readyz")
 }
 
-// raceReport is the first data race the race detector wrote to Herald's
-// output ("" when none): a killed process never exits with its code.
-func (p *devProcess) raceReport() string {
-	s := p.Log()
+func (p *devProcess) apiURL() string       { return p.api }
+func (p *devProcess) temporalAddr() string { return p.temporal }
+func (p *devProcess) stop() error          { return p.Stop(time.Minute) }
+func (p *devProcess) logTail(n int) string { return p.LogTail(n) }
+func (p *devProcess) raceReport() string   { return raceIn(p.Log()) }
+
+func (p *devProcess) crash(*rand.Rand) (string, func(context.Context) error) {
+	p.Kill()
+	return p.Name, p.start
+}
+
+// raceIn is the first data race report in a process's output, or "".
+func raceIn(s string) string {
 	i := strings.Index(s, "WARNING: DATA RACE")
 	if i < 0 {
 		return ""

@@ -25,12 +25,12 @@ import (
 // them took. Runs of one workflow id come from replays after it closed.
 func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report, got map[*eventState]apiEvent) {
 	c, err := client.Dial(client.Options{
-		HostPort:  r.herald.temporal,
+		HostPort:  r.herald.temporalAddr(),
 		Namespace: "default",
 		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	})
 	if err != nil {
-		rep.violate("connect to Temporal at %s: %v", r.herald.temporal, err)
+		rep.violate("connect to Temporal at %s: %v", r.herald.temporalAddr(), err)
 		return
 	}
 	defer c.Close()

@@ -100,15 +100,20 @@ func loadWorkerTuning(getenv func(string) string, m mode, check func(error)) Wor
 	if m == modeMigrate {
 		return WorkerTuning{}
 	}
-	num := func(name string, def int) int {
+	// The SDK's worker panics at 1 workflow task slot or 1 poller (one
+	// each is kept for the sticky queue), so those start at 2.
+	num := func(name string, def, least int) int {
 		n, err := parsePositiveInt(or(getenv(name), strconv.Itoa(def)))
+		if err == nil && n < least {
+			err = fmt.Errorf("%d is below %d, the least the Temporal worker takes", n, least)
+		}
 		check(wrapVar(name, err))
 		return n
 	}
 	w := WorkerTuning{
-		WorkflowTasks:   num("HERALD_WORKER_WORKFLOW_TASKS", worker.DefaultWorkflowTasks),
-		LocalActivities: num("HERALD_WORKER_LOCAL_ACTIVITIES", worker.DefaultLocalActivities),
-		Pollers:         num("HERALD_WORKER_POLLERS", worker.DefaultWorkflowTaskPollers),
+		WorkflowTasks:   num("HERALD_WORKER_WORKFLOW_TASKS", worker.DefaultWorkflowTasks, 2),
+		LocalActivities: num("HERALD_WORKER_LOCAL_ACTIVITIES", worker.DefaultLocalActivities, 1),
+		Pollers:         num("HERALD_WORKER_POLLERS", worker.DefaultWorkflowTaskPollers, 2),
 		EagerStart:      true,
 	}
 	if m == modeAPI {

@@ -15,11 +15,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/herald-hq/herald/activities"
 	"github.com/herald-hq/herald/api"
 	"github.com/herald-hq/herald/dispatch"
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/metrics"
 	"github.com/herald-hq/herald/portal"
 	"github.com/herald-hq/herald/schemas"
@@ -134,11 +134,11 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 	s.brokers = newBrokers(s)
 	undo = append(undo, s.brokers.close)
 	if spec.worker {
-		w, err := s.startWorker()
+		stopWorker, err := s.startWorker(ctx, spec)
 		if err != nil {
 			return fail(err)
 		}
-		undo = append(undo, w.Stop)
+		undo = append(undo, stopWorker)
 		sw, err := s.startSourceWorker()
 		if err != nil {
 			return fail(err)
@@ -190,10 +190,23 @@ func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client
 
 // startWorker starts a worker on Herald's task queue in this process. In
 // `herald dev` it shares the API's client, which lets starts be eager.
-func (s *stack) startWorker() (sdkworker.Worker, error) {
+// When others may run workflows on the same Postgres store, the lanes'
+// wakes go between the processes (package lanewake).
+func (s *stack) startWorker(ctx context.Context, spec stackSpec) (stop func(), err error) {
+	var bus *lanewake.Bus
+	if !spec.sole && s.store.Dialect() == store.DialectPostgres {
+		if bus, err = lanewake.New(ctx, spec.dsn, s.logger); err != nil {
+			return nil, fmt.Errorf("HERALD_DATABASE_URL: %s", oneLine(err))
+		}
+	}
+	var wakes activities.Wakes
+	if bus != nil {
+		wakes = bus
+	}
 	acts := activities.New(activities.Deps{
 		Store:   s.store,
 		Waker:   s.dispatcher,
+		Wakes:   wakes,
 		Metrics: s.metrics,
 		Logger:  s.logger,
 		Now:     time.Now,
@@ -209,9 +222,19 @@ func (s *stack) startWorker() (sdkworker.Worker, error) {
 	})
 	w := worker.New(s.temporal, acts, s.cfg.Worker.options())
 	if err := w.Start(); err != nil {
+		if bus != nil {
+			bus.Close()
+		}
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	return w, nil
+	if bus == nil {
+		return w.Stop, nil
+	}
+	bus.Start(lanewake.Handler{Wake: acts.WakeTurn, Lost: acts.WakeAllTurns})
+	return func() {
+		w.Stop()
+		bus.Close()
+	}, nil
 }
 
 func (s *stack) apiApp() *fiber.App {
