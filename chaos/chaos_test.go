@@ -23,11 +23,10 @@ var (
 	flagSeed     = flag.Uint64("seed", 0, "seed of every random choice (0: from the clock; the run prints it)")
 	flagDuration = flag.Duration("duration", 40*time.Second, "how long operations and kills go on")
 	flagSettle   = flag.Duration("settle", 3*time.Minute, "how long Herald may take to finish after the last operation")
-	flagKills    = flag.Duration("kill-every", 15*time.Second, "mean time between kill -9s of herald dev (0: none)")
+	flagKills    = flag.Duration("kill-every", 15*time.Second, "mean time between kill -9s of a Herald process (0: none)")
 	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
 	flagLogLevel = flag.String("log-level", "warn", "herald dev's HERALD_LOG_LEVEL")
 	flagRace     = flag.Bool("herald-race", false, "build Herald with the race detector (slower; see buildHerald)")
-	flagShape    = flag.String("shape", "dev", "what runs Herald: dev (herald dev) or prod (herald api and two workers on Postgres and a Temporal server)")
 )
 
 // config is one run's settings.
@@ -107,14 +106,19 @@ func (r *chaosRun) fail(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
 
-func TestChaos(t *testing.T) {
+// TestChaos runs the chaos on `herald dev`, killing it.
+func TestChaos(t *testing.T) { runChaos(t, false) }
+
+// TestChaosProductionShape runs it on the production shape (herald api and
+// two workers on Postgres and a Temporal server), killing one of the
+// three at a time.
+func TestChaosProductionShape(t *testing.T) { runChaos(t, true) }
+
+func runChaos(t *testing.T, prod bool) {
 	longtest.Require(t, "the chaos run")
 	cfg := configFromFlags(t)
-	if *flagShape != "dev" && *flagShape != "prod" {
-		t.Fatalf("-shape: %q is neither dev nor prod", *flagShape)
-	}
-	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run TestChaos -seed %d -duration %s -ops %s -shape %s",
-		cfg.seed, cfg.duration, *flagOps, *flagShape)
+	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run '^%s$' -seed %d -duration %s -ops %s",
+		t.Name(), cfg.seed, cfg.duration, *flagOps)
 	if *flagRace {
 		repeat += " -herald-race"
 	}
@@ -154,7 +158,7 @@ func TestChaos(t *testing.T) {
 		"HERALD_LOG_LEVEL":        *flagLogLevel,
 	}
 	var h system
-	if *flagShape == "prod" {
+	if prod {
 		// Its Temporal server is built once into the user's cache (many
 		// minutes cold), so the start gets the run's whole deadline.
 		if h, err = startProd(ctx, bin, dir, token, env, t.Logf); err != nil {
