@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -68,6 +69,7 @@ type Bus struct {
 	self    string // tells this process's notifications from the others'
 	log     *slog.Logger
 	out     chan Wake
+	dropped atomic.Int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -139,7 +141,7 @@ func (b *Bus) Publish(w Wake) {
 	select {
 	case b.out <- w:
 	default:
-		b.log.Warn("lane wakes: queue full, wake dropped", "event", w.EventID, "endpoint", w.EndpointID)
+		b.dropped.Add(1) // logged by the sender, once for a run of them
 	}
 }
 
@@ -189,6 +191,9 @@ func (b *Bus) send() {
 			}
 		}
 		b.notify(entries)
+		if n := b.dropped.Swap(0); n > 0 {
+			b.log.Warn("lane wakes: queue full, wakes dropped (their waiters ask again when their waits end)", "dropped", n)
+		}
 	}
 }
 
