@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,6 +21,24 @@ type apiClient struct {
 	// and 503 (a dependency down, as the contract says). A 500 is counted
 	// apart: the contract keeps it for faults, so the report shows it.
 	noAnswer, unavailable, internal atomic.Int64
+
+	mu        sync.Mutex
+	internals []string // the first few 500s: what was asked and the answer
+}
+
+// noteInternal keeps a 500 answer for the report.
+func (c *apiClient) noteInternal(method, path string, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.internals) < 5 {
+		c.internals = append(c.internals, fmt.Sprintf("%s %s at %s: 500 %s", method, path, time.Now().Format("15:04:05.000"), body))
+	}
+}
+
+func (c *apiClient) internalAnswers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.internals...)
 }
 
 func newAPIClient(base, token string) *apiClient {
@@ -88,6 +107,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any) (an
 			c.unavailable.Add(1)
 		case status == http.StatusInternalServerError:
 			c.internal.Add(1)
+			c.noteInternal(method, path, raw)
 		default:
 			a.status, a.body, a.at = status, raw, time.Now()
 			return a, nil

@@ -212,6 +212,9 @@ func runChaos(t *testing.T, prod bool) {
 	t.Logf("checked in %s", time.Since(began).Round(time.Second))
 	t.Logf("seed %d: %s of operations and kills, settled in %s; %s", cfg.seed, chaosTook.Round(time.Second),
 		settled.Round(time.Second), r.summary())
+	for _, a := range r.api.internalAnswers() {
+		t.Logf("answered 500: %s", a)
+	}
 	t.Logf("checked: %s", rep.tallyLine())
 	for _, line := range rep.notes {
 		t.Log(line)
