@@ -25,7 +25,7 @@ var (
 	flagSettle   = flag.Duration("settle", 3*time.Minute, "how long Herald may take to finish after the last operation")
 	flagKills    = flag.Duration("kill-every", 15*time.Second, "mean time between kill -9s of a Herald process (0: none)")
 	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
-	flagLogLevel = flag.String("log-level", "warn", "herald dev's HERALD_LOG_LEVEL")
+	flagLogLevel = flag.String("log-level", "warn", "HERALD_LOG_LEVEL of every Herald process")
 	flagRace     = flag.Bool("herald-race", false, "build Herald with the race detector (slower; see buildHerald)")
 )
 
