@@ -129,13 +129,16 @@ func runChaos(t *testing.T, prod bool) {
 		}
 	})
 	// The data dir, Herald's log and the histories of workflows left open
-	// stay behind when the run fails, for whoever looks into it.
+	// stay behind when the run fails, or when the API answered 500 (a
+	// fault the contract allows, whose cause is in the log), for whoever
+	// looks into it.
 	dir, err := os.MkdirTemp("", "herald-chaos-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var api *apiClient
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || (api != nil && api.internal.Load() > 0) {
 			t.Logf("kept %s: Herald's logs, data/ (herald dev's data dir), histories/", dir)
 			return
 		}
@@ -180,7 +183,8 @@ func runChaos(t *testing.T, prod bool) {
 		}
 		h = dev
 	}
-	r := &chaosRun{cfg: cfg, herald: h, api: newAPIClient(h.apiURL(), token), dir: dir,
+	api = newAPIClient(h.apiURL(), token)
+	r := &chaosRun{cfg: cfg, herald: h, api: api, dir: dir,
 		w: &world{start: time.Now()}, counts: map[string]int{}}
 	t.Cleanup(func() {
 		if err := h.stop(); err != nil {
