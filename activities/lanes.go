@@ -151,6 +151,14 @@ type waiter struct {
 	parked bool          // its first answer was to wait (under turnWaiters.mu)
 }
 
+// wake leaves w a wake, unless one is already waiting for it.
+func (w *waiter) wake() {
+	select {
+	case w.woken <- struct{}{}:
+	default:
+	}
+}
+
 // turnWaiters are the deliveries waiting in AcquireTurn in this process.
 // Waking one costs a channel send where a turn signal costs a Temporal
 // write and a workflow task.
@@ -214,10 +222,7 @@ func (t *turnWaiters) wake(k waitKey, seq int64) bool {
 	for _, w := range t.m[k] {
 		if w.seq == seq {
 			found = true
-			select {
-			case w.woken <- struct{}{}:
-			default:
-			}
+			w.wake()
 		}
 	}
 	return found
@@ -229,10 +234,7 @@ func (t *turnWaiters) wakeAll() {
 	defer t.mu.Unlock()
 	for _, ws := range t.m {
 		for _, w := range ws {
-			select {
-			case w.woken <- struct{}{}:
-			default:
-			}
+			w.wake()
 		}
 	}
 }
