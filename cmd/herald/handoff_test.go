@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/herald-hq/herald/schemas"
@@ -89,12 +88,7 @@ func scenarioOrderedHandOffIsPrompt(t *testing.T, p underTest) (crossed int) {
 // event's workflow.
 func firstWorker(t *testing.T, tc client.Client, app, id string) string {
 	t.Helper()
-	it := tc.GetWorkflowHistory(context.Background(), schemas.EventWorkflowID(app, id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			t.Fatalf("history of %s: %v", id, err)
-		}
+	for _, e := range historyOf(context.Background(), t, tc, schemas.EventWorkflowID(app, id)) {
 		if a := e.GetWorkflowTaskStartedEventAttributes(); a != nil {
 			return a.Identity
 		}

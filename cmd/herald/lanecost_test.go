@@ -96,12 +96,7 @@ func mostSignals(t *testing.T, addr, app string, events []string) (int, string) 
 	for _, ev := range events {
 		id := schemas.EventWorkflowID(app, ev)
 		n := 0
-		it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			e, err := it.Next()
-			if err != nil {
-				t.Fatalf("history of %s: %v", id, err)
-			}
+		for _, e := range historyOf(ctx, t, tc, id) {
 			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
 				n++
 			}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/herald-hq/herald/schemas"
@@ -28,6 +30,21 @@ func temporalClient(t *testing.T, p underTest) client.Client {
 	}
 	t.Cleanup(tc.Close)
 	return tc
+}
+
+// historyOf is the whole history of workflow id's current run.
+func historyOf(ctx context.Context, t testing.TB, tc client.Client, id string) []*historypb.HistoryEvent {
+	t.Helper()
+	var out []*historypb.HistoryEvent
+	it := tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", id, err)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func TestCancelDuringRetryWait(t *testing.T) {
