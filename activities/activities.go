@@ -116,7 +116,7 @@ type Activities struct {
 	cfg     Config
 	sender  outbound.Sender
 	router  func() (*routing.Router, error)
-	waiters *turnWaiters // deliveries waiting for their turn in this process
+	waiters *lanewake.Waiters // deliveries waiting for their turn in this process
 	wakes   Wakes
 }
 
@@ -132,7 +132,7 @@ func New(d Deps) *Activities {
 		d.Config.UserAgent = "Herald"
 	}
 	a := &Activities{store: d.Store, waker: d.Waker, wakes: d.Wakes, metrics: d.Metrics, log: d.Logger,
-		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: newTurnWaiters(d.Config.TurnWaiters)}
+		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: lanewake.NewWaiters(d.Config.TurnWaiters)}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -47,11 +46,11 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)-recordSlack)
 	}
-	var w *waiter // nil: answer at once (no wait asked, or as many wait as may)
+	var w *lanewake.Waiter // nil: answer at once (no wait asked, or as many wait as may)
 	if wait > 0 {
 		// Registered before the store is asked, so that a turn passed
 		// between the answer and the wait is not missed.
-		w = a.waiters.add(waitKey{req.AppID, req.EventID, req.EndpointID}, req.Seq)
+		w = a.waiters.Add(lanewake.Wake{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID, Seq: req.Seq})
 	}
 	res, head, err := a.turn(ctx, req)
 	if w == nil {
@@ -60,12 +59,12 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 	if err != nil || settled(res) || !moving(head) {
 		return a.leave(ctx, req, w, res, err)
 	}
-	a.waiters.park(w)
+	a.waiters.Park(w)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
-		case <-w.woken:
+		case <-w.Woken():
 			if res, _, err = a.turn(ctx, req); err != nil || settled(res) {
 				return a.leave(ctx, req, w, res, err)
 			}
@@ -77,7 +76,7 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 	}
 	// Asked once more at the end: a turn passed in another process, or a
 	// cancel, wakes nobody here.
-	a.waiters.remove(w)
+	a.waiters.Remove(w)
 	res, _, err = a.turn(ctx, req)
 	return res, err
 }
@@ -85,10 +84,10 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 // leave takes w out of the registry with the answer it has. A PassTurn that
 // found w there sent no signal and woke it instead: if a wake came since
 // the answer was asked, the answer is asked again.
-func (a *Activities) leave(ctx context.Context, req schemas.TurnRequest, w *waiter, res schemas.TurnResult, err error) (schemas.TurnResult, error) {
-	a.waiters.remove(w)
+func (a *Activities) leave(ctx context.Context, req schemas.TurnRequest, w *lanewake.Waiter, res schemas.TurnResult, err error) (schemas.TurnResult, error) {
+	a.waiters.Remove(w)
 	select {
-	case <-w.woken:
+	case <-w.Woken():
 		res, _, err = a.turn(ctx, req)
 	default:
 	}
@@ -140,128 +139,29 @@ func moving(h store.LaneHead) bool {
 	return h.Seq > 0 && (h.Status == schemas.DeliveryDelivering || h.NextAttemptAt == nil)
 }
 
-// waitKey names a delivery.
-type waitKey struct{ appID, eventID, endpointID string }
-
-// waiter is one AcquireTurn waiting for its turn in this process.
-type waiter struct {
-	key    waitKey
-	seq    int64
-	woken  chan struct{} // one buffered wake
-	parked bool          // its first answer was to wait (under turnWaiters.mu)
-}
-
-// wake leaves w a wake, unless one is already waiting for it.
-func (w *waiter) wake() {
-	select {
-	case w.woken <- struct{}{}:
-	default:
-	}
-}
-
-// turnWaiters are the deliveries waiting in AcquireTurn in this process.
-// Waking one costs a channel send where a turn signal costs a Temporal
-// write and a workflow task.
-type turnWaiters struct {
-	mu  sync.Mutex
-	m   map[waitKey][]*waiter
-	n   int
-	max int // Config.TurnWaiters
-}
-
-func newTurnWaiters(max int) *turnWaiters {
-	return &turnWaiters{m: map[waitKey][]*waiter{}, max: max}
-}
-
-// add registers a waiter for the delivery at seq, or returns nil when
-// as many as may already wait.
-func (t *turnWaiters) add(k waitKey, seq int64) *waiter {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.n >= t.max {
-		return nil
-	}
-	w := &waiter{key: k, seq: seq, woken: make(chan struct{}, 1)}
-	t.m[k] = append(t.m[k], w)
-	t.n++
-	return w
-}
-
-func (t *turnWaiters) remove(w *waiter) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	ws := t.m[w.key]
-	for i, x := range ws {
-		if x == w {
-			ws = append(ws[:i], ws[i+1:]...)
-			t.n--
-			break
-		}
-	}
-	if len(ws) == 0 {
-		delete(t.m, w.key)
-	} else {
-		t.m[w.key] = ws
-	}
-}
-
-// park notes that w's first answer was to wait.
-func (t *turnWaiters) park(w *waiter) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	w.parked = true
-}
-
-// wake wakes the waiters of the delivery at seq and reports whether there
-// were any. A woken waiter asks the store again before it leaves the
-// registry, so one found here needs no turn signal.
-func (t *turnWaiters) wake(k waitKey, seq int64) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	found := false
-	for _, w := range t.m[k] {
-		if w.seq == seq {
-			found = true
-			w.wake()
-		}
-	}
-	return found
-}
-
-// wakeAll wakes every waiter.
-func (t *turnWaiters) wakeAll() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, ws := range t.m {
-		for _, w := range ws {
-			w.wake()
-		}
-	}
-}
-
-// wake wakes the waiters of the delivery at seq in this process and
+// wake wakes the waiters of the delivery d names in this process and
 // reports whether there were any; when there were none, it publishes the
 // wake to the other processes (Deps.Wakes), where its waiter may be.
-func (a *Activities) wake(k waitKey, seq int64) bool {
-	if a.waiters.wake(k, seq) {
+func (a *Activities) wake(d lanewake.Wake) bool {
+	if a.waiters.Wake(d) {
 		return true
 	}
 	if a.wakes != nil {
-		a.wakes.Publish(lanewake.Wake{AppID: k.appID, EventID: k.eventID, EndpointID: k.endpointID, Seq: seq})
+		a.wakes.Publish(d)
 	}
 	return false
 }
 
-// WakeTurn wakes this process's waiters of a delivery, for a wake another
-// process published.
+// WakeTurn wakes this process's waiters that w names (lanewake.Waiters.Wake):
+// a turn or a drain of another process, or a change to the store.
 func (a *Activities) WakeTurn(w lanewake.Wake) {
-	a.waiters.wake(waitKey{w.AppID, w.EventID, w.EndpointID}, w.Seq)
+	a.waiters.Wake(w)
 }
 
 // WakeAllTurns wakes every waiter of this process to ask the store again,
 // for wakes that other processes published and that may have been lost.
 func (a *Activities) WakeAllTurns() {
-	a.waiters.wakeAll()
+	a.waiters.WakeAll()
 }
 
 // awaitsTurn reports whether a lane's head needs a turn signal after the
@@ -309,7 +209,7 @@ func (a *Activities) PassTurn(ctx context.Context, req schemas.PassTurnRequest) 
 	if err != nil || !ok || !a.awaitsTurn(head, req.Ended) {
 		return err
 	}
-	if a.wake(waitKey{head.AppID, head.EventID, head.EndpointID}, head.Seq) {
+	if a.wake(lanewake.Wake{AppID: head.AppID, EventID: head.EventID, EndpointID: head.EndpointID, Seq: head.Seq}) {
 		return nil // its workflow's task is open, waiting in AcquireTurn
 	}
 	// Its workflow may be waiting in another process's AcquireTurn, which
@@ -624,7 +524,7 @@ func (d *drainer) recorded(x drained, rec store.AttemptRecord, got store.Recorde
 		if d.a.metrics != nil {
 			d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
 		}
-		d.a.wake(waitKey{rec.AppID, rec.EventID, d.endpointID}, x.ref.Seq)
+		d.a.wake(lanewake.Wake{AppID: rec.AppID, EventID: rec.EventID, EndpointID: d.endpointID, Seq: x.ref.Seq})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/metrics"
 	"github.com/herald-hq/herald/routing"
 	"github.com/herald-hq/herald/schemas"
@@ -81,9 +82,13 @@ type Deps struct {
 	Store      Store
 	Dispatcher Dispatcher
 	Sources    SourceRunner // nil: the sources routes answer 503
-	Metrics    *metrics.Metrics
-	Router     *routing.Router // endpoint filters and transforms; nil: one of the API's own
-	Logger     *slog.Logger
+	// Wakes wakes the deliveries waiting for their lane's turn that a
+	// cancel, a replay or a deletion touched (lanewake.Waiters.Wake names
+	// them); nil: they learn of it when their waits end.
+	Wakes   func(lanewake.Wake)
+	Metrics *metrics.Metrics
+	Router  *routing.Router // endpoint filters and transforms; nil: one of the API's own
+	Logger  *slog.Logger
 	// Ready reports whether Temporal is reachable (for /readyz, beside Store.Ping).
 	Ready  func(ctx context.Context) error
 	Now    func() time.Time

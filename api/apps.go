@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -102,5 +103,6 @@ func (s *server) deleteApp(c *fiber.Ctx) error {
 	if err := s.Store.DeleteApp(c.UserContext(), c.Params("app"), s.now()); err != nil {
 		return err
 	}
+	s.wake(lanewake.Wake{AppID: c.Params("app")})
 	return noContent(c)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/signing"
 )
@@ -250,5 +251,6 @@ func (s *server) deleteEndpoint(c *fiber.Ctx) error {
 	if err := s.Store.DeleteEndpoint(c.UserContext(), appID, c.Params("ep"), s.now()); err != nil {
 		return err
 	}
+	s.wake(lanewake.Wake{AppID: appID, EndpointID: c.Params("ep")})
 	return noContent(c)
 }

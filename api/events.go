@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/herald-hq/herald/lanewake"
 	"github.com/herald-hq/herald/schemas"
 	"github.com/herald-hq/herald/store"
 )
@@ -230,6 +231,7 @@ func (s *server) cancelEvent(c *fiber.Ctx) error {
 	if err := s.Dispatcher.Cancel(ctx, appID, id, schemas.CancelSignal{UpTo: upTo}); err != nil {
 		return unavailable(err)
 	}
+	s.wake(lanewake.Wake{AppID: appID, EventID: id})
 	ev, err := s.Store.GetEvent(ctx, appID, id)
 	if err != nil {
 		return err
@@ -258,11 +260,22 @@ func (s *server) replayEvent(c *fiber.Ctx) error {
 		return unavailable(err)
 	}
 	s.dispatched(ctx, appID, id, store.DispatchReplay)
+	s.wake(lanewake.Wake{AppID: appID, EventID: id, EndpointID: req.EndpointID})
 	ev, err := s.Store.GetEvent(ctx, appID, id)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(eventOut(ev))
+}
+
+// wake wakes the deliveries w names that wait for their lane's turn: a
+// delivery waits inside its workflow's task, which sees a signal only when
+// the wait ends (up to 20 s). Woken, it asks the store, finds the change
+// and ends, and its workflow takes the signal at once.
+func (s *server) wake(w lanewake.Wake) {
+	if s.Wakes != nil {
+		s.Wakes(w)
+	}
 }
 
 // dispatched clears the outbox note of what Temporal has just taken. A

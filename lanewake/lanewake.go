@@ -1,14 +1,16 @@
-// Package lanewake carries an ordered lane's wakes between the processes
-// that run Herald's workflows on one Postgres store (`herald api` and the
-// `herald worker`s), over Postgres's LISTEN/NOTIFY.
+// Package lanewake wakes the deliveries waiting for their ordered lane's
+// turn: in the process (Waiters), and between the processes that run
+// Herald on one Postgres store (`herald api` and the `herald worker`s),
+// over Postgres's LISTEN/NOTIFY (Bus).
 //
 // A delivery waiting for its lane's turn waits inside a local activity of
-// its workflow's task (activities.AcquireTurn), where a turn signal cannot
-// reach it until the wait times out; in the process that ends the lane's
-// head, a channel wakes it. A waiter in another process learned of its
-// turn only when its wait ran out, 20 s later: every hand-off that crossed
-// processes stood the lane still that long. A wake published here reaches
-// every other process, which wakes its own waiter, if it has one.
+// its workflow's task (activities.AcquireTurn), where neither a turn signal
+// nor a cancel reaches it until the wait times out; in the process that
+// ends the lane's head, a channel wakes it. A waiter in another process
+// learned of its turn only when its wait ran out, 20 s later: every
+// hand-off that crossed processes stood the lane still that long. A wake
+// published here reaches every other process, which wakes its own waiter,
+// if it has one.
 //
 // A wake is a hint: the woken waiter asks the store again, and one that a
 // lost notification never reached still learns of its turn when its wait
@@ -46,7 +48,9 @@ const maxPayload = 7900
 const queued = 4096
 
 // Wake names a delivery whose waiter may go on: the lane's turn passed to
-// it, or a drain made it.
+// it, or a drain made it. With fields left empty it names every delivery a
+// change to the store touched, as Waiters.Wake says: a cancel, a replay, a
+// deleted endpoint or app.
 type Wake struct {
 	AppID, EventID, EndpointID string
 	Seq                        int64
@@ -54,7 +58,7 @@ type Wake struct {
 
 // Handler is what a process does with the wakes of the others.
 type Handler struct {
-	// Wake wakes this process's waiter of w, if it has one.
+	// Wake wakes this process's waiters that w names, if it has any.
 	Wake func(w Wake)
 	// Lost wakes every waiter of this process: notifications may have been
 	// missed while the listening connection was re-made.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,9 @@ func TestOrderedHandOffIsPrompt(t *testing.T) {
 // holds one (its POST runs inside it), the next event's task went to
 // another process in every round seen (16 of 16 in four runs); the test
 // fails if none does, since it would then test nothing.
+//
+// A cancel, a replay or a deletion through the API reaches a delivery
+// waiting in a worker in the same way (scenarioChangesReachWaitingDeliveries).
 func TestProductionShapeHandOffAcrossWorkers(t *testing.T) {
 	s := startProdShape(t, "HERALD_WORKER_WORKFLOW_TASKS=2")
 	crossed := scenarioOrderedHandOffIsPrompt(t, s)
@@ -31,6 +35,20 @@ func TestProductionShapeHandOffAcrossWorkers(t *testing.T) {
 		t.Fatal("no round had its two events' workflows on different workers: the test did not test a hand-off across processes")
 	}
 	t.Logf("%d rounds handed the turn across workers", crossed)
+
+	// The same sizes put a delivery waiting behind a head under way in
+	// another process than the API's, which must then wake it from afar.
+	api := strconv.Itoa(s.API.Pid()) + "@"
+	remote := 0
+	for _, id := range scenarioChangesReachWaitingDeliveries(t, s) {
+		if !strings.HasPrefix(id, api) {
+			remote++
+		}
+	}
+	if remote == 0 {
+		t.Fatal("every waiting delivery waited in the API's process: the test did not test a change reaching another process")
+	}
+	t.Logf("%d of the changes reached a delivery waiting in a worker", remote)
 }
 
 // A lane's turn reaches its next delivery promptly wherever that

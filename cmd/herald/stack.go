@@ -66,6 +66,11 @@ type stack struct {
 	dispatcher *dispatch.Dispatcher
 	metrics    *metrics.Metrics
 	brokers    *brokers
+	// wakes carries lane wakes to the other processes on the same Postgres
+	// store; nil in `herald dev`, or when it could not start.
+	wakes *lanewake.Bus
+	// acts are the activities of this process's worker; nil without one.
+	acts *activities.Activities
 }
 
 // stackSpec says where the stack's parts are and which of them run.
@@ -133,8 +138,14 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 	s := newStack(cfg, logger, st, tc, m)
 	s.brokers = newBrokers(s)
 	undo = append(undo, s.brokers.close)
+	if !spec.sole && st.Dialect() == store.DialectPostgres {
+		s.wakes = startWakes(ctx, spec.dsn, logger)
+		if s.wakes != nil {
+			undo = append(undo, func() { s.wakes.Close() })
+		}
+	}
 	if spec.worker {
-		stopWorker, err := s.startWorker(ctx, spec)
+		stopWorker, err := s.startWorker()
 		if err != nil {
 			return fail(err)
 		}
@@ -153,6 +164,14 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 		sweep.Start()
 		undo = append(undo, sweep.Stop)
 		s.wakeLanes(ctx, crashed)
+	}
+	if s.wakes != nil {
+		// A process without a worker only publishes: no waiter waits in it.
+		h := lanewake.Handler{Wake: func(lanewake.Wake) {}, Lost: func() {}}
+		if s.acts != nil {
+			h = lanewake.Handler{Wake: s.acts.WakeTurn, Lost: s.acts.WakeAllTurns}
+		}
+		s.wakes.Start(h)
 	}
 	return s, stop, nil
 }
@@ -188,26 +207,28 @@ func newStack(cfg Config, logger *slog.Logger, st *store.Store, tc client.Client
 	}
 }
 
+// startWakes connects the lanes' wakes between the processes on one
+// Postgres store (package lanewake). Without them every lane still moves:
+// a hand-off to another process, or a change made through the API to a
+// delivery waiting in another process, only waits for the waiter's 20 s.
+// That is not a reason to refuse to start.
+func startWakes(ctx context.Context, dsn string, logger *slog.Logger) *lanewake.Bus {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	bus, err := lanewake.New(ctx, dsn, logger)
+	if err != nil {
+		logger.Warn("ordered lanes' wakes between processes are off: a delivery waiting in another process hears of its turn, or of a cancel, only when its wait ends (up to 20 s)", "err", err)
+		return nil
+	}
+	return bus
+}
+
 // startWorker starts a worker on Herald's task queue in this process. In
 // `herald dev` it shares the API's client, which lets starts be eager.
-// When others may run workflows on the same Postgres store, the lanes'
-// wakes go between the processes (package lanewake).
-func (s *stack) startWorker(ctx context.Context, spec stackSpec) (stop func(), err error) {
-	var bus *lanewake.Bus
-	if !spec.sole && s.store.Dialect() == store.DialectPostgres {
-		// Without it every lane still moves, a hand-off across processes
-		// only waits for the waiter's 20 s: not a reason to refuse to start.
-		busCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		bus, err = lanewake.New(busCtx, spec.dsn, s.logger)
-		cancel()
-		if err != nil {
-			s.logger.Warn("ordered lanes' wakes between processes are off: a hand-off to another process waits up to 20 s", "err", err)
-			bus = nil
-		}
-	}
+func (s *stack) startWorker() (stop func(), err error) {
 	var wakes activities.Wakes
-	if bus != nil {
-		wakes = bus
+	if s.wakes != nil {
+		wakes = s.wakes
 	}
 	acts := activities.New(activities.Deps{
 		Store:   s.store,
@@ -228,19 +249,24 @@ func (s *stack) startWorker(ctx context.Context, spec stackSpec) (stop func(), e
 	})
 	w := worker.New(s.temporal, acts, s.cfg.Worker.options())
 	if err := w.Start(); err != nil {
-		if bus != nil {
-			bus.Close()
-		}
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	if bus == nil {
-		return w.Stop, nil
+	s.acts = acts
+	return w.Stop, nil
+}
+
+// changed wakes the deliveries waiting for their turn that a change made
+// through the API touched (a cancel, a replay, a deleted endpoint or app),
+// in this process and the others: each asks the store again and ends, so
+// that its workflow sees the change's signal now, not when its wait runs
+// out.
+func (s *stack) changed(w lanewake.Wake) {
+	if s.acts != nil {
+		s.acts.WakeTurn(w)
 	}
-	bus.Start(lanewake.Handler{Wake: acts.WakeTurn, Lost: acts.WakeAllTurns})
-	return func() {
-		w.Stop()
-		bus.Close()
-	}, nil
+	if s.wakes != nil {
+		s.wakes.Publish(w)
+	}
 }
 
 func (s *stack) apiApp() *fiber.App {
@@ -248,6 +274,7 @@ func (s *stack) apiApp() *fiber.App {
 		Store:      s.store,
 		Dispatcher: s.dispatcher,
 		Sources:    s.dispatcher,
+		Wakes:      s.changed,
 		Metrics:    s.metrics,
 		Logger:     s.logger,
 		Now:        time.Now,
