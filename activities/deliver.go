@@ -85,7 +85,7 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 			return res, err
 		}
 		if found && prior.Outcome == schemas.OutcomeInFlight {
-			if wait := a.underWay(prior.Attempt.StartedAt); wait > 0 {
+			if wait := a.underWay(prior); wait > 0 {
 				// The drain may still be POSTing it (its holder lost the
 				// lane to a replay meanwhile, say).
 				return a.stillUnderWay(req, prior, wait), nil
@@ -135,7 +135,7 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 		return false, err
 	}
 	if prior.Outcome == schemas.OutcomeInFlight {
-		if wait := a.underWay(prior.Attempt.StartedAt); wait > 0 {
+		if wait := a.underWay(prior); wait > 0 {
 			// The run whose workflow task failed may still be POSTing.
 			*res = a.stillUnderWay(req, prior, wait)
 			return true, nil
@@ -160,16 +160,25 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 	return true, err
 }
 
-// underWay is how much longer an attempt noted in flight since started may
-// still be running: its POST ends within the delivery timeout, and its
-// record follows. Until then the note may be a live attempt's (a drain
-// still under way, or the run of a local activity whose workflow task
-// timed out), not a dead process's: taking it over would POST twice.
+// underWay is how much longer an attempt noted in flight may still be
+// running: its POST ends within the delivery timeout, and its record
+// follows. Until then the note may be a live attempt's (a drain still
+// under way, or the run of a local activity whose workflow task timed
+// out), not a dead process's: taking it over would POST twice. A note that
+// names its process (production: store.WithProcess) is a dead one's once
+// that process stops beating, which comes sooner; while it beats, the
+// answer is asked for again within a lapse, as it may die meanwhile.
 // `herald dev` marks a dead process's notes interrupted as it starts
-// (store.RecoverAfterCrash), so this wait is only ever a production
-// worker's, after another one died.
-func (a *Activities) underWay(started time.Time) time.Duration {
-	return started.Add(a.cfg.DeliveryTimeout + recordSlack).Sub(a.now())
+// (store.RecoverAfterCrash), so it never waits here.
+func (a *Activities) underWay(prior store.RecordedAttempt) time.Duration {
+	wait := prior.Attempt.StartedAt.Add(a.cfg.DeliveryTimeout + recordSlack).Sub(a.now())
+	switch prior.Owner {
+	case store.OwnerGone:
+		return 0
+	case store.OwnerAlive:
+		return min(wait, store.ProcessLapse)
+	}
+	return wait
 }
 
 // stillUnderWay is the answer to a request whose attempt an earlier call

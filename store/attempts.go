@@ -53,6 +53,7 @@ type RecordedAttempt struct {
 	Attempt schemas.Attempt
 	Outcome schemas.Outcome
 	RetryIn time.Duration
+	Owner   Owner // of an attempt in flight: whether the process that noted it lives
 }
 
 // AttemptByKey finds the attempt recorded under key for a delivery; ok is
@@ -62,17 +63,22 @@ func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, ke
 		attemptRow
 		Outcome   schemas.Outcome `db:"outcome"`
 		RetryInMS int64           `db:"retry_in_ms"`
+		Owner     Owner           `db:"owner"`
 	}
-	err := s.get(ctx, s.rdb, &r, `SELECT attempt, started_at, duration_ms, response_status, error, response_body, outcome, retry_in_ms
-		FROM attempts WHERE app_id = ? AND event_id = ? AND endpoint_id = ? AND attempt_key = ?`,
-		appID, eventID, endpointID, key)
+	owner, args := s.ownerSQL()
+	err := s.get(ctx, s.rdb, &r, `SELECT a.attempt, a.started_at, a.duration_ms, a.response_status, a.error, a.response_body,
+		a.outcome, a.retry_in_ms, `+owner+` AS owner
+		FROM attempts a LEFT JOIN processes p ON p.id = a.process_id
+		WHERE a.app_id = ? AND a.event_id = ? AND a.endpoint_id = ? AND a.attempt_key = ?`,
+		append(args, appID, eventID, endpointID, key)...)
 	if isNoRows(err) {
 		return RecordedAttempt{}, false, nil
 	}
 	if err != nil {
 		return RecordedAttempt{}, false, fmt.Errorf("find attempt %s of event %s to %s: %w", key, eventID, endpointID, err)
 	}
-	return RecordedAttempt{Attempt: r.attempt(), Outcome: r.Outcome, RetryIn: time.Duration(r.RetryInMS) * time.Millisecond}, true, nil
+	return RecordedAttempt{Attempt: r.attempt(), Outcome: r.Outcome, RetryIn: time.Duration(r.RetryInMS) * time.Millisecond,
+		Owner: r.Owner}, true, nil
 }
 
 // RecordAttempt stores an attempt numbered after the delivery's last one,
@@ -149,15 +155,19 @@ func (s *Store) insertAttempt(ctx context.Context, tx *sqlx.Tx, r AttemptRecord)
 	if r.Key != "" {
 		key = r.Key
 	}
+	var process any
+	if r.Outcome == schemas.OutcomeInFlight && s.process != "" {
+		process = s.process
+	}
 	var attempt int
 	err := s.get(ctx, tx, &attempt, `INSERT INTO attempts (app_id, event_id, endpoint_id, attempt, started_at,
-		duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms)
+		duration_ms, response_status, error, response_body, attempt_key, outcome, retry_in_ms, process_id)
 		VALUES (?, ?, ?, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts
-			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)
+			WHERE app_id = ? AND event_id = ? AND endpoint_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING attempt`,
 		r.AppID, r.EventID, r.EndpointID, r.AppID, r.EventID, r.EndpointID, ts(r.StartedAt), r.DurationMS,
 		r.ResponseStatus, cleanText(r.Error, 0), cleanText(r.ResponseBody, schemas.MaxResponseBody), key,
-		r.Outcome, r.RetryIn.Milliseconds())
+		r.Outcome, r.RetryIn.Milliseconds(), process)
 	return attempt, err
 }
 

@@ -44,6 +44,7 @@ type Store struct {
 	rstmts  stmtCache // statements prepared on rdb when it is not db
 	sealer  Sealer
 	gate    *writeGate // SQLite: who writes next on db (gate.go)
+	process string     // names the attempts this process notes in flight (processes.go); "" in herald dev
 	// ran, when set (by tests), is told each statement get, sel and exec run
 	// (see q).
 	ran func(query string)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"time"
 
@@ -109,7 +111,11 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 	if err != nil {
 		return fail(err)
 	}
-	st, err := openStore(ctx, spec.dsn, sealing...)
+	opts := sealing
+	if spec.worker && !spec.sole {
+		opts = append(opts, store.WithProcess(processID()))
+	}
+	st, err := openStore(ctx, spec.dsn, opts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -145,11 +151,23 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 		}
 	}
 	if spec.worker {
+		// The first beat comes before the worker starts, so that this
+		// process's notes are never taken for a dead one's; the last
+		// comes after its stop, which records what it cut off. `herald
+		// dev` is the only process on its store and does not beat.
+		if _, err := st.Beat(ctx); err != nil {
+			return fail(fmt.Errorf("HERALD_DATABASE_URL: %w", err))
+		}
+		stopBeats := func() {}
+		undo = append(undo, func() { stopBeats() })
 		stopWorker, err := s.startWorker()
 		if err != nil {
 			return fail(err)
 		}
 		undo = append(undo, stopWorker)
+		if !spec.sole {
+			stopBeats = s.beat(s.acts)
+		}
 		sw, err := s.startSourceWorker()
 		if err != nil {
 			return fail(err)
@@ -253,6 +271,62 @@ func (s *stack) startWorker() (stop func(), err error) {
 	}
 	s.acts = acts
 	return w.Stop, nil
+}
+
+// processID names this process in the store's notes of attempts in
+// flight: its host and pid, for an operator, and a random part, as pids
+// are reused.
+func processID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
+// beat keeps this process alive in the store (store.Beat) until stop, when
+// it is forgotten, and wakes acts' waiters when another process lapses: a
+// delivery a dead process was making may now be made again, and the
+// waiter whose turn that is learns of it only by asking.
+func (s *stack) beat(acts *activities.Activities) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(store.BeatEvery)
+		defer t.Stop()
+		known := map[string]bool{} // lapsed processes already woken for
+		failing := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			lapsed, err := s.store.Beat(ctx)
+			if err != nil && !failing && ctx.Err() == nil {
+				s.logger.Warn("note this process alive (others may take over its attempts under way)", "err", err)
+			}
+			failing = err != nil
+			now := map[string]bool{}
+			for _, id := range lapsed {
+				now[id] = true
+				if !known[id] {
+					s.logger.Info("a Herald process stopped beating: its attempts under way are taken over", "process", id)
+					acts.WakeAllTurns()
+				}
+			}
+			known = now
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer fcancel()
+		if err := s.store.Forget(fctx); err != nil {
+			s.logger.Warn("forget this process in the store", "err", err)
+		}
+	}
 }
 
 // changed wakes the deliveries waiting for their turn that a change made

@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/herald-hq/herald/internal/pgtest"
+	"github.com/herald-hq/herald/store"
+)
+
+func TestProcessLivenessSQLite(t *testing.T) {
+	t.Parallel()
+	testProcessLiveness(t, "sqlite:"+filepath.Join(t.TempDir(), "herald.db"))
+}
+
+func TestProcessLivenessPostgres(t *testing.T) {
+	t.Parallel()
+	testProcessLiveness(t, pgtest.DSN(t))
+}
+
+// An attempt in flight names the process that noted it, and a reader in
+// another process learns whether that process lives: alive while it
+// beats, gone once it has not for store.ProcessLapse or when it stopped
+// (Forget); a note from `herald dev`, which names no process, is unknown.
+func testProcessLiveness(t *testing.T, dsn string) {
+	ctx := context.Background()
+	open := func(opts ...store.Option) *store.Store {
+		s, err := store.Open(ctx, dsn, opts...)
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		must(t, s.Migrate(ctx))
+		return s
+	}
+	dying, stopping, reader := open(store.WithProcess("dying")), open(store.WithProcess("stopping")), open(store.WithProcess("reader"))
+	dev := open()
+	for _, s := range []*store.Store{dying, stopping, reader} {
+		_, err := s.Beat(ctx)
+		must(t, err)
+	}
+	mkApp(t, reader, "app_1")
+	mkEndpoint(t, reader, "app_1", "ep_1", false)
+	for i, s := range []*store.Store{dying, stopping, dev} {
+		id := []string{"evt_dying", "evt_stopping", "evt_dev"}[i]
+		accept(t, reader, "app_1", id, "a", i)
+		if _, moved, err := s.BeginAttempt(ctx, "app_1", id, "ep_1", 0, "run/0/0", at(4)); err != nil || !moved {
+			t.Fatalf("begin %s: moved %v, %v", id, moved, err)
+		}
+	}
+	owner := func(id string) store.Owner {
+		t.Helper()
+		a, found, err := reader.AttemptByKey(ctx, "app_1", id, "ep_1", "run/0/0")
+		if err != nil || !found {
+			t.Fatalf("the note of %s: found %v, %v", id, found, err)
+		}
+		return a.Owner
+	}
+	if o := owner("evt_dying"); o != store.OwnerAlive {
+		t.Fatalf("a note of a process that beats: owner %v, want alive", o)
+	}
+	if o := owner("evt_dev"); o != store.OwnerUnknown {
+		t.Fatalf("a note of herald dev: owner %v, want unknown", o)
+	}
+	must(t, stopping.Forget(ctx))
+	if o := owner("evt_stopping"); o != store.OwnerGone {
+		t.Fatalf("a note of a process that stopped: owner %v, want gone", o)
+	}
+
+	// "dying" beats no more; the reader goes on beating.
+	deadline := time.Now().Add(store.ProcessLapse + 10*time.Second)
+	for {
+		lapsed, err := reader.Beat(ctx)
+		must(t, err)
+		if slices.Contains(lapsed, "reader") {
+			t.Fatalf("the process that beats is among the lapsed: %v", lapsed)
+		}
+		if slices.Contains(lapsed, "dying") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a process silent for %s is not lapsed (%v)", store.ProcessLapse+10*time.Second, lapsed)
+		}
+		time.Sleep(store.BeatEvery / 4) // the beats' own pace
+	}
+	if o := owner("evt_dying"); o != store.OwnerGone {
+		t.Fatalf("a note of a process that stopped beating: owner %v, want gone", o)
+	}
+}
