@@ -74,8 +74,8 @@ func (a *Activities) AcquireTurn(ctx context.Context, req schemas.TurnRequest) (
 		}
 		break
 	}
-	// Asked once more at the end: a turn passed in another process, or a
-	// cancel, wakes nobody here.
+	// Asked once more at the end: a wake is only a hint, and may have been
+	// lost (a notification between processes dropped, say).
 	a.waiters.Remove(w)
 	res, _, err = a.turn(ctx, req)
 	return res, err
