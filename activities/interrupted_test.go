@@ -5,12 +5,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herald-hq/herald/activities"
+	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
 )
 
 // An attempt whose process dies (kill -9) or is stopped (SIGINT: the
@@ -130,4 +133,59 @@ func TestAttemptInterruptedByStop(t *testing.T) {
 			t.Fatalf("the endpoint got %d requests, want 2", n)
 		}
 	})
+}
+
+// In production a note in flight names the process that made it, which
+// beats while it lives (store.WithProcess, store.Beat). A re-run in another
+// process takes a note over as soon as its process is gone, instead of
+// waiting until its POST must have ended; while that process beats, it
+// asks again within a lapse, not after the whole delivery timeout.
+func TestAttemptOfAGoneProcessTakenOverAtOnce(t *testing.T) {
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "herald.db") },
+		"postgres": func(t *testing.T) string { return pgtest.DSN(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := dsn(t)
+			open := func(process string) *store.Store {
+				st, err := store.Open(context.Background(), dsn, store.WithProcess(process))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				if err := st.Migrate(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.Beat(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+			first := open("first")
+			e, rcv, arrived, req := interruptible(t, func(testing.TB) *store.Store { return first })
+			dead, kill := context.WithCancel(e.ctx)
+			defer kill()
+			go func() { _, _ = e.acts.Deliver(dead, req) }()
+			<-arrived
+
+			second := activities.New(activities.Deps{Store: open("second"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Config: activities.Config{DeliveryTimeout: 5 * time.Second, AllowPrivateNetworks: true, UserAgent: "Herald/test"}})
+			res, err := second.Deliver(e.ctx, req)
+			if err != nil || res.Outcome != schemas.OutcomeThrottled || res.RetryIn > store.ProcessLapse {
+				t.Fatalf("re-run while the first process beats: %+v %v, want throttled for at most %s", res, err, store.ProcessLapse)
+			}
+			if err := first.Forget(e.ctx); err != nil { // as a lapse of its beats would
+				t.Fatal(err)
+			}
+			res, err = second.Deliver(e.ctx, req)
+			if err != nil || res.Outcome != schemas.OutcomeSucceeded || res.Attempt == nil || res.Attempt.Attempt != 2 {
+				t.Fatalf("re-run once the first process is gone: %+v %v, want the attempt made again at once", res, err)
+			}
+			wantInterruptedThenOK(t, e, req.EndpointID)
+			if n := len(rcv.got()); n != 2 {
+				t.Fatalf("the endpoint got %d requests, want 2", n)
+			}
+		})
+	}
 }
