@@ -161,8 +161,8 @@ func (s *Store) CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec sche
 		return err
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var one int
-		err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`, e.AppID)
+		var one int // the app kept from deletion until the endpoint is in (see AcceptEvent)
+		err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forKeyShare(), e.AppID)
 		if isNoRows(err) {
 			return appNotFound(e.AppID)
 		}

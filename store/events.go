@@ -143,8 +143,13 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 		if !isNoRows(err) {
 			return fmt.Errorf("accept event %s: %w", ev.ID, err)
 		}
+		// The app and the endpoints it reads are kept from deletion until
+		// the event and its deliveries are in (a deletion that came first
+		// is seen). Without it a delete committed in between failed the
+		// accept: a deleted endpoint had no seq to take, a deleted app no
+		// row for the event to reference (the chaos test's 500s).
 		var one int
-		err = s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`, ev.AppID)
+		err = s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forKeyShare(), ev.AppID)
 		if isNoRows(err) {
 			return appNotFound(ev.AppID)
 		}
@@ -153,7 +158,7 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 		}
 		var subs []subscriber
 		err = s.sel(ctx, tx, &subs, `SELECT id, event_types, ordered, filter_expr FROM endpoints
-			WHERE app_id = ? AND disabled = ? ORDER BY id`, ev.AppID, false)
+			WHERE app_id = ? AND disabled = ? ORDER BY id`+s.forKeyShare(), ev.AppID, false)
 		if err != nil {
 			return fmt.Errorf("accept event %s: endpoints: %w", ev.ID, err)
 		}

@@ -304,6 +304,17 @@ func (s *Store) forUpdate() string {
 	return ""
 }
 
+// forKeyShare keeps the selected rows from being deleted (or their keys
+// changed) until the transaction ends, on Postgres, without blocking
+// updates of their other columns; SQLite transactions already hold the
+// one write lock.
+func (s *Store) forKeyShare() string {
+	if s.dialect == DialectPostgres {
+		return " FOR KEY SHARE"
+	}
+	return ""
+}
+
 // inLockOrder is the order in which to lock the rows of items, by the key
 // of each: every transaction that locks several takes them in one order, so
 // that two of them on Postgres never wait for each other.
