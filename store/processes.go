@@ -60,13 +60,25 @@ func (s *Store) Beat(ctx context.Context) (lapsed []string, err error) {
 		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, append([]any{s.process}, args...)...); err != nil {
 		return nil, fmt.Errorf("note process %s alive: %w", s.process, err)
 	}
+	// Lapsed rows stay an hour, so that every process sees each lapse;
+	// only those past it are removed, not every beat while one is kept.
 	cutoff, args := s.timeAgo(ProcessLapse)
-	if err := s.sel(ctx, s.rdb, &lapsed, `SELECT id FROM processes WHERE seen_at < `+cutoff+` ORDER BY id`, args...); err != nil {
+	old, oldArgs := s.timeAgo(forgetAfter)
+	var rows []struct {
+		ID  string `db:"id"`
+		Old bool   `db:"old"`
+	}
+	if err := s.sel(ctx, s.rdb, &rows, `SELECT id, seen_at < `+old+` AS old FROM processes WHERE seen_at < `+cutoff+` ORDER BY id`,
+		append(oldArgs, args...)...); err != nil {
 		return nil, fmt.Errorf("find lapsed processes: %w", err)
 	}
-	if len(lapsed) > 0 {
-		old, args := s.timeAgo(forgetAfter)
-		if _, err := s.exec(ctx, s.db, `DELETE FROM processes WHERE seen_at < `+old, args...); err != nil {
+	forget := false
+	for _, r := range rows {
+		lapsed = append(lapsed, r.ID)
+		forget = forget || r.Old
+	}
+	if forget {
+		if _, err := s.exec(ctx, s.db, `DELETE FROM processes WHERE seen_at < `+old, oldArgs...); err != nil {
 			return lapsed, fmt.Errorf("forget lapsed processes: %w", err)
 		}
 	}
