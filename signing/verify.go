@@ -87,7 +87,10 @@ func verifyAt(key string, headers http.Header, body []byte, tolerance time.Durat
 		if !ok || v != version {
 			continue
 		}
-		sig, err := b64.DecodeString(enc)
+		// Strict: the spare bits of the last base64 character must be zero,
+		// so only the one canonical encoding of a signature matches, as in
+		// verifiers that compare the encoded strings.
+		sig, err := b64.Strict().DecodeString(enc)
 		if err != nil {
 			continue
 		}
