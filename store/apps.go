@@ -90,6 +90,23 @@ func (s *Store) UpdateApp(ctx context.Context, id, name string, now time.Time) (
 	return r.app(), nil
 }
 
+// keepApp keeps the app from deletion until tx ends (see forKeyShare):
+// whatever tx then adds that references it goes in before a deletion, which
+// takes it away too, or app_not_found when a deletion came first. Checking
+// it without the lock let a deletion commit in between, failing the insert
+// on its foreign key (a 500).
+func (s *Store) keepApp(ctx context.Context, tx *sqlx.Tx, appID string) error {
+	var one int
+	err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forKeyShare(), appID)
+	if isNoRows(err) {
+		return appNotFound(appID)
+	}
+	if err != nil {
+		return fmt.Errorf("keep app %s: %w", appID, err)
+	}
+	return nil
+}
+
 // DeleteApp deletes an app with its endpoints and with its events, their
 // deliveries and attempts, in one transaction. Workflows still running for
 // those events then find their deliveries gone (KindNotFound).

@@ -161,13 +161,8 @@ func (s *Store) CreateEndpoint(ctx context.Context, e schemas.Endpoint, sec sche
 		return err
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var one int // the app kept from deletion until the endpoint is in (see AcceptEvent)
-		err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forKeyShare(), e.AppID)
-		if isNoRows(err) {
-			return appNotFound(e.AppID)
-		}
-		if err != nil {
-			return fmt.Errorf("create endpoint %s: %w", e.ID, err)
+		if err := s.keepApp(ctx, tx, e.AppID); err != nil {
+			return err
 		}
 		n, err := s.exec(ctx, tx, `INSERT INTO endpoints (`+endpointCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,

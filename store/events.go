@@ -148,13 +148,8 @@ func (s *Store) AcceptEvent(ctx context.Context, ev NewEvent) (created bool, eve
 		// is seen). Without it a delete committed in between failed the
 		// accept: a deleted endpoint had no seq to take, a deleted app no
 		// row for the event to reference (the chaos test's 500s).
-		var one int
-		err = s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forKeyShare(), ev.AppID)
-		if isNoRows(err) {
-			return appNotFound(ev.AppID)
-		}
-		if err != nil {
-			return fmt.Errorf("accept event %s: %w", ev.ID, err)
+		if err := s.keepApp(ctx, tx, ev.AppID); err != nil {
+			return err
 		}
 		var subs []subscriber
 		err = s.sel(ctx, tx, &subs, `SELECT id, event_types, ordered, filter_expr FROM endpoints

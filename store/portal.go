@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -32,21 +34,16 @@ func (s *Store) CreatePortalToken(ctx context.Context, token string, t PortalTok
 	if _, err := s.exec(ctx, s.db, `DELETE FROM portal_tokens WHERE expires_at < ?`, ts(now)); err != nil {
 		return fmt.Errorf("drop expired portal tokens: %w", err)
 	}
-	var one int
-	err := s.get(ctx, s.db, &one, `SELECT 1 FROM apps WHERE id = ?`, t.AppID)
-	if isNoRows(err) {
-		return appNotFound(t.AppID)
-	}
-	if err != nil {
-		return fmt.Errorf("create portal token: %w", err)
-	}
-	_, err = s.exec(ctx, s.db, `INSERT INTO portal_tokens (token_hash, app_id, read_only, expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?)`, portalTokenHash(token), t.AppID, t.ReadOnly, ts(t.ExpiresAt), ts(now))
-	if err != nil {
-		// The app may have been deleted in between: its foreign key fails.
-		return fmt.Errorf("create portal token for app %s: %w", t.AppID, err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.keepApp(ctx, tx, t.AppID); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO portal_tokens (token_hash, app_id, read_only, expires_at, created_at)
+			VALUES (?, ?, ?, ?, ?)`, portalTokenHash(token), t.AppID, t.ReadOnly, ts(t.ExpiresAt), ts(now)); err != nil {
+			return fmt.Errorf("create portal token for app %s: %w", t.AppID, err)
+		}
+		return nil
+	})
 }
 
 // GetPortalToken finds a token by its hash; portal_token_not_found (not

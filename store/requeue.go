@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -18,48 +17,88 @@ type ReplayedDelivery struct {
 	Target  schemas.Target
 }
 
-// requeue makes deliveries pending again, in the given order, under a new
-// generation: an ordered endpoint's delivery takes a fresh seq from its
-// counter (so it goes after everything accepted before in its lane);
-// deliveries to deleted endpoints are skipped.
-// It recomputes the events' statuses and returns the requeued deliveries.
-func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, ds []deliveryRow, now time.Time) ([]deliveryRow, error) {
-	out := make([]deliveryRow, 0, len(ds))
-	ordered := map[string]*bool{}
-	events := map[[2]string]bool{}
-	keys := make([][2]string, 0, len(ds))
-	for _, d := range ds {
-		keys = append(keys, [2]string{d.AppID, d.EventID})
+// deliveryKey names one delivery of an app: its event and its endpoint.
+type deliveryKey struct {
+	EventID    string `db:"event_id"`
+	EndpointID string `db:"endpoint_id"`
+}
+
+// requeue makes the app's deliveries named by keys pending again, in that
+// order, under a new generation: an ordered endpoint's delivery takes a
+// fresh seq from its counter (so it goes after everything accepted before
+// in its lane). Deliveries to deleted endpoints, of deleted events, and
+// those keep refuses once read under lock are skipped. It recomputes the
+// events' statuses and returns the requeued deliveries.
+//
+// It takes its locks in the store's one order: the app (kept from
+// deletion), the endpoints (as the seq counter's update does, which an
+// attempt's streak update and a deletion take before the events), then the
+// events and their deliveries. Reading the endpoints after locking an event
+// deadlocked with those, and a deletion committed in between left no seq
+// to take (a 500 on replay).
+func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, appID string, keys []deliveryKey, keep func(deliveryRow) bool, now time.Time) ([]deliveryRow, error) {
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-	for _, k := range slices.Compact(keys) {
-		if err := s.lockEvent(ctx, tx, k[0], k[1]); err != nil {
+	if err := s.keepApp(ctx, tx, appID); err != nil {
+		return nil, err
+	}
+	endpointIDs := make([]string, 0, len(keys))
+	eventIDs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		endpointIDs = append(endpointIDs, k.EndpointID)
+		eventIDs = append(eventIDs, k.EventID)
+	}
+	slices.Sort(endpointIDs)
+	slices.Sort(eventIDs)
+	q, args, err := sqlx.In(`SELECT id, ordered FROM endpoints WHERE app_id = ? AND id IN (?) ORDER BY id`+s.forNoKeyUpdate(),
+		appID, slices.Compact(endpointIDs))
+	if err != nil {
+		return nil, fmt.Errorf("requeue: %w", err)
+	}
+	var eps []struct {
+		ID      string `db:"id"`
+		Ordered bool   `db:"ordered"`
+	}
+	if err := s.sel(ctx, tx, &eps, q, args...); err != nil {
+		return nil, fmt.Errorf("requeue: lock endpoints: %w", err)
+	}
+	ordered := make(map[string]bool, len(eps)) // absent: the endpoint was deleted
+	for _, e := range eps {
+		ordered[e.ID] = e.Ordered
+	}
+	events := map[string]bool{} // present: locked; true: to recompute
+	for _, id := range slices.Compact(eventIDs) {
+		err := s.lockEvent(ctx, tx, appID, id)
+		if schemas.IsNotFound(err) {
+			continue // deleted (retention) since its deliveries were read
+		}
+		if err != nil {
 			return nil, err
 		}
+		events[id] = false
 	}
-	for _, d := range ds {
-		o, ok := ordered[d.EndpointID]
-		if !ok {
-			var v bool
-			err := s.get(ctx, tx, &v, `SELECT ordered FROM endpoints WHERE id = ? AND app_id = ?`, d.EndpointID, d.AppID)
-			if err != nil && !isNoRows(err) {
-				return nil, fmt.Errorf("requeue: endpoint %s: %w", d.EndpointID, err)
-			}
-			if err == nil {
-				o = &v
-			}
-			ordered[d.EndpointID] = o
+	out := make([]deliveryRow, 0, len(keys))
+	for _, k := range keys {
+		o, live := ordered[k.EndpointID]
+		if _, ok := events[k.EventID]; !ok || !live {
+			continue
 		}
-		if o == nil {
-			continue // the endpoint was deleted
+		d, err := s.deliveryForUpdate(ctx, tx, appID, k.EventID, k.EndpointID)
+		if schemas.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if keep != nil && !keep(d) {
+			continue
 		}
 		d.Seq = 0
-		if *o {
-			seq, err := s.nextSeq(ctx, tx, d.EndpointID)
-			if err != nil {
+		if o {
+			if d.Seq, err = s.nextSeq(ctx, tx, d.EndpointID); err != nil {
 				return nil, err
 			}
-			d.Seq = seq
 		}
 		d.Status = schemas.DeliveryPending
 		d.Gen++
@@ -68,20 +107,20 @@ func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, ds []deliveryRow, now 
 			d.Status, d.Seq, d.Gen, ts(now), d.AppID, d.EventID, d.EndpointID); err != nil {
 			return nil, fmt.Errorf("requeue delivery of event %s to %s: %w", d.EventID, d.EndpointID, err)
 		}
-		events[[2]string{d.AppID, d.EventID}] = true
+		events[d.EventID] = true
 		out = append(out, d)
 	}
 	for _, d := range out {
-		k := [2]string{d.AppID, d.EventID}
-		if events[k] {
-			if _, err := s.recomputeEvent(ctx, tx, d.AppID, d.EventID); err != nil {
-				return nil, err
-			}
-			if err := s.noteDispatch(ctx, tx, d.AppID, d.EventID, DispatchReplay, now); err != nil {
-				return nil, err
-			}
-			events[k] = false
+		if !events[d.EventID] {
+			continue
 		}
+		if _, err := s.recomputeEvent(ctx, tx, appID, d.EventID); err != nil {
+			return nil, err
+		}
+		if err := s.noteDispatch(ctx, tx, appID, d.EventID, DispatchReplay, now); err != nil {
+			return nil, err
+		}
+		events[d.EventID] = false
 	}
 	return out, nil
 }
@@ -93,26 +132,35 @@ func (s *Store) PrepareReplay(ctx context.Context, appID, eventID, endpointID st
 	var targets []schemas.Target
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var one int
-		err := s.get(ctx, tx, &one, `SELECT 1 FROM events WHERE app_id = ? AND id = ?`+s.forUpdate(), appID, eventID)
+		err := s.get(ctx, tx, &one, `SELECT 1 FROM events WHERE app_id = ? AND id = ?`, appID, eventID)
 		if isNoRows(err) {
 			return eventNotFound(appID, eventID)
 		}
 		if err != nil {
 			return err
 		}
-		q := `SELECT ` + deliveryCols + ` FROM deliveries WHERE app_id = ? AND event_id = ?`
+		// An event's deliveries are made with it, so which there are can be
+		// read before the locks requeue takes.
+		q := `SELECT endpoint_id FROM deliveries WHERE app_id = ? AND event_id = ?`
 		args := []any{appID, eventID}
 		if endpointID != "" {
 			q, args = q+` AND endpoint_id = ?`, append(args, endpointID)
 		}
-		var ds []deliveryRow
-		if err := s.sel(ctx, tx, &ds, q+` ORDER BY endpoint_id`, args...); err != nil {
+		var endpointIDs []string
+		if err := s.sel(ctx, tx, &endpointIDs, q+` ORDER BY endpoint_id`, args...); err != nil {
 			return err
 		}
-		if endpointID != "" && len(ds) == 0 {
+		if endpointID != "" && len(endpointIDs) == 0 {
 			return deliveryNotFound(appID, eventID, endpointID)
 		}
-		ds, err = s.requeue(ctx, tx, ds, now)
+		keys := make([]deliveryKey, len(endpointIDs))
+		for i, id := range endpointIDs {
+			keys[i] = deliveryKey{eventID, id}
+		}
+		ds, err := s.requeue(ctx, tx, appID, keys, nil, now)
+		if schemas.IsNotFound(err) {
+			return eventNotFound(appID, eventID) // its app was deleted
+		}
 		if err != nil {
 			return err
 		}
@@ -130,22 +178,23 @@ func (s *Store) PrepareReplay(ctx context.Context, appID, eventID, endpointID st
 
 // RecoverFailed requeues, as PrepareReplay does, every delivery to the
 // endpoint that is failed with finished_at in [since, until), in their
-// original order (old seq, then event created_at).
+// original order (old seq, then event created_at). One that is no longer
+// failed once locked (replayed meanwhile, say) is left as it is.
 func (s *Store) RecoverFailed(ctx context.Context, appID, endpointID string, since, until time.Time, now time.Time) ([]ReplayedDelivery, error) {
 	var out []ReplayedDelivery
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := s.endpointRow(ctx, tx, appID, endpointID, false); err != nil {
 			return err
 		}
-		var ds []deliveryRow
-		err := s.sel(ctx, tx, &ds, `SELECT d.app_id, d.event_id, d.endpoint_id, d.lane, d.status, d.seq, d.gen FROM deliveries d
+		var keys []deliveryKey
+		err := s.sel(ctx, tx, &keys, `SELECT d.event_id, d.endpoint_id FROM deliveries d
 			JOIN events e ON e.app_id = d.app_id AND e.id = d.event_id
 			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status = ? AND d.finished_at >= ? AND d.finished_at < ?
 			ORDER BY d.seq, e.created_at, e.id`, endpointID, appID, schemas.DeliveryFailed, ts(since), ts(until))
 		if err != nil {
 			return err
 		}
-		ds, err = s.requeue(ctx, tx, ds, now)
+		ds, err := s.requeue(ctx, tx, appID, keys, func(d deliveryRow) bool { return d.Status == schemas.DeliveryFailed }, now)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -31,16 +33,17 @@ func sourceNotFound(appID, id string) error {
 
 // CreateSource stores a new source; app_not_found when its app does not exist.
 func (s *Store) CreateSource(ctx context.Context, src schemas.Source) error {
-	n, err := s.exec(ctx, s.db, `INSERT INTO sources (id, app_id, url, event_type, status, last_error, created_at, updated_at)
-		SELECT ?, id, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
-		src.ID, src.URL, src.EventType, src.Status, src.LastError, ts(src.CreatedAt), ts(src.CreatedAt), src.AppID)
-	if err != nil {
-		return fmt.Errorf("create source %s: %w", src.ID, err)
-	}
-	if n == 0 {
-		return appNotFound(src.AppID)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.keepApp(ctx, tx, src.AppID); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO sources (id, app_id, url, event_type, status, last_error, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			src.ID, src.AppID, src.URL, src.EventType, src.Status, src.LastError, ts(src.CreatedAt), ts(src.CreatedAt)); err != nil {
+			return fmt.Errorf("create source %s: %w", src.ID, err)
+		}
+		return nil
+	})
 }
 
 // GetSource loads a source; source_not_found when there is none.

@@ -315,6 +315,16 @@ func (s *Store) forKeyShare() string {
 	return ""
 }
 
+// forNoKeyUpdate locks the selected rows as an update of their other
+// columns does (a seq counter's, a failure streak's), on Postgres, and keeps
+// them from deletion; SQLite transactions already hold the one write lock.
+func (s *Store) forNoKeyUpdate() string {
+	if s.dialect == DialectPostgres {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}
+
 // inLockOrder is the order in which to lock the rows of items, by the key
 // of each: every transaction that locks several takes them in one order, so
 // that two of them on Postgres never wait for each other.
