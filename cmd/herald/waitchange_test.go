@@ -18,9 +18,9 @@ func TestChangesReachWaitingDeliveries(t *testing.T) {
 }
 
 // A delivery waiting for its lane's turn waits inside its workflow's task,
-// which takes a signal only when that wait ends, up to 20 s later. A
-// cancel, a replay or an endpoint's deletion made through the API wakes
-// it, wherever it waits: it asks the store, ends, and its workflow takes
+// which takes a signal only at its next heartbeat, and the wait itself
+// ends up to 20 s later. A cancel, a replay or an endpoint's deletion made
+// through the API wakes it, wherever it waits: it asks the store, ends, and its workflow takes
 // the change at once. Each case holds a lane's head in a slow POST, queues
 // an event behind it, makes the change while that event waits, and times
 // the waiting event's workflow until it closes. It returns the identities
@@ -35,23 +35,33 @@ func scenarioChangesReachWaitingDeliveries(t *testing.T, p underTest) (waitedIn 
 		name   string
 		change func(f fixture, ep createdEndpoint, id string)
 		want   schemas.EventStatus
-		posts  int // of the waiting event, at the end
+		posts  int           // of the waiting event, at the end
+		hold   time.Duration // of the head's POST
 	}{
 		{"cancel", func(f fixture, _ createdEndpoint, id string) {
 			f.api.must(202, "POST", "/v1/apps/"+f.app+"/events/"+id+"/cancel", nil, nil)
-		}, schemas.EventCancelled, 0},
+		}, schemas.EventCancelled, 0, headHold},
 		{"replay", func(f fixture, _ createdEndpoint, id string) {
 			f.api.must(202, "POST", "/v1/apps/"+f.app+"/events/"+id+"/replay", map[string]any{}, nil)
-		}, schemas.EventDelivered, 1},
+		}, schemas.EventDelivered, 1, headHold},
 		{"delete endpoint", func(f fixture, ep createdEndpoint, _ string) {
 			f.api.must(204, "DELETE", "/v1/apps/"+f.app+"/endpoints/"+ep.ID, nil, nil)
-		}, schemas.EventCancelled, 0},
+		}, schemas.EventCancelled, 0, headHold},
+		// An operator's signal, straight to Temporal, changes the store only
+		// once the workflow takes it, at its task's next heartbeat (3.2 s);
+		// the activity that changes it then wakes the wait, which otherwise
+		// lasted until the head's slow POST ended.
+		{"cancel signal", func(f fixture, _ createdEndpoint, id string) {
+			if err := tc.SignalWorkflow(context.Background(), schemas.EventWorkflowID(f.app, id), "", schemas.SignalCancel, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, schemas.EventCancelled, 0, 3 * promptly / 2},
 	}
 	for _, c := range cases {
 		f := newFixture(t, apiFor(t, p), nil)
 		rc := newReceiver(t, func(_ int, r *http.Request) (int, http.Header, time.Duration) {
 			if strings.HasPrefix(r.Header.Get("webhook-id"), "head") {
-				return 200, nil, headHold
+				return 200, nil, c.hold
 			}
 			return 200, nil, 0
 		})
