@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -86,5 +87,51 @@ func testProcessLiveness(t *testing.T, dsn string) {
 	}
 	if o := owner("evt_dying"); o != store.OwnerGone {
 		t.Fatalf("a note of a process that stopped beating: owner %v, want gone", o)
+	}
+}
+
+// A process lapsed for an hour is removed by the next beat, which still
+// names it once; one lapsed for less stays, named by every beat, so that
+// each process sees it lapse.
+func TestBeatForgetsLongLapsedPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	openStore(t, dsn) // migrated
+	for _, id := range []string{"old", "recent"} {
+		s, err := store.Open(ctx, dsn, store.WithProcess(id))
+		must(t, err)
+		_, err = s.Beat(ctx)
+		must(t, err)
+		s.Close()
+	}
+	db, err := sql.Open("postgres", dsn)
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
+	for id, ago := range map[string]string{"old": "61 minutes", "recent": "10 seconds"} {
+		_, err := db.ExecContext(ctx, `UPDATE processes SET seen_at = now() - $1::interval WHERE id = $2`, ago, id)
+		must(t, err)
+	}
+	s, err := store.Open(ctx, dsn, store.WithProcess("beater"))
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	for i, want := range [][]string{{"old", "recent"}, {"recent"}} {
+		lapsed, err := s.Beat(ctx)
+		must(t, err)
+		if !slices.Equal(lapsed, want) {
+			t.Fatalf("beat %d: lapsed %v, want %v", i+1, lapsed, want)
+		}
+	}
+	var ids []string
+	rows, err := db.QueryContext(ctx, `SELECT id FROM processes ORDER BY id`)
+	must(t, err)
+	for rows.Next() {
+		var id string
+		must(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	must(t, rows.Err())
+	if want := []string{"beater", "recent"}; !slices.Equal(ids, want) {
+		t.Fatalf("processes left %v, want %v", ids, want)
 	}
 }
