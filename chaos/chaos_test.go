@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/herald-hq/herald/internal/longtest"
 )
 
@@ -86,6 +88,7 @@ type chaosRun struct {
 	dir       string // kept when the run fails
 	herald    system
 	api       *apiClient
+	temporal  client.Client // for an operator's signals
 	w         *world
 	receivers []*receiver
 
@@ -184,7 +187,12 @@ func runChaos(t *testing.T, prod bool) {
 		h = dev
 	}
 	api = newAPIClient(h.apiURL(), token)
-	r := &chaosRun{cfg: cfg, herald: h, api: api, dir: dir,
+	tc, err := dialTemporal(h.temporalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	r := &chaosRun{cfg: cfg, herald: h, api: api, temporal: tc, dir: dir,
 		w: &world{start: time.Now()}, counts: map[string]int{}}
 	t.Cleanup(func() {
 		if err := h.stop(); err != nil {

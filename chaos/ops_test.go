@@ -3,11 +3,16 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/herald-hq/herald/schemas"
 )
 
 // An op is one random operation. plan runs in the driver: it draws the
@@ -24,6 +29,8 @@ var ops = []op{
 	{"cancel", 18, planCancel},
 	{"replay", 16, planReplay},
 	{"recover", 6, planRecover},
+	{"signal-cancel", 4, planSignalCancel},
+	{"signal-replay", 3, planSignalReplay},
 	{"disable", 8, planDisable},
 	{"enable", 12, planEnable},
 	{"rotate", 10, planRotate},
@@ -178,6 +185,67 @@ func planReplay(r *chaosRun, rng *rand.Rand) func(context.Context) error {
 		}
 		return r.outcome("replay "+e.id, ans, http.StatusAccepted, e.app, ep)
 	}
+}
+
+// planSignalCancel sends an operator's cancel signal straight to the
+// event's workflow, as `temporal workflow signal` does. It takes effect
+// when the workflow takes it, some time after it is sent: its span never
+// ends, which lets it explain a cancelled delivery and forbids nothing.
+func planSignalCancel(r *chaosRun, rng *rand.Rand) func(context.Context) error {
+	e := r.recentEvent(rng)
+	if e == nil {
+		return nil
+	}
+	return func(ctx context.Context) error {
+		sent, taken, maybe := r.signal(ctx, e, schemas.SignalCancel, nil)
+		if taken || maybe {
+			r.record(func() { e.cancels = append(e.cancels, span{sent, never}) })
+		}
+		return nil
+	}
+}
+
+// planSignalReplay sends an operator's replay signal for every endpoint.
+// One taken by the workflow (its run was open) must deliver again, as the
+// API's replay does.
+func planSignalReplay(r *chaosRun, rng *rand.Rand) func(context.Context) error {
+	e := r.recentEvent(rng)
+	if e == nil {
+		return nil
+	}
+	return func(ctx context.Context) error {
+		sent, taken, maybe := r.signal(ctx, e, schemas.SignalReplay, schemas.ReplaySignal{})
+		if taken || maybe {
+			rp := replay{span: span{sent, never}} // status 0: may have re-queued, need not have
+			if taken {
+				rp.status = http.StatusAccepted
+			}
+			r.record(func() { e.replays = append(e.replays, rp) })
+		}
+		return nil
+	}
+}
+
+// signal sends a signal to e's workflow until Temporal answers (Herald's
+// kills take its embedded server down with it). taken: the workflow got
+// it; maybe: an answer lost to a kill may hide a signal it got, before one
+// answered that its run had closed.
+func (r *chaosRun) signal(ctx context.Context, e *eventState, name string, arg any) (sent time.Time, taken, maybe bool) {
+	sent = time.Now()
+	id := schemas.EventWorkflowID(e.app.id, e.id)
+	for ctx.Err() == nil {
+		err := r.temporal.SignalWorkflow(ctx, id, "", name, arg)
+		var notFound *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return sent, true, false
+		case errors.As(err, &notFound):
+			return sent, false, maybe
+		}
+		maybe = true
+		time.Sleep(200 * time.Millisecond)
+	}
+	return sent, false, maybe
 }
 
 func planRecover(r *chaosRun, rng *rand.Rand) func(context.Context) error {

@@ -20,15 +20,21 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
+// dialTemporal connects to the Temporal frontend at addr, as an operator's
+// tools do.
+func dialTemporal(addr string) (client.Client, error) {
+	return client.Dial(client.Options{
+		HostPort:  addr,
+		Namespace: "default",
+		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	})
+}
+
 // checkWorkflows asks the embedded Temporal server, through its frontend,
 // whether every event's workflow closed and how many signals each run of
 // them took. Runs of one workflow id come from replays after it closed.
 func (r *chaosRun) checkWorkflows(ctx context.Context, rep *report, got map[*eventState]apiEvent) {
-	c, err := client.Dial(client.Options{
-		HostPort:  r.herald.temporalAddr(),
-		Namespace: "default",
-		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	})
+	c, err := dialTemporal(r.herald.temporalAddr())
 	if err != nil {
 		rep.violate("connect to Temporal at %s: %v", r.herald.temporalAddr(), err)
 		return
