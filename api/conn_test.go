@@ -249,3 +249,22 @@ func TestConnectionCapPerClient(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// A connection that sends nothing within the read timeout is closed
+// without an answer. An answer there (it was 400 "Request Timeout") could
+// be taken for its own by a request a client sent on that connection from
+// its pool just then: a refusal of what Herald never read.
+func TestIdleNewConnectionClosedWithoutAnswer(t *testing.T) {
+	h := newHarness(t, func(d *api.Deps) { d.Config.ReadTimeout = time.Second })
+	for name, head := range map[string]string{"nothing": "", "part of a head": "POST /v1/apps HTTP/1.1\r\nHost: herald\r\n"} {
+		c := rawConn(t, h, head, nil)
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("%s sent: %v, want the connection closed within the read timeout", name, err)
+		}
+		if len(got) > 0 {
+			t.Fatalf("%s sent: the server answered %q, want the connection closed without an answer", name, got)
+		}
+	}
+}
