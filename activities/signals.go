@@ -27,7 +27,12 @@ func (a *Activities) CancelDeliveries(ctx context.Context, req schemas.CancelReq
 	if err != nil {
 		return schemas.CancelResult{}, err
 	}
-	a.wakeEvent(req.AppID, req.EventID, "")
+	// The workflow asking, on an operator's signal straight to Temporal,
+	// took the signal at its task's heartbeat while one of its deliveries
+	// may wait for its turn in that task, so in this process: woken, it
+	// asks the store, ends, and the workflow goes on at once, where it
+	// waited until the turn came. (The API wakes for its own changes.)
+	a.WakeTurn(lanewake.Wake{AppID: req.AppID, EventID: req.EventID})
 	return schemas.CancelResult{EventStatus: st}, nil
 }
 
@@ -46,18 +51,6 @@ func (a *Activities) PrepareReplay(ctx context.Context, req schemas.PrepareRepla
 	if err := a.store.ClearDispatch(ctx, req.AppID, req.EventID, store.DispatchReplay); err != nil {
 		a.log.Warn("prepare replay: clear the outbox note (the sweep signals once more)", "event", req.EventID, "err", err)
 	}
-	a.wakeEvent(req.AppID, req.EventID, req.EndpointID)
+	a.WakeTurn(lanewake.Wake{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID}) // as CancelDeliveries does
 	return targets, nil
-}
-
-// wakeEvent wakes the event's deliveries (endpointID "": all of them)
-// waiting for their turn in this process, after a change to them. The
-// workflow asking for the change, on an operator's signal straight to
-// Temporal, took the signal at its task's heartbeat while one of its
-// deliveries waited in that task: woken, it asks the store, ends, and the
-// workflow goes on at once, where it waited until the turn came (the API's
-// own changes wake their waiters as they make them). The waiter is in this
-// process, since the workflow's task is.
-func (a *Activities) wakeEvent(appID, eventID, endpointID string) {
-	a.waiters.Wake(lanewake.Wake{AppID: appID, EventID: eventID, EndpointID: endpointID})
 }

@@ -96,13 +96,19 @@ func (s *Store) UpdateApp(ctx context.Context, id, name string, now time.Time) (
 // it without the lock let a deletion commit in between, failing the insert
 // on its foreign key (a 500).
 func (s *Store) keepApp(ctx context.Context, tx *sqlx.Tx, appID string) error {
+	return s.lockApp(ctx, tx, appID, s.forKeyShare())
+}
+
+// lockApp locks the app's row with the given clause until tx ends;
+// app_not_found when there is none.
+func (s *Store) lockApp(ctx context.Context, tx *sqlx.Tx, appID, clause string) error {
 	var one int
-	err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forKeyShare(), appID)
+	err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+clause, appID)
 	if isNoRows(err) {
 		return appNotFound(appID)
 	}
 	if err != nil {
-		return fmt.Errorf("keep app %s: %w", appID, err)
+		return fmt.Errorf("lock app %s: %w", appID, err)
 	}
 	return nil
 }
@@ -112,13 +118,8 @@ func (s *Store) keepApp(ctx context.Context, tx *sqlx.Tx, appID string) error {
 // those events then find their deliveries gone (KindNotFound).
 func (s *Store) DeleteApp(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var one int
-		err := s.get(ctx, tx, &one, `SELECT 1 FROM apps WHERE id = ?`+s.forUpdate(), id)
-		if isNoRows(err) {
-			return appNotFound(id)
-		}
-		if err != nil {
-			return fmt.Errorf("delete app %s: %w", id, err)
+		if err := s.lockApp(ctx, tx, id, s.forUpdate()); err != nil {
+			return err
 		}
 		for _, q := range []string{
 			`DELETE FROM events WHERE app_id = ?`,    // cascades to deliveries and attempts
