@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/herald-hq/herald/schemas"
+	"github.com/herald-hq/herald/store"
 )
 
 // Kinds only the API produces.
@@ -76,6 +77,13 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 		}
 	default:
 		e = &schemas.Error{Kind: schemas.KindInternal, Err: err}
+	}
+	if e.Kind == schemas.KindInternal && store.Unreachable(err) {
+		// Whichever call met it, a database that is down, restarting or
+		// out of connections is a dependency down (503, worth a retry),
+		// not a fault of Herald's.
+		e = &schemas.Error{Kind: schemas.KindUnavailable, Code: "database_unavailable",
+			Message: "the database is unreachable; try again", Err: err}
 	}
 	status, ok := statusOf[e.Kind]
 	if !ok {

@@ -140,7 +140,11 @@ func loadConfig(getenv func(string) string, m mode) (Config, error) {
 	c.Worker = loadWorkerTuning(getenv, m, check)
 
 	if c.DatabaseURL != "" {
-		check(wrapVar("HERALD_DATABASE_URL", checkPostgresURL(c.DatabaseURL)))
+		err := checkPostgresURL(c.DatabaseURL)
+		check(wrapVar("HERALD_DATABASE_URL", err))
+		if err == nil && getenv("PGCONNECT_TIMEOUT") == "" {
+			c.DatabaseURL = withConnectTimeout(c.DatabaseURL)
+		}
 	} else if m != modeDev {
 		check(errors.New("HERALD_DATABASE_URL is required (postgres://user:pass@host:5432/db)"))
 	}
@@ -270,6 +274,29 @@ func checkPostgresURL(raw string) error {
 		return errors.New("must be a postgres:// URL (postgres://user:pass@host:5432/db)")
 	}
 	return nil
+}
+
+// defaultConnectTimeout bounds how long a new database connection may take
+// to open, unless the URL's connect_timeout or PGCONNECT_TIMEOUT says
+// otherwise. Without one (libpq's and pq's default) a request that needs a
+// new connection to an unreachable database waits for the kernel to give up
+// on the TCP handshake, minutes, where it should answer 503.
+const defaultConnectTimeout = "5"
+
+// withConnectTimeout adds connect_timeout to a Postgres URL without one
+// (checkPostgresURL has checked that it parses).
+func withConnectTimeout(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Has("connect_timeout") {
+		return raw
+	}
+	q.Set("connect_timeout", defaultConnectTimeout)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // frameSource is a CSP source expression Herald accepts for frame-ancestors:
