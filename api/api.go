@@ -142,7 +142,7 @@ func New(d Deps) *fiber.App {
 		JSONDecoder:                  json.Unmarshal,
 	})
 	app.Server().HeaderReceived = s.headerReceived
-	app.Server().ErrorHandler = closeOnHeadTimeout(app.Server().ErrorHandler)
+	app.Server().ErrorHandler = headErrors(app.Server().ErrorHandler)
 	app.Use(s.recoverPanic, s.finishBody)
 	s.opsRoutes(app)
 	v1 := app.Group("/v1", s.auth, s.readBody, s.checkParams)

@@ -28,26 +28,40 @@ import (
 // header keeps what was declared. The connection is closed after the answer.
 const declaredHeader = "X-Herald-Declared-Length"
 
-// closeOnHeadTimeout is the server's error handler for what goes wrong
-// before a request's head is read: a connection that sent no whole head
-// within the read timeout is closed without an answer, as an idle
-// keep-alive one is (and as Go's and nginx's servers do). The answer Fiber
-// wrote there, 400 "Request Timeout", went to a connection a client may
-// hold idle in its pool (Go's transport dials one that a request then does
-// not use): one sent on it just then took the 400 for its own answer, a
-// definite refusal of a request Herald never read. Closed, the client
-// sees the connection end, which it may retry. Bodies are read by the
-// handlers (StreamRequestBody), so their timeouts do not come here.
-func closeOnHeadTimeout(next func(*fasthttp.RequestCtx, error)) func(*fasthttp.RequestCtx, error) {
+// headErrors is the server's error handler for what goes wrong before a
+// request's head is read.
+//
+// A connection that sent no whole head within the read timeout is closed
+// without an answer, as an idle keep-alive one is (and as Go's and nginx's
+// servers do). The answer Fiber wrote there, 400 "Request Timeout", went to
+// a connection a client may hold idle in its pool (Go's transport dials one
+// that a request then does not use): one sent on it just then took the 400
+// for its own answer, a definite refusal of a request Herald never read.
+// Closed, the client sees the connection end, which it may retry. Bodies
+// are read by the handlers (StreamRequestBody), so their timeouts do not
+// come here.
+//
+// A head that cannot be parsed gets its 400 without the parser's text,
+// which quotes the head it read, the client's token included.
+func headErrors(next func(*fasthttp.RequestCtx, error)) func(*fasthttp.RequestCtx, error) {
 	return func(ctx *fasthttp.RequestCtx, err error) {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		var (
+			ne    net.Error
+			small *fasthttp.ErrSmallBuffer
+		)
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
 			_ = ctx.Conn().Close() // the answer fasthttp then writes goes nowhere
-			return
+		case errors.As(err, &ne), errors.As(err, &small),
+			errors.Is(err, fasthttp.ErrBodyTooLarge), errors.Is(err, fasthttp.ErrGetOnly):
+			next(ctx, err) // Fiber answers these by their kind, not their text
+		default:
+			next(ctx, errMalformedHead)
 		}
-		next(ctx, err)
 	}
 }
+
+var errMalformedHead = errors.New("the request's head is not valid HTTP/1.1")
 
 // headerReceived is fasthttp's hook between a request's headers and its body.
 func (s *server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {

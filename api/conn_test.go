@@ -268,3 +268,27 @@ func TestIdleNewConnectionClosedWithoutAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedHeadAnswerQuotesNothing: fasthttp's errors for a head it
+// cannot parse quote the head, so a 400 that passed the error's text on
+// sent the client's token back in its body (and to anything between the
+// client and Herald that logs answers).
+func TestMalformedHeadAnswerQuotesNothing(t *testing.T) {
+	h := newHarness(t)
+	const secret = "s3cr3t-token-value"
+	for name, head := range map[string]string{
+		"no method":                   " /v1/apps HTTP/1.1\r\nAuthorization: Bearer " + secret + "\r\n\r\n",
+		"bad content length":          "POST /v1/apps HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer " + secret + "\r\nContent-Length: x" + secret + "\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, _ := readAnswer(t, rawConn(t, h, head, nil))
+			if r.status != 400 {
+				t.Fatalf("status %d, want 400: %s", r.status, r.body)
+			}
+			checkError(t, r, "bad_request")
+			if bytes.Contains(r.body, []byte(secret)) || bytes.Contains(r.body, []byte("Authorization")) {
+				t.Errorf("the answer quotes the request's head: %s", r.body)
+			}
+		})
+	}
+}
