@@ -277,8 +277,8 @@ func TestMalformedHeadAnswerQuotesNothing(t *testing.T) {
 	h := newHarness(t)
 	const secret = "s3cr3t-token-value"
 	for name, head := range map[string]string{
-		"no method":                   " /v1/apps HTTP/1.1\r\nAuthorization: Bearer " + secret + "\r\n\r\n",
-		"bad content length":          "POST /v1/apps HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer " + secret + "\r\nContent-Length: x" + secret + "\r\n\r\n",
+		"no method":          " /v1/apps HTTP/1.1\r\nAuthorization: Bearer " + secret + "\r\n\r\n",
+		"bad content length": "POST /v1/apps HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer " + secret + "\r\nContent-Length: x" + secret + "\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, _ := readAnswer(t, rawConn(t, h, head, nil))
