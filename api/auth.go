@@ -91,10 +91,14 @@ func (s *server) applyAuth(f authField, caPEM *string, e *schemas.Endpoint) erro
 		switch {
 		case b.ClientSecret != nil && *b.ClientSecret != "" && len(*b.ClientSecret) <= 4096:
 			a.ClientSecret = *b.ClientSecret
-		case b.ClientSecret == nil && cur != nil && cur.Type == b.Type:
-			// kept by the store
+		case b.ClientSecret == nil && cur != nil && cur.Type == b.Type && cur.TokenURL == b.TokenURL:
+			// Kept by the store. Only for the same token_url: the secret is
+			// sent there, so whoever may edit the endpoint (a portal link
+			// too) could otherwise have the write-only secret sent to a
+			// server of theirs.
 		default:
-			return invalidAuth("auth of type %s needs client_secret (a non-empty string of at most 4096 bytes)", b.Type)
+			return invalidAuth("auth of type %s needs client_secret (a non-empty string of at most 4096 bytes), "+
+				"also when token_url changes", b.Type)
 		}
 	case schemas.AuthMTLS:
 		if b.TokenURL != "" || b.ClientID != "" || b.ClientSecret != nil || b.Scopes != nil || b.Audience != "" {

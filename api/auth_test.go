@@ -79,10 +79,14 @@ func TestEndpointAuthWriteOnly(t *testing.T) {
 	if s := authSecret(t, h, id); s != "s3cret-value" {
 		t.Fatalf("after a PATCH without client_secret the delivery gets %q", s)
 	}
+	// Not to another token_url: the kept secret would be sent there.
+	before := h.snapshot(path)
+	oauth["token_url"] = "https://attacker.example.net/token"
+	h.fails(422, "invalid_auth", "PATCH", path, map[string]any{"auth": oauth})
+	h.unchanged(path, before)
 
 	cert, key := selfSigned(t, "herald-client")
 	ca, _ := selfSigned(t, "private CA")
-	before := h.snapshot(path)
 	// Another type needs its own secret.
 	h.fails(422, "invalid_auth", "PATCH", path, map[string]any{"auth": map[string]any{"type": "mtls", "cert_pem": cert}})
 	h.unchanged(path, before)
