@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"runtime/debug"
@@ -141,3 +142,51 @@ func (s *server) auth(c *fiber.Ctx) error {
 	}
 	return c.Next()
 }
+
+// JSONErrors wraps a handler served beside the API (the portal, the docs)
+// so that the error answers it writes as plain text, net/http's 404 and 405
+// among them, take the contract's shape too. Its own pages (HTML) pass.
+func JSONErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&jsonErrorWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool // the answer's body is ours: the handler's text is dropped
+}
+
+func (w *jsonErrorWriter) WriteHeader(status int) {
+	if status < 400 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	out := errorFields{
+		Code:    strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_"),
+		Message: http.StatusText(status),
+	}
+	switch status {
+	case http.StatusNotFound:
+		out = errorFields{Code: "route_not_found", Message: "no route " + w.r.Method + " " + w.r.URL.Path}
+	case http.StatusMethodNotAllowed:
+		out = errorFields{Code: "method_not_allowed", Message: w.r.Method + " is not allowed on " + w.r.URL.Path}
+	}
+	body, _ := json.Marshal(errorBody{Error: out}) // strings only: cannot fail
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Del("Content-Length")
+	w.ResponseWriter.WriteHeader(status)
+	_, _ = w.ResponseWriter.Write(body)
+	w.replaced = true
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (w *jsonErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

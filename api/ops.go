@@ -22,7 +22,7 @@ func (s *server) opsRoutes(app *fiber.App) {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(s.openapi)
 	})
-	docs := adaptor.HTTPHandler(v5emb.New("Herald API", "/openapi.json", "/docs"))
+	docs := adaptor.HTTPHandler(JSONErrors(v5emb.New("Herald API", "/openapi.json", "/docs")))
 	app.Get("/docs", docs)
 	app.Get("/docs/:asset", docs)
 }

@@ -365,9 +365,13 @@ func (s *stack) apiApp() *fiber.App {
 			PublicURL:            s.cfg.PublicURL,
 		},
 	})
-	// The portal calls the API in process, with its user's token.
-	app.Use("/portal", adaptor.HTTPHandler(portal.New(portal.Deps{
+	// The portal calls the API in process, with its user's token. Mounted
+	// on /portal and what is under it only: Use would take any path that
+	// begins with "/portal", such as /portal-links.
+	portalHandler := adaptor.HTTPHandler(api.JSONErrors(portal.New(portal.Deps{
 		API: adaptor.FiberApp(app), FrameAncestors: s.cfg.PortalFrameAncestors, Logger: s.logger})))
+	app.All("/portal", portalHandler)
+	app.All("/portal/*", portalHandler)
 	return app
 }
 
