@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/netcut"
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -265,5 +266,40 @@ func faultRestartTemporal(t *testing.T, s *prodShape) {
 	l.retryRejected(2 * time.Minute)
 	l.waitDelivered(3 * time.Minute)
 	t.Logf("Temporal restarted under load: %d events (%d posted again, %d answers 503), %d duplicate deliveries",
+		len(l.all()), len(l.retried), l.unavailable, l.check())
+}
+
+// Postgres taken away from Herald's processes under load, as a restart
+// (connections closed, new ones refused) and then as an unreachable host
+// (connections hang), and given back: meanwhile the API answers 503, never
+// 500, and /readyz says not ready; every event it accepted is delivered
+// once the database is back, the ordered lane in order.
+func faultDatabaseOutage(t *testing.T, s *prodShape) {
+	l := newLoad(t, s, 10*time.Millisecond)
+	l.pace = 50 * time.Millisecond // still posting while the database is away
+	wait := l.postInBackground("dbdown", 80)
+	eventually(t, time.Minute, "deliveries under way", func() bool { return l.ordered.count() >= 15 })
+	refusedFrom := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.unavailable
+	}
+	for _, m := range []struct {
+		name string
+		mode netcut.Mode
+	}{{"refusing connections", netcut.Refuse}, {"hanging", netcut.Hold}} {
+		s.db.Set(m.mode)
+		before := refusedFrom()
+		eventually(t, time.Minute, "503s from the API with the database "+m.name, func() bool { return refusedFrom() >= before+2 })
+		if r := apiFor(t, s).do("GET", "/readyz", nil).Status; r != 503 {
+			t.Errorf("/readyz with the database %s: %d, want 503", m.name, r)
+		}
+		t.Logf("database %s: %d ordered deliveries so far", m.name, l.ordered.count())
+	}
+	s.db.Set(netcut.Pass)
+	wait()
+	l.retryRejected(2 * time.Minute)
+	l.waitDelivered(3 * time.Minute)
+	t.Logf("database away under load: %d events (%d posted again, %d answers 503), %d duplicate deliveries",
 		len(l.all()), len(l.retried), l.unavailable, l.check())
 }

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/herald-hq/herald/internal/longtest"
-
+	"github.com/herald-hq/herald/internal/netcut"
+	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/internal/prodtest"
 )
 
@@ -16,6 +17,9 @@ import (
 // it: requests go to `herald api`, metrics come from every process.
 type prodShape struct {
 	*prodtest.Shape
+	// db stands between Herald's processes and Postgres, for the faults
+	// that take the database away.
+	db *netcut.Proxy
 }
 
 func (s *prodShape) apiBase() (string, string) { return s.APIURL(), s.Token }
@@ -50,12 +54,14 @@ func startProdShape(t *testing.T, extraEnv ...string) *prodShape {
 		"HERALD_DELIVERY_TIMEOUT=3s",
 	}, extraEnv...)
 	start := time.Now()
-	shape, err := prodtest.Start(ctx, prodtest.Options{Herald: exe, HeraldEnv: env, Dir: t.TempDir(), Logf: t.Logf})
+	db := netcut.Start(t, pgtest.Host(t))
+	shape, err := prodtest.Start(ctx, prodtest.Options{Herald: exe, HeraldEnv: env, Dir: t.TempDir(), Logf: t.Logf,
+		DatabaseHost: db.Addr()})
 	if err != nil {
 		t.Fatalf("start production shape: %v", err)
 	}
 	t.Logf("production shape up in %s", time.Since(start).Round(time.Millisecond))
-	s := &prodShape{shape}
+	s := &prodShape{Shape: shape, db: db}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range append(s.Procs(), s.Temporal.Proc) {
@@ -96,4 +102,5 @@ func TestProductionShape(t *testing.T) {
 	t.Run("WorkersShareAndFailOver", func(t *testing.T) { faultWorkersShareAndFailOver(t, s) })
 	t.Run("KillAPIUnderLoad", func(t *testing.T) { faultKillAPI(t, s) })
 	t.Run("RestartTemporalUnderLoad", func(t *testing.T) { faultRestartTemporal(t, s) })
+	t.Run("DatabaseOutageUnderLoad", func(t *testing.T) { faultDatabaseOutage(t, s) })
 }

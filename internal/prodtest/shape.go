@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,11 @@ type Options struct {
 	Namespace string // default "default"
 	Token     string // the API token (default "prodtest-token")
 	Logf      func(string, ...any)
+	// DatabaseHost, when set, is the host:port Herald's processes reach
+	// Postgres by instead of AdminURL's: a proxy a test can cut
+	// (internal/netcut). Temporal's server and the test itself connect
+	// directly.
+	DatabaseHost string
 }
 
 // Shape is Herald in production shape, running.
@@ -34,12 +40,13 @@ type Shape struct {
 	Temporal    *Temporal
 	API         *Proc
 	Workers     []*Proc
-	DatabaseURL string
+	DatabaseURL string // Herald's database, reached directly
 	Token       string
 
-	opts     Options
-	pg       *postgres
-	heraldDB string
+	opts      Options
+	pg        *postgres
+	heraldDB  string
+	heraldDSN string // DatabaseURL as Herald's processes reach it
 }
 
 // Start builds what is missing and starts the shape, in the order of the
@@ -89,6 +96,15 @@ func Start(ctx context.Context, opts Options) (s *Shape, err error) {
 		return s, err
 	}
 	s.DatabaseURL = pg.dsn(s.heraldDB)
+	s.heraldDSN = s.DatabaseURL
+	if opts.DatabaseHost != "" {
+		u, err := url.Parse(s.DatabaseURL)
+		if err != nil {
+			return s, err
+		}
+		u.Host = opts.DatabaseHost
+		s.heraldDSN = u.String()
+	}
 	migrate := s.heraldProc("herald-migrate", "migrate", "")
 	if err := migrate.Start(); err != nil {
 		return s, err
@@ -119,7 +135,7 @@ func Start(ctx context.Context, opts Options) (s *Shape, err error) {
 // heraldProc is a herald command with the shape's settings.
 func (s *Shape) heraldProc(name, command, httpAddr string) *Proc {
 	env := append(os.Environ(),
-		"HERALD_DATABASE_URL="+s.DatabaseURL,
+		"HERALD_DATABASE_URL="+s.heraldDSN,
 		"HERALD_TEMPORAL_ADDRESS="+s.Temporal.Addr,
 		"HERALD_TEMPORAL_NAMESPACE="+s.opts.Namespace,
 		"HERALD_API_TOKEN="+s.Token,
