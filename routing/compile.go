@@ -190,9 +190,38 @@ func checkResult(kind Kind, ast *cel.Ast) []Issue {
 		if !ok || name != "headers" {
 			continue
 		}
-		ht := native.GetType(entry.AsMapEntry().Value().ID())
+		headers := entry.AsMapEntry().Value()
+		ht := native.GetType(headers.ID())
 		if !types.NewMapType(types.StringType, types.StringType).IsAssignableType(ht) {
-			issues = append(issues, at(entry.AsMapEntry().Value().ID(), fmt.Sprintf("headers must be a map(string, string), not %s", ht)))
+			issues = append(issues, at(headers.ID(), fmt.Sprintf("headers must be a map(string, string), not %s", ht)))
+		}
+		if headers.Kind() == celast.MapKind {
+			issues = append(issues, checkLiteralHeaders(headers, at)...)
+		}
+	}
+	return issues
+}
+
+// checkLiteralHeaders refuses, when the transform is saved, the headers of
+// a literal map that every attempt would refuse when it runs (a name Herald
+// sets itself, a name or value that is not valid).
+func checkLiteralHeaders(headers celast.Expr, at func(int64, string) Issue) []Issue {
+	var issues []Issue
+	for _, h := range headers.AsMap().Entries() {
+		key, val := h.AsMapEntry().Key(), h.AsMapEntry().Value()
+		if key.Kind() != celast.LiteralKind {
+			continue
+		}
+		name, ok := key.AsLiteral().Value().(string)
+		if !ok {
+			continue
+		}
+		value := ""
+		if val.Kind() == celast.LiteralKind {
+			value, _ = val.AsLiteral().Value().(string)
+		}
+		if err := CheckHeader(name, value); err != nil {
+			issues = append(issues, at(key.ID(), "headers: "+err.Error()))
 		}
 	}
 	return issues

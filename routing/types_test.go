@@ -276,3 +276,30 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestCheckTransformHeaders: a literal header that every attempt would
+// refuse (one Herald sets, or not a valid name) is refused when the
+// transform is saved, where it used to fail each attempt later.
+func TestCheckTransformHeaders(t *testing.T) {
+	r := newRouter(t)
+	for expr, want := range map[string]string{
+		`{"headers": {"webhook-id": "x"}}`:          `header "webhook-id" is set by Herald`,
+		`{"headers": {"Content-Type": "text/xml"}}`: `header "Content-Type" is set by Herald`,
+		`{"headers": {"bad name": event_id}}`:       `"bad name" is not a valid header name`,
+		`{"headers": {"X-A": "a\nb"}}`:              "control character",
+	} {
+		err := r.Check(Transform, expr, nil)
+		var ce *CheckError
+		if !errors.As(err, &ce) || len(ce.Issues) == 0 || !strings.Contains(ce.Issues[0].Message, want) {
+			t.Errorf("%s: %v, want a CheckError with %q", expr, err, want)
+		}
+	}
+	for _, expr := range []string{
+		`{"headers": {"X-Event": event_type, "X-Id": event_id}}`,
+		`{"body": payload, "headers": {event_type: "x"}}`, // known only when it runs
+	} {
+		if err := r.Check(Transform, expr, nil); err != nil {
+			t.Errorf("%s: %v", expr, err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net"
 	"net/url"
 	"os"
 	"testing"
@@ -20,35 +19,16 @@ import (
 // names another: local, trust auth, database test.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
-// baseURL is the test database's URL.
-func baseURL() string {
-	if u := os.Getenv("HERALD_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
-
-// Host is the host:port of the test database's server, for a proxy to
-// stand in front of it.
-func Host(tb testing.TB) string {
-	tb.Helper()
-	u, err := url.Parse(baseURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if u.Port() == "" {
-		return net.JoinHostPort(u.Hostname(), "5432")
-	}
-	return u.Host
-}
-
 // DSN makes a schema test_<random> on the test database and returns a DSN
 // whose search_path is that schema; the schema is dropped when tb ends. An
 // unreachable database fails tb, or skips it when
 // HERALD_TEST_SKIP_POSTGRES=1.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	base := baseURL()
+	base := os.Getenv("HERALD_TEST_DATABASE_URL")
+	if base == "" {
+		base = DefaultURL
+	}
 	admin, err := sql.Open("postgres", base)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
