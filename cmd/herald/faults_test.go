@@ -288,7 +288,7 @@ func faultDatabaseOutage(t *testing.T, s *prodShape) {
 		name string
 		mode netcut.Mode
 	}{{"refusing connections", netcut.Refuse}, {"hanging", netcut.Hold}} {
-		s.db.Set(m.mode)
+		s.DatabaseLink.Set(m.mode)
 		before := refusedFrom()
 		eventually(t, time.Minute, "503s from the API with the database "+m.name, func() bool { return refusedFrom() >= before+2 })
 		if r := apiFor(t, s).do("GET", "/readyz", nil).Status; r != 503 {
@@ -296,7 +296,7 @@ func faultDatabaseOutage(t *testing.T, s *prodShape) {
 		}
 		t.Logf("database %s: %d ordered deliveries so far", m.name, l.ordered.count())
 	}
-	s.db.Set(netcut.Pass)
+	s.DatabaseLink.Set(netcut.Pass)
 	wait()
 	l.retryRejected(2 * time.Minute)
 	l.waitDelivered(3 * time.Minute)

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/herald-hq/herald/internal/longtest"
-	"github.com/herald-hq/herald/internal/netcut"
-	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/internal/prodtest"
 )
 
@@ -17,9 +15,6 @@ import (
 // it: requests go to `herald api`, metrics come from every process.
 type prodShape struct {
 	*prodtest.Shape
-	// db stands between Herald's processes and Postgres, for the faults
-	// that take the database away.
-	db *netcut.Proxy
 }
 
 func (s *prodShape) apiBase() (string, string) { return s.APIURL(), s.Token }
@@ -54,14 +49,13 @@ func startProdShape(t *testing.T, extraEnv ...string) *prodShape {
 		"HERALD_DELIVERY_TIMEOUT=3s",
 	}, extraEnv...)
 	start := time.Now()
-	db := netcut.Start(t, pgtest.Host(t))
 	shape, err := prodtest.Start(ctx, prodtest.Options{Herald: exe, HeraldEnv: env, Dir: t.TempDir(), Logf: t.Logf,
-		DatabaseHost: db.Addr()})
+		CuttableDatabase: true})
 	if err != nil {
 		t.Fatalf("start production shape: %v", err)
 	}
 	t.Logf("production shape up in %s", time.Since(start).Round(time.Millisecond))
-	s := &prodShape{Shape: shape, db: db}
+	s := &prodShape{shape}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range append(s.Procs(), s.Temporal.Proc) {

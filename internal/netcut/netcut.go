@@ -5,6 +5,7 @@
 package netcut
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -36,18 +37,27 @@ type Proxy struct {
 	wg    sync.WaitGroup
 }
 
-// Start listens on a free port of 127.0.0.1 and forwards to target until tb
-// ends.
-func Start(tb testing.TB, target string) *Proxy {
-	tb.Helper()
+// New listens on a free port of 127.0.0.1 and forwards to target until
+// Close.
+func New(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, fmt.Errorf("netcut: %w", err)
 	}
 	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
-	tb.Cleanup(p.close)
+	return p, nil
+}
+
+// Start is New for a test: the proxy closes when tb ends.
+func Start(tb testing.TB, target string) *Proxy {
+	tb.Helper()
+	p, err := New(target)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Close)
 	return p
 }
 
@@ -142,7 +152,8 @@ func (p *Proxy) drop(c net.Conn) {
 	p.mu.Unlock()
 }
 
-func (p *Proxy) close() {
+// Close stops listening and closes every connection.
+func (p *Proxy) Close() {
 	p.ln.Close()
 	p.Set(Refuse)
 	p.wg.Wait()

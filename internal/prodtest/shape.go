@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/herald-hq/herald/internal/netcut"
 )
 
 // Options say how to run the shape.
@@ -28,11 +31,11 @@ type Options struct {
 	Namespace string // default "default"
 	Token     string // the API token (default "prodtest-token")
 	Logf      func(string, ...any)
-	// DatabaseHost, when set, is the host:port Herald's processes reach
-	// Postgres by instead of AdminURL's: a proxy a test can cut
-	// (internal/netcut). Temporal's server and the test itself connect
-	// directly.
-	DatabaseHost string
+	// CuttableDatabase puts a proxy between Herald's processes and
+	// Postgres (Shape.DatabaseLink), which a test can cut to take the
+	// database away from them. Temporal's server and the test itself
+	// connect directly.
+	CuttableDatabase bool
 }
 
 // Shape is Herald in production shape, running.
@@ -42,6 +45,9 @@ type Shape struct {
 	Workers     []*Proc
 	DatabaseURL string // Herald's database, reached directly
 	Token       string
+	// DatabaseLink is the proxy Herald's processes reach Postgres through,
+	// with Options.CuttableDatabase; else nil.
+	DatabaseLink *netcut.Proxy
 
 	opts      Options
 	pg        *postgres
@@ -97,12 +103,15 @@ func Start(ctx context.Context, opts Options) (s *Shape, err error) {
 	}
 	s.DatabaseURL = pg.dsn(s.heraldDB)
 	s.heraldDSN = s.DatabaseURL
-	if opts.DatabaseHost != "" {
+	if opts.CuttableDatabase {
+		if s.DatabaseLink, err = netcut.New(net.JoinHostPort(pg.host, pg.port)); err != nil {
+			return s, err
+		}
 		u, err := url.Parse(s.DatabaseURL)
 		if err != nil {
 			return s, err
 		}
-		u.Host = opts.DatabaseHost
+		u.Host = s.DatabaseLink.Addr()
 		s.heraldDSN = u.String()
 	}
 	migrate := s.heraldProc("herald-migrate", "migrate", "")
@@ -193,6 +202,9 @@ func (s *Shape) Stop(ctx context.Context) error {
 	}
 	if s.Temporal != nil {
 		errs = append(errs, s.Temporal.close(ctx))
+	}
+	if s.DatabaseLink != nil {
+		s.DatabaseLink.Close()
 	}
 	if s.heraldDB != "" {
 		errs = append(errs, s.pg.dropDatabase(ctx, s.heraldDB))
