@@ -67,7 +67,9 @@ func (s *server) createPortalLink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pt := store.PortalToken{AppID: appID, ReadOnly: req.ReadOnly, ExpiresAt: now.Add(life).Truncate(time.Second)}
+	// The whole lifetime asked for, to the store's microsecond: cut to the
+	// second, a link of "expires_in": 1 could be expired when answered.
+	pt := store.PortalToken{AppID: appID, ReadOnly: req.ReadOnly, ExpiresAt: now.Add(life).Truncate(time.Microsecond)}
 	if err := s.Store.CreatePortalToken(c.UserContext(), token, pt, now); err != nil {
 		return err
 	}

@@ -133,6 +133,15 @@ func TestPortalLinkReadOnlyAndLifetime(t *testing.T) {
 	if d := exp.Sub(clk.now()); d < 604799*time.Second || d > 604800*time.Second {
 		t.Fatalf("lifetime %v", d)
 	}
+	// A one-second link lasts its second, however far into the current
+	// second it is made.
+	now := clk.now()
+	clk.add(now.Truncate(time.Second).Add(time.Second + 999*time.Millisecond).Sub(now)) // to .999 of a second
+	short := bearer(h.ok(201, "POST", "/v1/apps/a/portal-links", map[string]any{"expires_in": 1})["token"].(string))
+	clk.add(990 * time.Millisecond)
+	h.ok(200, "GET", "/v1/apps/a", nil, short...)
+	clk.add(10 * time.Millisecond)
+	h.fails(401, "token_expired", "GET", "/v1/apps/a", nil, short...)
 	h.fails(422, "invalid_expires_in", "POST", "/v1/apps/a/portal-links", map[string]any{"expires_in": 604801})
 	h.fails(422, "invalid_expires_in", "POST", "/v1/apps/a/portal-links", map[string]any{"expires_in": 0})
 	h.fails(400, "invalid_field_type", "POST", "/v1/apps/a/portal-links", map[string]any{"expires_in": "1h"})
