@@ -77,6 +77,9 @@ func (s *Store) AttemptByKey(ctx context.Context, appID, eventID, endpointID, ke
 	if err != nil {
 		return RecordedAttempt{}, false, fmt.Errorf("find attempt %s of event %s to %s: %w", key, eventID, endpointID, err)
 	}
+	if r.Owner == OwnerGone && !s.beats.judging() {
+		r.Owner = OwnerAlive // asked again within a lapse (see beats)
+	}
 	return RecordedAttempt{Attempt: r.attempt(), Outcome: r.Outcome, RetryIn: time.Duration(r.RetryInMS) * time.Millisecond,
 		Owner: r.Owner}, true, nil
 }

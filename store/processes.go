@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -47,6 +48,34 @@ func WithProcess(id string) Option {
 	return func(s *Store) { s.process = id }
 }
 
+// beats is what a process knows of its own beats. While it cannot beat
+// (the database unreachable), and for ProcessLapse after, it takes no other
+// process for gone: a silence it shared, all processes cut off from the
+// database at once, is no sign of death, and taking over their attempts as
+// the database comes back would POST what they may still be POSTing. Each
+// lives if it beats again within ProcessLapse.
+type beats struct {
+	mu        sync.Mutex
+	failing   bool
+	recovered time.Time // the first beat after failing ones
+}
+
+func (b *beats) note(ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok && b.failing {
+		b.recovered = time.Now()
+	}
+	b.failing = !ok
+}
+
+// judging says whether this process may take others for gone now.
+func (b *beats) judging() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.failing && time.Since(b.recovered) >= ProcessLapse
+}
+
 // Beat says that this process is alive, and returns the processes that
 // have not said so for ProcessLapse: what they noted in flight may now be
 // taken over. Rows lapsed for an hour are removed. The database's clock
@@ -58,7 +87,12 @@ func (s *Store) Beat(ctx context.Context) (lapsed []string, err error) {
 	now, args := s.timeAgo(0)
 	if _, err := s.exec(ctx, s.db, `INSERT INTO processes (id, seen_at) VALUES (?, `+now+`)
 		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, append([]any{s.process}, args...)...); err != nil {
+		s.beats.note(false)
 		return nil, fmt.Errorf("note process %s alive: %w", s.process, err)
+	}
+	s.beats.note(true)
+	if !s.beats.judging() {
+		return nil, nil
 	}
 	// Lapsed rows stay an hour, so that every process sees each lapse;
 	// only those past it are removed, not every beat while one is kept.

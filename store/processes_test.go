@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/herald-hq/herald/internal/netcut"
 	"github.com/herald-hq/herald/internal/pgtest"
 	"github.com/herald-hq/herald/store"
 )
@@ -133,5 +135,79 @@ func TestBeatForgetsLongLapsedPostgres(t *testing.T) {
 	must(t, rows.Err())
 	if want := []string{"beater", "recent"}; !slices.Equal(ids, want) {
 		t.Fatalf("processes left %v, want %v", ids, want)
+	}
+}
+
+// A silence all processes shared (the database unreachable for longer than
+// store.ProcessLapse) is no sign of death: the first process to beat again
+// takes none of the others for gone, and their attempts under way stay
+// theirs, until they have had a lapse to beat again; one that does not is
+// gone then.
+func TestSharedSilenceIsNoDeathPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	must(t, err)
+	link := netcut.Start(t, u.Host)
+	u.Host = link.Addr()
+	openStore(t, dsn) // migrated
+	open := func(dsn, id string) *store.Store {
+		s, err := store.Open(ctx, dsn, store.WithProcess(id))
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	judge, other := open(u.String(), "judge"), open(dsn, "other")
+	for _, s := range []*store.Store{judge, other} {
+		_, err := s.Beat(ctx)
+		must(t, err)
+	}
+	mkApp(t, judge, "app_1")
+	mkEndpoint(t, judge, "app_1", "ep_1", false)
+	accept(t, judge, "app_1", "evt_1", "a", 0)
+	if _, moved, err := other.BeginAttempt(ctx, "app_1", "evt_1", "ep_1", 0, "run/0/0", at(4)); err != nil || !moved {
+		t.Fatalf("begin: moved %v, %v", moved, err)
+	}
+	owner := func() store.Owner {
+		t.Helper()
+		a, found, err := judge.AttemptByKey(ctx, "app_1", "evt_1", "ep_1", "run/0/0")
+		if err != nil || !found {
+			t.Fatalf("the note: found %v, %v", found, err)
+		}
+		return a.Owner
+	}
+
+	// The database away from the judge, and ten seconds without a beat
+	// from anyone.
+	link.Set(netcut.Refuse)
+	if _, err := judge.Beat(ctx); err == nil {
+		t.Fatal("a beat through a cut link succeeded")
+	}
+	db, err := sql.Open("postgres", dsn)
+	must(t, err)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.ExecContext(ctx, `UPDATE processes SET seen_at = now() - interval '10 seconds'`)
+	must(t, err)
+	link.Set(netcut.Pass)
+
+	lapsed, err := judge.Beat(ctx)
+	must(t, err)
+	if len(lapsed) > 0 {
+		t.Fatalf("the first beat after a shared silence takes %v for gone", lapsed)
+	}
+	if o := owner(); o != store.OwnerAlive {
+		t.Fatalf("after a shared silence, the other's attempt under way: owner %v, want alive", o)
+	}
+
+	// A lapse later, the other has still not beaten: gone.
+	judge.EndBeatGrace()
+	lapsed, err = judge.Beat(ctx)
+	must(t, err)
+	if !slices.Equal(lapsed, []string{"other"}) {
+		t.Fatalf("lapsed %v, want [other]", lapsed)
+	}
+	if o := owner(); o != store.OwnerGone {
+		t.Fatalf("a process silent a lapse past the shared silence: owner %v, want gone", o)
 	}
 }

@@ -45,6 +45,7 @@ type Store struct {
 	sealer  Sealer
 	gate    *writeGate // SQLite: who writes next on db (gate.go)
 	process string     // names the attempts this process notes in flight (processes.go); "" in herald dev
+	beats   beats      // this process's own beats (processes.go)
 	// ran, when set (by tests), is told each statement get, sel and exec run
 	// (see q).
 	ran func(query string)
