@@ -246,3 +246,44 @@ func TestRecoverBesideReplayPostgres(t *testing.T) {
 		t.Fatalf("replayed %+v, want the one delivery", replayed)
 	}
 }
+
+// An endpoint's disable (which holds its endpoint, then locks the events
+// with deliveries to cancel) beside its app's deletion, and beside another
+// endpoint's disable: both end, neither with a deadlock. The deletion
+// locked the events before the endpoints, and a disable's status update
+// locked, in no order, every pending event with any delivery to its
+// endpoint, the final ones too (the production-shape chaos run's 500 on
+// DELETE /v1/apps/...: deadlock detected).
+func TestDisableBesideOtherLocksPostgres(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, at string
+		rival    func(ctx context.Context, s *store.Store) error
+	}{
+		{"app deleted", "SELECT app_id, id FROM events WHERE EXISTS", func(ctx context.Context, s *store.Store) error {
+			return s.DeleteApp(ctx, "app_1", time.Now())
+		}},
+		{"another endpoint disabled", "UPDATE events SET status", func(ctx context.Context, s *store.Store) error {
+			return s.DisableEndpoint(ctx, "app_1", "ep_2", "test", time.Now())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newLockRace(t)
+			mkApp(t, r.op, "app_1")
+			mkEndpoint(t, r.op, "app_1", "ep_1", false)
+			mkEndpoint(t, r.op, "app_1", "ep_2", false)
+			// evt_x waits for ep_1 only, evt_y for ep_2 only: each disable
+			// cancels one, and finds the other pending for the other's sake.
+			accept(t, r.op, "app_1", "evt_x", "a", 0)
+			accept(t, r.op, "app_1", "evt_y", "a", 1)
+			for ev, ep := range map[string]string{"evt_x": "ep_2", "evt_y": "ep_1"} {
+				_, err := r.db.Exec(`UPDATE deliveries SET status = 'succeeded' WHERE event_id = $1 AND endpoint_id = $2`, ev, ep)
+				must(t, err)
+			}
+			done := r.at(t, c.at, c.rival)
+			okOrNotFound(t, "disable beside "+c.name, r.op.DisableEndpoint(context.Background(), "app_1", "ep_1", "test", time.Now()))
+			okOrNotFound(t, c.name+" beside a disable", <-done)
+		})
+	}
+}
