@@ -277,7 +277,9 @@ func faultRestartTemporal(t *testing.T, s *prodShape) {
 func faultDatabaseOutage(t *testing.T, s *prodShape) {
 	l := newLoad(t, s, 10*time.Millisecond)
 	l.pace = 50 * time.Millisecond // still posting while the database is away
-	wait := l.postInBackground("dbdown", 80)
+	// Enough that posting goes on through both cuts (10 s at the pace
+	// alone), however fast the first deliveries come.
+	wait := l.postInBackground("dbdown", 200)
 	eventually(t, time.Minute, "deliveries under way", func() bool { return l.ordered.count() >= 15 })
 	refusedFrom := func() int {
 		l.mu.Lock()
