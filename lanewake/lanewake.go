@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/herald-hq/herald/internal/pgdial"
 )
 
 // channelPrefix names the notification channel; the store's schema
@@ -86,10 +88,12 @@ func New(ctx context.Context, dsn string, log *slog.Logger) (*Bus, error) {
 	if _, err := rand.Read(id); err != nil {
 		return nil, fmt.Errorf("lane wakes: %w", err)
 	}
-	db, err := sql.Open("postgres", dsn)
+	conn, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("lane wakes: %w", err)
 	}
+	conn.Dialer(pgdial.New()) // a link that dies silently is noticed (internal/pgdial)
+	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(1) // one sender, one notification at a time
 	var schema string
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
@@ -98,7 +102,7 @@ func New(ctx context.Context, dsn string, log *slog.Logger) (*Bus, error) {
 	}
 	b := &Bus{db: db, channel: channelName(schema), self: hex.EncodeToString(id), log: log,
 		out: make(chan Wake, queued), stop: make(chan struct{})}
-	b.ln = pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+	b.ln = pq.NewDialListener(pgdial.New(), dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
 		if err != nil {
 			log.Warn("lane wakes: listening connection", "event", ev, "err", err)
 		}

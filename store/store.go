@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // Postgres driver "postgres"
+	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
 
+	"github.com/herald-hq/herald/internal/pgdial"
 	"github.com/herald-hq/herald/schemas"
 )
 
@@ -69,10 +70,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = DialectPostgres
-		s.db, err = sqlx.Open("postgres", dsn)
+		conn, err := pq.NewConnector(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		conn.Dialer(pgdial.New()) // a link that dies silently is noticed (internal/pgdial)
+		s.db = sqlx.NewDb(sql.OpenDB(conn), "postgres")
 		s.db.SetMaxOpenConns(32)
 		s.db.SetMaxIdleConns(32)
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
