@@ -118,6 +118,7 @@ type Activities struct {
 	router  func() (*routing.Router, error)
 	waiters *lanewake.Waiters // deliveries waiting for their turn in this process
 	wakes   Wakes
+	drains  drainLimits
 }
 
 // New makes the activities from their dependencies.
@@ -132,7 +133,8 @@ func New(d Deps) *Activities {
 		d.Config.UserAgent = "Herald"
 	}
 	a := &Activities{store: d.Store, waker: d.Waker, wakes: d.Wakes, metrics: d.Metrics, log: d.Logger,
-		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: lanewake.NewWaiters(d.Config.TurnWaiters)}
+		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: lanewake.NewWaiters(d.Config.TurnWaiters),
+		drains: drainLimits{max: maxDrain, heirFrom: heirFrom}}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

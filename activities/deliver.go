@@ -97,7 +97,7 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 				return res, err
 			}
 		} else if found {
-			return a.adopt(ctx, req, prior)
+			return a.adopt(ctx, req, job, prior)
 		}
 	}
 	if rate := job.Endpoint.RateLimitPerSecond; rate > 0 {
@@ -242,25 +242,36 @@ func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, jo
 		return res, nil
 	}
 	if drain {
-		// The drain's writes follow one another, each waiting for the one
-		// before, while the lane stands still: they go first on SQLite's
-		// one writer. Only the drain's: with every ordered delivery's first,
-		// a hundred lanes kept the accepts waiting.
-		dctx := store.Urgent(ctx)
-		res.Drained = a.drain(dctx, job)
-		st, done, err := a.store.FinishDelivery(dctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
-			schemas.DeliverySucceeded, end)
-		if err != nil {
-			log.Error("record the end of a drained lane's head (its re-run will)", "err", err)
+		if err := a.drainThenFinish(ctx, req, job, end, &res, log); err != nil {
 			return res, err
-		}
-		res.EventStatus = st
-		if !done {
-			res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again during the drain"
 		}
 	}
 	a.afterAttempt(ctx, req, ans, end, &res, log, a.disableIfFailing(ctx, req.EndpointID, ans, end))
 	return res, nil
+}
+
+// drainThenFinish drains the lane behind job, whose success is on record
+// with the delivery still delivering (holding its lane), then makes the
+// delivery succeeded.
+func (a *Activities) drainThenFinish(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob, end time.Time,
+	res *schemas.DeliverResult, log *slog.Logger) error {
+	// The drain's writes follow one another, each waiting for the one
+	// before, while the lane stands still: they go first on SQLite's one
+	// writer. Only the drain's: with every ordered delivery's first, a
+	// hundred lanes kept the accepts waiting.
+	ctx = store.Urgent(ctx)
+	res.Drained = a.drain(ctx, job)
+	st, done, err := a.store.FinishDelivery(ctx, req.AppID, req.EventID, req.EndpointID, req.Gen,
+		schemas.DeliverySucceeded, end)
+	if err != nil {
+		log.Error("record the end of a drained lane's head (its re-run will)", "err", err)
+		return err
+	}
+	res.EventStatus = st
+	if !done {
+		res.Outcome, res.Reason = schemas.OutcomeSuperseded, "the delivery was queued again during the drain"
+	}
+	return nil
 }
 
 // queuedBehind reports whether a fresh delivery waits right behind job in

@@ -461,3 +461,90 @@ func (e *env) events(n int) schemas.Target {
 	}
 	return first
 }
+
+// A drain past its heirFrom deliveries hands its lane to an heir whose
+// workflow waits for its turn in the process, by a channel: the lane goes
+// on without waiting for a new workflow's start, in order, each delivery
+// POSTed once and no turn signalled. The heir drains on, and its own heir,
+// whose workflow never came, is made final by the drain that chose it.
+func TestDrainHandsItsLaneToAWaitingHeir(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		waker := &recordingWaker{}
+		e := newEnv(t, open, func(d *activities.Deps) { d.Waker = waker })
+		e.acts.SetDrainLimits(10, 3)
+		type result struct {
+			res schemas.DeliverResult
+			err error
+		}
+		heir := make(chan result, 1)
+		var targets []schemas.Target
+		var ep schemas.Endpoint
+		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("webhook-id") == "evt_006" {
+				// evt_004, the fourth drained, is the heir; its workflow
+				// comes to wait for its turn two deliveries later.
+				go func() {
+					res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_004", EndpointID: ep.ID,
+						Seq: targets[4].Seq, Gen: targets[4].Gen, Key: "run/evt_004/0", NextDelay: time.Minute,
+						AwaitTurn: 10 * time.Second, PassTurn: true})
+					heir <- result{res, err}
+				}()
+				deadline := time.Now().Add(5 * time.Second)
+				for e.acts.Waiting() == 0 && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		ep, _ = e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+		var want []string
+		for i := range 12 {
+			id := fmt.Sprintf("evt_%03d", i)
+			targets = append(targets, e.event(id, "t", `{}`, time.Now())[0])
+			want = append(want, id)
+		}
+		drainedIDs := func(res schemas.DeliverResult) []string {
+			var ids []string
+			for _, d := range res.Drained {
+				ids = append(ids, d.EventID)
+			}
+			return ids
+		}
+
+		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_000", EndpointID: ep.ID,
+			Seq: targets[0].Seq, Gen: targets[0].Gen, Key: "run/evt_000/0", NextDelay: time.Minute, PassTurn: true})
+		if err != nil || res.Outcome != schemas.OutcomeSucceeded || !res.TurnPassed {
+			t.Fatalf("holder: %+v %v", res, err)
+		}
+		if got := drainedIDs(res); !slices.Equal(got, want[1:7]) {
+			t.Fatalf("the holder drained %v, want %v (up to its heir's wait)", got, want[1:7])
+		}
+		var h result
+		select {
+		case h = <-heir:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the heir never got its turn")
+		}
+		if h.err != nil || h.res.Outcome != schemas.OutcomeSucceeded || h.res.Attempt == nil || h.res.Attempt.Attempt != 1 {
+			t.Fatalf("heir: %+v %v", h.res, h.err)
+		}
+		if got := drainedIDs(h.res); !slices.Equal(got, want[7:]) {
+			t.Fatalf("the heir drained %v, want %v", got, want[7:])
+		}
+		var arrived []string
+		for _, r := range rcv.got() {
+			arrived = append(arrived, r.header.Get("webhook-id"))
+		}
+		if !slices.Equal(arrived, want) {
+			t.Fatalf("arrived %v, want each once in order", arrived)
+		}
+		for _, id := range want {
+			if _, d := e.delivery(id, ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
+				t.Fatalf("%s: %s with %d attempts", id, d.Status, len(d.Attempts))
+			}
+		}
+		if len(waker.refs) != 0 {
+			t.Fatalf("signalled %+v: the heir waited in the process", waker.refs)
+		}
+	})
+}

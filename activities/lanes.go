@@ -275,6 +275,29 @@ const (
 	drainedBodies = 64 << 10
 )
 
+// heirFrom is how many deliveries a drain makes before it chooses an heir.
+//
+// A drain at its limit must hand its lane to the next holder. Passed to
+// the next delivery queued, the turn waited for that delivery's workflow
+// to start: under a burst the drain reaches each new delivery within
+// milliseconds of its acceptance, while its workflow's start through the
+// server takes hundreds (docs/performance.md, "What the hand-off at a
+// drain's limit waits for"), and the lane stood still that long every 512
+// deliveries. So from heirFrom deliveries on, the drain chooses an heir:
+// the next delivery it makes that succeeds is recorded as a holder is
+// (delivering, its success on record), and the drain goes on behind it
+// until the heir's workflow waits for its turn in this process. Then the
+// drain ends; the holder's end wakes the heir, now the lane's head, by a
+// channel, and the heir adopts its success and drains on behind the
+// deliveries made since. Order holds: the heir's POST came before every
+// later one. A drain that ends with its heir not waiting here (its workflow
+// not started yet, or in another process) makes the heir final itself, so
+// the lane is handed on as before.
+const heirFrom = maxDrain / 2
+
+// drainLimits are maxDrain and heirFrom, which tests make small.
+type drainLimits struct{ max, heirFrom int }
+
 // drainBatch is how many queued deliveries a drain reads at once.
 const drainBatch = 16
 
@@ -328,7 +351,10 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 	deadline := a.deadline(ctx)
 	self := &store.DeliveryRef{AppID: holder.Event.AppID, EventID: holder.Event.ID, EndpointID: endpointID, Lane: lane, Seq: holder.Seq}
 	var batch store.LaneBatch
-	for d.made < maxDrain && a.roomForAttempt(deadline) {
+	for d.made < a.drains.max && a.roomForAttempt(deadline) {
+		if d.heirWaits() {
+			break
+		}
 		if len(batch.Queued) == 0 {
 			b, err := a.store.QueuedBehind(ctx, holder.Event.AppID, endpointID, lane, seq, drainBatch)
 			if err != nil {
@@ -362,14 +388,53 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 		if err := a.send(ctx, job, &t); err != nil {
 			return d.out // the activity is ending: the attempt is on record as interrupted
 		}
+		d.begun++
 		d.last = &drained{ref: next.Ref, gen: job.Gen, t: t}
 		if !t.ans.ok() {
 			break // recorded below, adopted by its own workflow
 		}
+		if d.heir == nil && d.begun > a.drains.heirFrom {
+			d.last.heir = true
+			d.heir = d.last
+		}
 		seq = next.Ref.Seq
 	}
 	d.recordLast(ctx)
+	d.settleHeir(ctx)
 	return d.out
+}
+
+// heirWaits reports whether the drain's heir, recorded, waits for its turn
+// in this process: the drain ends and hands it the lane.
+func (d *drainer) heirWaits() bool {
+	h := d.heir
+	return h != nil && d.last != h &&
+		d.a.waiters.Waits(lanewake.Wake{AppID: h.ref.AppID, EventID: h.ref.EventID, EndpointID: d.endpointID, Seq: h.ref.Seq})
+}
+
+// settleHeir makes the drain's heir final at the drain's end, unless its
+// workflow waits in this process for the turn the holder's end passes.
+// One not waiting here would hold the lane until its workflow ran, where
+// the next delivery queued may go at once.
+func (d *drainer) settleHeir(ctx context.Context) {
+	h := d.heir
+	if h == nil || h.unrecorded || d.heirWaits() {
+		return
+	}
+	end := h.t.started.Add(h.t.dur)
+	_, done, err := d.a.store.FinishDelivery(ctx, h.ref.AppID, h.ref.EventID, d.endpointID, h.gen, schemas.DeliverySucceeded, end)
+	if err != nil {
+		// It stays the lane's head, its success on record: its own
+		// workflow adopts that success when the turn reaches it.
+		d.log.Warn("drain: make its heir final", "event", h.ref.EventID, "err", err)
+		return
+	}
+	if done {
+		if d.a.metrics != nil {
+			d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
+		}
+		d.a.wake(lanewake.Wake{AppID: h.ref.AppID, EventID: h.ref.EventID, EndpointID: d.endpointID, Seq: h.ref.Seq})
+	}
 }
 
 // A drain that has caught up with its lane keeps it for up to drainLinger,
@@ -418,16 +483,20 @@ type drainer struct {
 	endpointID string
 	log        *slog.Logger
 	last       *drained
-	made       int
+	heir       *drained // chosen to hold the lane after the drain (heirFrom)
+	begun      int      // attempts begun
+	made       int      // attempts recorded
 	out        []schemas.DrainedAttempt
 	bodies     int // bytes of answers' bodies listed in out
 }
 
 // drained is an attempt a drain made.
 type drained struct {
-	ref store.DeliveryRef
-	gen int64
-	t   tried
+	ref        store.DeliveryRef
+	gen        int64
+	t          tried
+	heir       bool // its success is recorded holding the lane
+	unrecorded bool // its record failed: it stays noted in flight
 }
 
 // begin notes the attempt start in flight, recording the last attempt in
@@ -476,6 +545,7 @@ func (d *drainer) recordLast(ctx context.Context) {
 		// The attempt stays noted in flight: its delivery's own workflow
 		// finds the note and makes it again once it may.
 		d.log.Error("drain: record attempt", "event", rec.EventID, "err", err)
+		d.last.unrecorded = true
 		d.last = nil
 		return
 	}
@@ -497,7 +567,10 @@ func (d *drainer) record(x drained) (store.AttemptRecord, []store.EndpointResult
 		StartedAt: x.t.started, DurationMS: x.t.dur.Milliseconds(), ResponseStatus: ans.status,
 		Error: ans.errText, ResponseBody: ans.body, Status: schemas.DeliveryPending,
 		Key: store.DrainKey(x.ref.Seq), Gen: x.gen, Attempt: x.t.n}
-	if ans.ok() {
+	switch {
+	case ans.ok() && x.heir:
+		rec.Status, rec.Outcome = schemas.DeliveryDelivering, schemas.OutcomeSucceeded
+	case ans.ok():
 		rec.Status, rec.FinishedAt, rec.Outcome = schemas.DeliverySucceeded, &end, schemas.OutcomeSucceeded
 	}
 	var health []store.EndpointResult
@@ -520,7 +593,7 @@ func (d *drainer) recorded(x drained, rec store.AttemptRecord, got store.Recorde
 		ans.body = ""
 	}
 	d.out = append(d.out, schemas.DrainedAttempt{EventID: rec.EventID, Attempt: ans.attempt(got.Attempt, rec.StartedAt, rec.DurationMS)})
-	if got.Applied && rec.Outcome == schemas.OutcomeSucceeded {
+	if got.Applied && rec.Status == schemas.DeliverySucceeded {
 		if d.a.metrics != nil {
 			d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
 		}
@@ -553,13 +626,18 @@ func (a *Activities) deadline(ctx context.Context) time.Time {
 // adopt takes a drained attempt as this call's attempt: the drain could not
 // know the delivery's retry schedule, so its outcome is decided here.
 // Retry-After is not kept with a drained attempt: the schedule's delay holds.
-func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prior store.RecordedAttempt) (schemas.DeliverResult, error) {
+// A success was a drain's heir's (heirFrom): it drains on behind it.
+func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob, prior store.RecordedAttempt) (schemas.DeliverResult, error) {
 	res := schemas.DeliverResult{EndpointID: req.EndpointID}
 	at := prior.Attempt
 	ans := answer{status: at.ResponseStatus, body: at.ResponseBody, errText: at.Error}
 	rec := store.AttemptRecord{AppID: req.AppID, EventID: req.EventID, EndpointID: req.EndpointID}
 	end := at.StartedAt.Add(time.Duration(at.DurationMS) * time.Millisecond)
 	a.classify(req, ans, end, &res, &rec)
+	drain := res.Outcome == schemas.OutcomeSucceeded && job.Endpoint.RateLimitPerSecond == 0 && a.queuedBehind(ctx, job)
+	if drain {
+		rec.Status, rec.FinishedAt = schemas.DeliveryDelivering, nil
+	}
 	if res.Outcome == schemas.OutcomeRetry {
 		// The wait runs from the drained attempt, not from now.
 		res.RetryIn = max(rec.NextAttemptAt.Sub(a.now()), 0)
@@ -575,6 +653,11 @@ func (a *Activities) adopt(ctx context.Context, req schemas.DeliverRequest, prio
 	}
 	res.EventStatus, res.Attempt = eventStatus, &got
 	log := a.log.With("app", req.AppID, "event", req.EventID, "endpoint", req.EndpointID, "attempt", got.Attempt)
+	if drain {
+		if err := a.drainThenFinish(ctx, req, job, end, &res, log); err != nil {
+			return res, err
+		}
+	}
 	a.afterAttempt(ctx, req, ans, end, &res, log, nil)
 	return res, nil
 }

@@ -81,6 +81,19 @@ func (t *Waiters) Park(w *Waiter) {
 	w.parked = true
 }
 
+// Waits reports whether a waiter of the delivery d names, at d.Seq, waits
+// past its first answer now: a turn passed to it wakes it at once.
+func (t *Waiters) Waits(d Wake) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range t.m[key{d.AppID, d.EventID, d.EndpointID}] {
+		if w.parked && w.seq == d.Seq {
+			return true
+		}
+	}
+	return false
+}
+
 // Parked is how many waiters wait past their first answer now.
 func (t *Waiters) Parked() int {
 	t.mu.Lock()

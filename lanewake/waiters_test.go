@@ -69,9 +69,15 @@ func TestWaitersBoundAndRemove(t *testing.T) {
 	if ws.Add(Wake{"app", "ev-c", "ep", 3}) != nil {
 		t.Fatal("a third waiter taken under a bound of two")
 	}
+	if ws.Waits(Wake{"app", "ev-a", "ep", 1}) {
+		t.Fatal("a waiter that has not parked waits")
+	}
 	ws.Park(a)
 	if n := ws.Parked(); n != 1 {
 		t.Fatalf("parked = %d, want 1", n)
+	}
+	if !ws.Waits(Wake{"app", "ev-a", "ep", 1}) || ws.Waits(Wake{"app", "ev-a", "ep", 2}) || ws.Waits(Wake{"app", "ev-b", "ep", 2}) {
+		t.Fatal("Waits names the wrong waiters")
 	}
 	ws.Remove(a)
 	if ws.Wake(Wake{AppID: "app", EventID: "ev-a"}) {
