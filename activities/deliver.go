@@ -67,6 +67,19 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		res.Outcome, res.Reason = schemas.OutcomeSuperseded, why
 		return res, nil
 	}
+	// A drain may have made this delivery's first attempt: the delivery
+	// adopts it as the attempt this call would make. A success is a drain's
+	// heir's, and stands whatever came since, a disable too.
+	var prior store.RecordedAttempt
+	found := false
+	if req.Seq > 0 && job.Attempts > 0 {
+		if prior, found, err = a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, store.DrainKey(req.Seq)); err != nil {
+			return res, err
+		}
+	}
+	if found && prior.Outcome == schemas.OutcomeSucceeded {
+		return a.adopt(ctx, req, job, prior)
+	}
 	if job.EndpointGone || job.Endpoint.Disabled {
 		reason := "the endpoint was deleted"
 		if !job.EndpointGone {
@@ -77,28 +90,19 @@ func (a *Activities) deliver(ctx context.Context, req schemas.DeliverRequest) (s
 		}
 		return a.cancel(ctx, req, reason)
 	}
-	// A drain may have made this delivery's first attempt (and failed): the
-	// delivery adopts it as the attempt this call would make.
-	if req.Seq > 0 && job.Attempts > 0 {
-		prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, store.DrainKey(req.Seq))
-		if err != nil {
+	if found && prior.Outcome == schemas.OutcomeInFlight {
+		if wait := a.underWay(prior); wait > 0 {
+			// The drain may still be POSTing it (its holder lost the lane
+			// to a replay meanwhile, say).
+			return a.stillUnderWay(req, prior, wait), nil
+		}
+		// The drain's process died during the POST: on record as
+		// interrupted, and this call attempts again.
+		if err := a.store.ReleaseInterrupted(ctx, req.AppID, req.EventID, req.EndpointID, prior.Attempt.Attempt, 0); err != nil {
 			return res, err
 		}
-		if found && prior.Outcome == schemas.OutcomeInFlight {
-			if wait := a.underWay(prior); wait > 0 {
-				// The drain may still be POSTing it (its holder lost the
-				// lane to a replay meanwhile, say).
-				return a.stillUnderWay(req, prior, wait), nil
-			}
-			// The drain's process died during the POST: on record as
-			// interrupted, and this call attempts again.
-			err = a.store.ReleaseInterrupted(ctx, req.AppID, req.EventID, req.EndpointID, prior.Attempt.Attempt, 0)
-			if err != nil {
-				return res, err
-			}
-		} else if found {
-			return a.adopt(ctx, req, job, prior)
-		}
+	} else if found {
+		return a.adopt(ctx, req, job, prior)
 	}
 	if rate := job.Endpoint.RateLimitPerSecond; rate > 0 {
 		wait, err := a.store.TakeRateToken(ctx, req.EndpointID, rate, a.now())

@@ -469,82 +469,135 @@ func (e *env) events(n int) schemas.Target {
 // whose workflow never came, is made final by the drain that chose it.
 func TestDrainHandsItsLaneToAWaitingHeir(t *testing.T) {
 	eachStore(t, func(t *testing.T, open opener) {
-		waker := &recordingWaker{}
-		e := newEnv(t, open, func(d *activities.Deps) { d.Waker = waker })
-		e.acts.SetDrainLimits(10, 3)
-		type result struct {
-			res schemas.DeliverResult
-			err error
+		h := startHeir(t, open, true)
+		if h.holder.Outcome != schemas.OutcomeSucceeded || !h.holder.TurnPassed {
+			t.Fatalf("holder: %+v", h.holder)
 		}
-		heir := make(chan result, 1)
-		var targets []schemas.Target
-		var ep schemas.Endpoint
-		rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("webhook-id") == "evt_006" {
-				// evt_004, the fourth drained, is the heir; its workflow
-				// comes to wait for its turn two deliveries later.
-				go func() {
-					res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_004", EndpointID: ep.ID,
-						Seq: targets[4].Seq, Gen: targets[4].Gen, Key: "run/evt_004/0", NextDelay: time.Minute,
-						AwaitTurn: 10 * time.Second, PassTurn: true})
-					heir <- result{res, err}
-				}()
-				deadline := time.Now().Add(5 * time.Second)
-				for e.acts.Waiting() == 0 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
-			}
-			w.WriteHeader(http.StatusOK)
-		})
-		ep, _ = e.endpoint(rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
-		var want []string
-		for i := range 12 {
-			id := fmt.Sprintf("evt_%03d", i)
-			targets = append(targets, e.event(id, "t", `{}`, time.Now())[0])
-			want = append(want, id)
+		if got := drainedIDs(h.holder); !slices.Equal(got, h.ids[1:7]) {
+			t.Fatalf("the holder drained %v, want %v (up to its heir's wait)", got, h.ids[1:7])
 		}
-		drainedIDs := func(res schemas.DeliverResult) []string {
-			var ids []string
-			for _, d := range res.Drained {
-				ids = append(ids, d.EventID)
-			}
-			return ids
+		res := h.result(t)
+		if res.Outcome != schemas.OutcomeSucceeded || res.Attempt == nil || res.Attempt.Attempt != 1 {
+			t.Fatalf("heir: %+v", res)
 		}
-
-		res, err := e.acts.Deliver(e.ctx, schemas.DeliverRequest{AppID: e.app, EventID: "evt_000", EndpointID: ep.ID,
-			Seq: targets[0].Seq, Gen: targets[0].Gen, Key: "run/evt_000/0", NextDelay: time.Minute, PassTurn: true})
-		if err != nil || res.Outcome != schemas.OutcomeSucceeded || !res.TurnPassed {
-			t.Fatalf("holder: %+v %v", res, err)
-		}
-		if got := drainedIDs(res); !slices.Equal(got, want[1:7]) {
-			t.Fatalf("the holder drained %v, want %v (up to its heir's wait)", got, want[1:7])
-		}
-		var h result
-		select {
-		case h = <-heir:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the heir never got its turn")
-		}
-		if h.err != nil || h.res.Outcome != schemas.OutcomeSucceeded || h.res.Attempt == nil || h.res.Attempt.Attempt != 1 {
-			t.Fatalf("heir: %+v %v", h.res, h.err)
-		}
-		if got := drainedIDs(h.res); !slices.Equal(got, want[7:]) {
-			t.Fatalf("the heir drained %v, want %v", got, want[7:])
+		if got := drainedIDs(res); !slices.Equal(got, h.ids[7:]) {
+			t.Fatalf("the heir drained %v, want %v", got, h.ids[7:])
 		}
 		var arrived []string
-		for _, r := range rcv.got() {
+		for _, r := range h.rcv.got() {
 			arrived = append(arrived, r.header.Get("webhook-id"))
 		}
-		if !slices.Equal(arrived, want) {
+		if !slices.Equal(arrived, h.ids) {
 			t.Fatalf("arrived %v, want each once in order", arrived)
 		}
-		for _, id := range want {
-			if _, d := e.delivery(id, ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
+		for _, id := range h.ids {
+			if _, d := h.e.delivery(id, h.ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
 				t.Fatalf("%s: %s with %d attempts", id, d.Status, len(d.Attempts))
 			}
 		}
-		if len(waker.refs) != 0 {
-			t.Fatalf("signalled %+v: the heir waited in the process", waker.refs)
+		if len(h.waker.refs) != 0 {
+			t.Fatalf("signalled %+v: the heir waited in the process", h.waker.refs)
 		}
 	})
+}
+
+// An heir's success stands when its endpoint is disabled before its
+// workflow adopts it, as a holder's does: the POST was made and answered.
+func TestHeirsSuccessOutlivesADisable(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		h := startHeir(t, open, false)
+		if err := h.e.store.DisableEndpoint(h.e.ctx, h.e.app, h.ep.ID, "test", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.e.acts.PassTurn(h.e.ctx, schemas.PassTurnRequest{EndpointID: h.ep.ID, Ended: h.targets[0].Seq}); err != nil {
+			t.Fatal(err)
+		}
+		if res := h.result(t); res.Outcome != schemas.OutcomeSucceeded {
+			t.Fatalf("heir: %+v", res)
+		}
+		if _, d := h.e.delivery("evt_004", h.ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
+			t.Fatalf("the heir: %s with %d attempts", d.Status, len(d.Attempts))
+		}
+		if _, d := h.e.delivery("evt_007", h.ep.ID); d.Status != schemas.DeliveryCancelled || len(d.Attempts) != 0 {
+			t.Fatalf("behind the heir: %s with %d attempts", d.Status, len(d.Attempts))
+		}
+	})
+}
+
+// heirRun is a lane of twelve events whose holder, evt_000, has drained up
+// to evt_006 and handed the lane to its heir evt_004, whose Deliver waits.
+type heirRun struct {
+	e       *env
+	ep      schemas.Endpoint
+	waker   *recordingWaker
+	rcv     *receiver
+	ids     []string
+	targets []schemas.Target
+	holder  schemas.DeliverResult
+	heir    chan heirResult
+}
+
+type heirResult struct {
+	res schemas.DeliverResult
+	err error
+}
+
+// startHeir runs evt_000's Deliver, passing the turn when it ends if pass
+// says so. Drains choose their heir after 3 deliveries and make at most 10;
+// evt_004's workflow comes to wait for its turn when evt_006 is POSTed.
+func startHeir(t *testing.T, open opener, pass bool) *heirRun {
+	h := &heirRun{waker: &recordingWaker{}, heir: make(chan heirResult, 1)}
+	h.e = newEnv(t, open, func(d *activities.Deps) { d.Waker = h.waker })
+	h.e.acts.SetDrainLimits(10, 3)
+	h.rcv = newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("webhook-id") == "evt_006" {
+			go func() {
+				res, err := h.e.acts.Deliver(h.e.ctx, schemas.DeliverRequest{AppID: h.e.app, EventID: "evt_004", EndpointID: h.ep.ID,
+					Seq: h.targets[4].Seq, Gen: h.targets[4].Gen, Key: "run/evt_004/0", NextDelay: time.Minute,
+					AwaitTurn: 10 * time.Second, PassTurn: true})
+				h.heir <- heirResult{res, err}
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for h.e.acts.Waiting() == 0 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h.ep, _ = h.e.endpoint(h.rcv.URL, func(ep *schemas.Endpoint, _ *schemas.EndpointSecrets) { ep.Ordered = true })
+	for i := range 12 {
+		id := fmt.Sprintf("evt_%03d", i)
+		h.targets = append(h.targets, h.e.event(id, "t", `{}`, time.Now())[0])
+		h.ids = append(h.ids, id)
+	}
+	var err error
+	h.holder, err = h.e.acts.Deliver(h.e.ctx, schemas.DeliverRequest{AppID: h.e.app, EventID: "evt_000", EndpointID: h.ep.ID,
+		Seq: h.targets[0].Seq, Gen: h.targets[0].Gen, Key: "run/evt_000/0", NextDelay: time.Minute, PassTurn: pass})
+	if err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	return h
+}
+
+// result is the heir's Deliver's result.
+func (h *heirRun) result(t *testing.T) schemas.DeliverResult {
+	t.Helper()
+	select {
+	case r := <-h.heir:
+		if r.err != nil {
+			t.Fatalf("heir: %v", r.err)
+		}
+		return r.res
+	case <-time.After(10 * time.Second):
+		t.Fatal("the heir never got its turn")
+		return schemas.DeliverResult{}
+	}
+}
+
+func drainedIDs(res schemas.DeliverResult) []string {
+	var ids []string
+	for _, d := range res.Drained {
+		ids = append(ids, d.EventID)
+	}
+	return ids
 }
