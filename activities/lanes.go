@@ -408,7 +408,7 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 // in this process: the drain ends and hands it the lane.
 func (d *drainer) heirWaits() bool {
 	h := d.heir
-	return h != nil && d.last != h &&
+	return h != nil && d.last != h && !h.unrecorded &&
 		d.a.waiters.Waits(lanewake.Wake{AppID: h.ref.AppID, EventID: h.ref.EventID, EndpointID: d.endpointID, Seq: h.ref.Seq})
 }
 
