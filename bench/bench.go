@@ -43,6 +43,9 @@ type Options struct {
 
 	JSON bool   // print the result as one JSON object instead of a table
 	Plot string // write receipts/s and latency over time to this SVG file
+	// Timeline keeps the per-second series in a closed-loop run's result;
+	// an open-loop run always keeps them.
+	Timeline bool
 
 	// Target is the URL of a running Herald, with its Token. Empty: the run
 	// starts `Executable dev` itself on a temporary data dir.
@@ -163,7 +166,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) (Result, error) {
 			return res, err
 		}
 	}
-	if !res.Settings.OpenLoop {
+	if !res.Settings.OpenLoop && !o.Timeline {
 		res.dropTimelines()
 	}
 	if err := writeResult(stdout, res, o.JSON); err != nil {

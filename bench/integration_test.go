@@ -36,6 +36,7 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 		Warmup:      5,
 		JSON:        true,
 		Plot:        plot,
+		Timeline:    true,
 		Executable:  bin,
 		Environ:     os.Environ(),
 		Timeout:     2 * time.Minute,
@@ -55,6 +56,9 @@ func TestRunAgainstHeraldDev(t *testing.T) {
 			if f.Deliveries != 60 || f.SignaturesChecked != 60 || f.SignatureFailures != 0 || f.Duplicates != 0 || f.UnknownIDs != 0 {
 				t.Errorf("%s round %d: %v deliveries, %v of %v signatures failed, %v duplicates, %v unknown; want 60 verified, no failure",
 					name, i+1, f.Deliveries, f.SignatureFailures, f.SignaturesChecked, f.Duplicates, f.UnknownIDs)
+			}
+			if len(f.Timeline) == 0 {
+				t.Errorf("%s round %d: no timeline, though asked for", name, i+1)
 			}
 			if f.DeliveredPerS <= 0 || f.P50Ms <= 0 || f.CompletedPerS <= 0 || f.CompletedPerS > f.DeliveredPerS {
 				t.Errorf("%s round %d: delivered/s %v, completed/s %v, p50 %v", name, i+1, f.DeliveredPerS, f.CompletedPerS, f.P50Ms)

@@ -26,6 +26,7 @@ type benchCmd struct {
 	SourceURL       string        `name:"source-url" placeholder:"URL" help:"The broker of --source, as Herald reaches it (default amqp://guest:guest@127.0.0.1:5672/ or nats://127.0.0.1:4222)."`
 	JSON            bool          `name:"json" help:"Print one JSON object instead of a table."`
 	Plot            string        `placeholder:"FILE.svg" help:"Draw receipts per second and latency over time for every phase into an SVG file."`
+	Timeline        bool          `help:"Keep every phase's per-second series (receipts, p50, p99, backlog) in the JSON of a closed-loop run too (open-loop runs always keep them)."`
 	Target          string        `placeholder:"URL" help:"A running Herald to measure; by default the bench starts its own 'herald dev' on a temporary data dir."`
 	Token           string        `help:"API token of --target (default: HERALD_API_TOKEN)."`
 	TemporalAddr    string        `name:"temporal-address" placeholder:"HOST:PORT" help:"Temporal frontend of --target, to wait for its workflows to close and count history events; omitted: neither."`
@@ -54,6 +55,8 @@ Per system, every figure is given as the median and the range over the rounds:
   backlog_max                 most deliveries owed and not yet received, sampled every second
   receipt_gap_max_ms          longest time deliveries were owed and none arrived (a stall)
   send_errors, signature_failures, signatures_checked, duplicates, unknown_ids, out_of_order
+  timeline                    per second of the phase: receipts, p50_ms, p99_ms, backlog
+                              (open loop, or --timeline)
 herald_over_floor gives, round by round, Herald's figure over the floor's (CPU per delivery,
 delivered/s, completed/s), then their median and range. The raw loop runs in the bench's own
 process: it has no CPU figures.
@@ -95,6 +98,7 @@ func (c *benchCmd) Run(e *env) error {
 		SourceURL:       c.SourceURL,
 		JSON:            c.JSON,
 		Plot:            c.Plot,
+		Timeline:        c.Timeline,
 		Target:          c.Target,
 		Token:           token,
 		TemporalAddr:    c.TemporalAddr,
