@@ -295,6 +295,12 @@ const (
 // the lane is handed on as before.
 const heirFrom = maxDrain / 2
 
+// heirLead: a drain also chooses an heir once it has less than heirLead
+// left before its activity's deadline stops it (a slow receiver ends a
+// drain there, before heirFrom deliveries), about as long as an heir's
+// workflow takes to come.
+const heirLead = 2 * time.Second
+
 // drainLimits are maxDrain and heirFrom, which tests make small.
 type drainLimits struct{ max, heirFrom int }
 
@@ -393,7 +399,7 @@ func (a *Activities) drain(ctx context.Context, holder store.DeliveryJob) []sche
 		if !t.ans.ok() {
 			break // recorded below, adopted by its own workflow
 		}
-		if d.heir == nil && d.begun > a.drains.heirFrom {
+		if d.heir == nil && (d.begun > a.drains.heirFrom || !a.roomForAttempt(deadline.Add(-heirLead))) {
 			d.last.heir = true
 			d.heir = d.last
 		}
