@@ -74,29 +74,10 @@ func TestOrderedLaneResumesAfterKillNine(t *testing.T) {
 	eventually(t, 2*time.Minute, "a few more events accepted", func() bool { return s.count() >= s.countAt(ready)+20 })
 	stop()
 
-	want := s.ids()
-	eventually(t, 3*time.Minute, "every accepted event delivered", func() bool {
-		seen := map[string]bool{}
-		for _, r := range rc.received() {
-			seen[r.ID] = true
-		}
-		return !slices.ContainsFunc(want, func(id string) bool { return !seen[id] })
-	})
-
 	// Acceptance order is kept: the first receipts come in the order the
 	// events were accepted (the orphans where the store put them).
-	got := rc.received()
-	var first []string
-	seen := map[string]bool{}
-	for _, r := range got {
-		if !seen[r.ID] {
-			seen[r.ID] = true
-			first = append(first, r.ID)
-		}
-	}
-	if !slices.Equal(first, want) {
-		t.Fatalf("receipt order differs from acceptance order:\ngot  %v\nwant %v", first, want)
-	}
+	want := s.ids()
+	got := deliveredInOrder(t, rc, want)
 	resume, stall := laneGaps(got, ready)
 	t.Logf("after the restart: first receipt %s after ready, longest gap %s; %d events", resume, stall, len(want))
 	// Generous for -race on a loaded 2-core machine (measured there with
@@ -110,6 +91,33 @@ func TestOrderedLaneResumesAfterKillNine(t *testing.T) {
 	if resume > bound || stall > bound {
 		t.Errorf("the lane resumed %s after the restart and then stalled up to %s; want both within %s", resume, stall, bound)
 	}
+}
+
+// deliveredInOrder waits until rc has received every event of want, checks
+// that their first receipts came in want's order, and returns every
+// receipt.
+func deliveredInOrder(t *testing.T, rc *receiver, want []string) []received {
+	t.Helper()
+	eventually(t, 3*time.Minute, "every accepted event delivered", func() bool {
+		seen := map[string]bool{}
+		for _, r := range rc.received() {
+			seen[r.ID] = true
+		}
+		return !slices.ContainsFunc(want, func(id string) bool { return !seen[id] })
+	})
+	got := rc.received()
+	var first []string
+	seen := map[string]bool{}
+	for _, r := range got {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			first = append(first, r.ID)
+		}
+	}
+	if !slices.Equal(first, want) {
+		t.Fatalf("receipt order differs from acceptance order:\ngot  %v\nwant %v", first, want)
+	}
+	return got
 }
 
 // laneGaps gives the time from ready to the first receipt after it, and
