@@ -88,12 +88,10 @@ func New(ctx context.Context, dsn string, log *slog.Logger) (*Bus, error) {
 	if _, err := rand.Read(id); err != nil {
 		return nil, fmt.Errorf("lane wakes: %w", err)
 	}
-	conn, err := pq.NewConnector(dsn)
+	db, err := pgdial.Open(dsn) // a link that dies silently is noticed (internal/pgdial)
 	if err != nil {
 		return nil, fmt.Errorf("lane wakes: %w", err)
 	}
-	conn.Dialer(pgdial.New()) // a link that dies silently is noticed (internal/pgdial)
-	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(1) // one sender, one notification at a time
 	var schema string
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {

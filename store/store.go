@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
@@ -70,12 +69,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = DialectPostgres
-		conn, err := pq.NewConnector(dsn)
+		db, err := pgdial.Open(dsn) // a link that dies silently is noticed (internal/pgdial)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		conn.Dialer(pgdial.New()) // a link that dies silently is noticed (internal/pgdial)
-		s.db = sqlx.NewDb(sql.OpenDB(conn), "postgres")
+		s.db = sqlx.NewDb(db, "postgres")
 		s.db.SetMaxOpenConns(32)
 		s.db.SetMaxIdleConns(32)
 		s.db.SetConnMaxIdleTime(5 * time.Minute)

@@ -10,9 +10,12 @@ package pgdial
 
 import (
 	"context"
+	"database/sql"
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 const (
@@ -44,6 +47,17 @@ func New() Dialer {
 			return serr
 		},
 	}}
+}
+
+// Open opens a pool of connections to the Postgres database dsn names,
+// each dialed by a Dialer.
+func Open(dsn string) (*sql.DB, error) {
+	conn, err := pq.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn.Dialer(New())
+	return sql.OpenDB(conn), nil
 }
 
 // Dial is pq.Dialer's.
