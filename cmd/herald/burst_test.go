@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,15 +77,24 @@ func TestOrderedBurstPassesItsLaneOn(t *testing.T) {
 // restart every accepted event arrives, first receipts in acceptance order
 // (the lane's seq order, read from the store). The test watches the store
 // (read-only, beside the running process) for an heir and kills at once
-// when it sees one. Eight senders keep the lane's drain going (one alone,
-// slowed down under -race, let it catch up and end before its heir), and
-// each POST takes 20 ms: an heir is on record from the POST after its own
-// until the drain ends, so at least that long.
+// when it sees one.
+//
+// An heir needs a drain with a backlog behind it, and eight senders alone
+// do not make one wherever accepting is slower than a POST (CI's loaded
+// machine, under -race): the lane keeps up and every drain is short. So
+// the head's POST is held until a backlog of 320 waits behind it (8 s at
+// most), and each POST takes 20 ms: the drain then passes heirFrom (256)
+// deliveries or nears its deadline with deliveries owed, and an heir is on
+// record from the POST after its own until the drain ends.
 func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := startDev(t, dir, nil)
-	rc := newReceiver(t, func(int, *http.Request) (int, http.Header, time.Duration) {
+	var accepted atomic.Int64
+	rc := newReceiver(t, func(n int, _ *http.Request) (int, http.Header, time.Duration) {
+		for held := time.Now(); n == 1 && accepted.Load() < 320 && time.Since(held) < 8*time.Second; {
+			time.Sleep(10 * time.Millisecond)
+		}
 		return 200, nil, 20 * time.Millisecond
 	})
 	p.api.must(201, "POST", "/v1/apps", map[string]any{"id": "lane", "name": "Lane"}, nil)
@@ -114,7 +124,13 @@ func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 		ids <- fmt.Sprintf("ev-%04d", i)
 	}
 	close(ids)
+	stop := make(chan struct{})
 	var senders sync.WaitGroup
+	// A t.Fatal below returns through here: no sender outlives the test.
+	defer func() {
+		close(stop)
+		senders.Wait()
+	}()
 	for range 8 {
 		senders.Add(1)
 		go func() {
@@ -126,18 +142,23 @@ func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 						t.Errorf("%s never accepted", id)
 						return
 					}
-					time.Sleep(100 * time.Millisecond) // Herald is down: the same id again
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond): // Herald is down: the same id again
+					}
 				}
+				accepted.Add(1)
 			}
 		}()
 	}
 	// An heir holds the lane from its record until its own workflow
-	// adopts it, tens of milliseconds: looked for as fast as the store
-	// answers, not at eventually's pace.
+	// adopts it and drains on: looked for as fast as the store answers,
+	// not at eventually's pace.
 	deadline := time.Now().Add(3 * time.Minute)
 	for heirs() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("no drain's heir ever held the lane")
+			t.Fatalf("no drain's heir ever held the lane (%d accepted, %d received)", accepted.Load(), rc.count())
 		}
 		time.Sleep(time.Millisecond)
 	}
