@@ -24,21 +24,37 @@ import (
 // to drain. A drain past 256 deliveries hands its lane to an heir whose
 // workflow waits in the process (activities, heirFrom), so some event
 // between the 257th and the 513th holds the lane and drains; without heirs
-// only the first event and the 513th would.
+// only the first event and the 513th would. The head's POST waits for the
+// burst (holdHead, for as long as the POST's timeout allows), so the first
+// drain has much of it behind it wherever accepting is slower than
+// delivering.
 func TestOrderedBurstPassesItsLaneOn(t *testing.T) {
 	t.Parallel()
 	p := sharedDev(t)
 	f := newFixture(t, apiFor(t, p), nil)
-	rc := newReceiver(t, nil)
-	f.endpoint(t, map[string]any{"url": rc.URL(), "ordered": true})
 	const n = 600
+	var accepted atomic.Int64
+	rc := newReceiver(t, holdHead(&accepted, n, 2*time.Second, 0)) // sharedDev's POSTs time out after 3 s
+	f.endpoint(t, map[string]any{"url": rc.URL(), "ordered": true})
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("burst-%03d", i)
 		f.send(t, ids[i], map[string]int{"i": i})
+		accepted.Add(1)
 	}
 	eventually(t, 3*time.Minute, "the burst's deliveries", func() bool { return rc.count() >= n })
 	if got := idsOf(rc.received()); !slices.Equal(got, ids) {
+		at := map[string][]int{}
+		for i, id := range got {
+			at[id] = append(at[id], i)
+		}
+		for id, is := range at {
+			if len(is) > 1 {
+				var ev map[string]any
+				f.api.must(200, "GET", "/v1/apps/"+f.app+"/events/"+id, nil, &ev)
+				t.Logf("%s arrived at %v: %v", id, is, ev["deliveries"])
+			}
+		}
 		t.Fatalf("arrived out of order or twice: %d requests for %d events", len(got), n)
 	}
 	for _, id := range []string{ids[0], ids[n-1]} {
@@ -79,24 +95,17 @@ func TestOrderedBurstPassesItsLaneOn(t *testing.T) {
 // (read-only, beside the running process) for an heir and kills at once
 // when it sees one.
 //
-// An heir needs a drain with a backlog behind it, and eight senders alone
-// do not make one wherever accepting is slower than a POST (CI's loaded
-// machine, under -race): the lane keeps up and every drain is short. So
-// the head's POST is held until a backlog of 320 waits behind it (8 s at
-// most), and each POST takes 20 ms: the drain then passes heirFrom (256)
-// deliveries or nears its deadline with deliveries owed, and an heir is on
-// record from the POST after its own until the drain ends.
+// An heir needs a drain with a backlog behind it: the head's POST is held
+// until 320 events wait behind it (holdHead), and each POST takes 20 ms.
+// The drain then passes heirFrom (256) deliveries or nears its deadline
+// with deliveries owed, and an heir is on record from the POST after its
+// own until the drain ends.
 func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := startDev(t, dir, nil)
 	var accepted atomic.Int64
-	rc := newReceiver(t, func(n int, _ *http.Request) (int, http.Header, time.Duration) {
-		for held := time.Now(); n == 1 && accepted.Load() < 320 && time.Since(held) < 8*time.Second; {
-			time.Sleep(10 * time.Millisecond)
-		}
-		return 200, nil, 20 * time.Millisecond
-	})
+	rc := newReceiver(t, holdHead(&accepted, 320, 8*time.Second, 20*time.Millisecond))
 	p.api.must(201, "POST", "/v1/apps", map[string]any{"id": "lane", "name": "Lane"}, nil)
 	p.api.must(201, "POST", "/v1/event-types", map[string]any{"name": "lane.test"}, nil)
 	p.api.must(201, "POST", "/v1/apps/lane/endpoints", map[string]any{"url": rc.URL(), "ordered": true}, nil)
@@ -189,4 +198,20 @@ func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 	}
 	got := deliveredInOrder(t, rc, want)
 	t.Logf("%d events, %d receipts (a POST under way at the kill may be made again)", len(want), len(got))
+}
+
+// holdHead answers the lane's first POST only once backlog events are
+// accepted behind it, or after maxHold, which must be well inside the
+// POST's timeout (the head's POST made again would arrive twice); every
+// POST after is answered after delay. Without the hold, a lane whose events are
+// accepted more slowly than they are POSTed (a loaded machine, -race)
+// keeps up with its senders: every drain is short and none reaches
+// heirFrom.
+func holdHead(accepted *atomic.Int64, backlog int64, maxHold, delay time.Duration) func(int, *http.Request) (int, http.Header, time.Duration) {
+	return func(n int, _ *http.Request) (int, http.Header, time.Duration) {
+		for held := time.Now(); n == 1 && accepted.Load() < backlog && time.Since(held) < maxHold; {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return http.StatusOK, nil, delay
+	}
 }
