@@ -203,9 +203,9 @@ func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 // holdHead answers the lane's first POST only once backlog events are
 // accepted behind it, or after maxHold, which must be well inside the
 // POST's timeout (the head's POST made again would arrive twice); every
-// POST after is answered after delay. Without the hold, a lane whose events are
-// accepted more slowly than they are POSTed (a loaded machine, -race)
-// keeps up with its senders: every drain is short and none reaches
+// POST after is answered after delay. Without the hold, a lane whose
+// events are accepted more slowly than they are POSTed (a loaded machine,
+// -race) keeps up with its senders: every drain is short and none reaches
 // heirFrom.
 func holdHead(accepted *atomic.Int64, backlog int64, maxHold, delay time.Duration) func(int, *http.Request) (int, http.Header, time.Duration) {
 	return func(n int, _ *http.Request) (int, http.Header, time.Duration) {
