@@ -82,6 +82,9 @@ type Config struct {
 	// its worker, so it must stay well below the worker's workflow task
 	// slots, which other events need too. Zero: DefaultTurnWaiters.
 	TurnWaiters int
+	// DrainMax bounds the deliveries one drain of an ordered lane makes;
+	// from half of them on it chooses an heir (lanes.go). Zero: DefaultDrainMax.
+	DrainMax int
 }
 
 // DefaultTurnWaiters is half of worker.DefaultWorkflowTasks.
@@ -132,9 +135,12 @@ func New(d Deps) *Activities {
 	if d.Config.UserAgent == "" {
 		d.Config.UserAgent = "Herald"
 	}
+	if d.Config.DrainMax <= 0 {
+		d.Config.DrainMax = DefaultDrainMax
+	}
 	a := &Activities{store: d.Store, waker: d.Waker, wakes: d.Wakes, metrics: d.Metrics, log: d.Logger,
 		now: d.Now, cfg: d.Config, sender: d.Sender, router: newRouter(d), waiters: lanewake.NewWaiters(d.Config.TurnWaiters),
-		drains: drainLimits{max: maxDrain, heirFrom: heirFrom}}
+		drains: drainLimits{max: d.Config.DrainMax, heirFrom: d.Config.DrainMax / 2}}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -498,6 +498,13 @@ func TestDrainHandsItsLaneToAWaitingHeir(t *testing.T) {
 		if len(h.waker.refs) != 0 {
 			t.Fatalf("signalled %+v: the heir waited in the process", h.waker.refs)
 		}
+		// The heir's own drain (evt_007 on) chose evt_010 and, with no
+		// workflow waiting for it, made it final itself.
+		for _, want := range []string{`herald_lane_heirs_total{how="handed"} 1`, `herald_lane_heirs_total{how="finished"} 1`} {
+			if !h.e.metric(want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +70,7 @@ type env struct {
 	ctx   context.Context
 	store *store.Store
 	acts  *activities.Activities
+	m     *metrics.Metrics
 	app   string
 	n     int
 }
@@ -90,9 +92,10 @@ func newEnv(t *testing.T, open opener, opts ...option) *env {
 	if err := st.CreateApp(e.ctx, schemas.App{ID: e.app, Name: "test", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	e.m = metrics.New(nil, slog.Default())
 	d := activities.Deps{
 		Store:   st,
-		Metrics: metrics.New(nil, slog.Default()),
+		Metrics: e.m,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: activities.Config{DeliveryTimeout: 5 * time.Second, AllowPrivateNetworks: true,
 			DisableAfter: 24 * time.Hour, UserAgent: "Herald/test"},
@@ -102,6 +105,13 @@ func newEnv(t *testing.T, open opener, opts ...option) *env {
 	}
 	e.acts = activities.New(d)
 	return e
+}
+
+// metric reports whether the activities' metrics have the line want.
+func (e *env) metric(want string) bool {
+	rec := httptest.NewRecorder()
+	e.m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return strings.Contains(rec.Body.String(), want+"\n")
 }
 
 // endpoint creates an endpoint of the app with a fresh HMAC secret; mod may

@@ -264,18 +264,21 @@ func (a *Activities) passTurnAfter(ctx context.Context, req schemas.DeliverReque
 	res.TurnPassed = true
 }
 
-// maxDrain bounds how many deliveries one drain makes, so that its result
+// DefaultDrainMax bounds how many deliveries one drain makes (unless
+// HERALD_LANE_DRAIN_MAX says otherwise), so that its result
 // (the list of drained attempts, in the holder's history) stays small:
 // about 150 bytes an attempt, and the answers' bodies only for the first
 // drainedBodies bytes of them (each is in the store, and the API shows it),
 // where 512 bodies of 1 KiB reached Temporal's payload warning. Drains of
 // up to 4,096 made a burst's latency worse, not better (docs/performance.md).
 const (
-	maxDrain      = 512
-	drainedBodies = 64 << 10
+	DefaultDrainMax = 512
+	drainedBodies   = 64 << 10
 )
 
-// heirFrom is how many deliveries a drain makes before it chooses an heir.
+// drainLimits: max is how many deliveries one drain makes at most
+// (Config.DrainMax, DefaultDrainMax unless set), heirFrom how many it makes before
+// it chooses an heir, half of max.
 //
 // A drain at its limit must hand its lane to the next holder. Passed to
 // the next delivery queued, the turn waited for that delivery's workflow
@@ -293,16 +296,13 @@ const (
 // later one. A drain that ends with its heir not waiting here (its workflow
 // not started yet, or in another process) makes the heir final itself, so
 // the lane is handed on as before.
-const heirFrom = maxDrain / 2
+type drainLimits struct{ max, heirFrom int }
 
 // heirLead: a drain also chooses an heir once it has less than heirLead
 // left before its activity's deadline stops it (a slow receiver ends a
 // drain there, before heirFrom deliveries), about as long as an heir's
 // workflow takes to come.
 const heirLead = 2 * time.Second
-
-// drainLimits are maxDrain and heirFrom, which tests make small.
-type drainLimits struct{ max, heirFrom int }
 
 // drainBatch is how many queued deliveries a drain reads at once.
 const drainBatch = 16
@@ -424,7 +424,13 @@ func (d *drainer) heirWaits() bool {
 // the next delivery queued may go at once.
 func (d *drainer) settleHeir(ctx context.Context) {
 	h := d.heir
-	if h == nil || h.unrecorded || d.heirWaits() {
+	if h == nil || h.unrecorded {
+		return
+	}
+	if d.heirWaits() {
+		if d.a.metrics != nil {
+			d.a.metrics.LaneHeir(true)
+		}
 		return
 	}
 	end := h.t.started.Add(h.t.dur)
@@ -438,6 +444,7 @@ func (d *drainer) settleHeir(ctx context.Context) {
 	if done {
 		if d.a.metrics != nil {
 			d.a.metrics.DeliveryFinished(schemas.OutcomeSucceeded)
+			d.a.metrics.LaneHeir(false)
 		}
 		d.a.wake(lanewake.Wake{AppID: h.ref.AppID, EventID: h.ref.EventID, EndpointID: d.endpointID, Seq: h.ref.Seq})
 	}

@@ -27,6 +27,7 @@ type Metrics struct {
 	deliveries     *prometheus.CounterVec
 	attempts       *prometheus.CounterVec
 	attemptLatency prometheus.Histogram
+	laneHeirs      *prometheus.CounterVec
 	sourceMessages *prometheus.CounterVec
 	routing        routingMetrics
 
@@ -56,9 +57,13 @@ func New(backlog BacklogFunc, logger *slog.Logger) *Metrics {
 			Help:    "Duration of delivery attempts, request sent to answer read.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}),
+		laneHeirs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_lane_heirs_total",
+			Help: "Ordered lanes a long drain passed to an heir, by how: handed (the heir's workflow took the lane and drains on) or finished (the drain made the heir's delivery final itself).",
+		}, []string{"how"}),
 	}
 	m.sourceMessages = newSourceMessages()
-	m.registry.MustRegister(m.eventsAccepted, m.deliveries, m.attempts, m.attemptLatency, m.sourceMessages,
+	m.registry.MustRegister(m.eventsAccepted, m.deliveries, m.attempts, m.attemptLatency, m.laneHeirs, m.sourceMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.routing = newRoutingMetrics(m.registry)
 	if backlog != nil {
@@ -93,6 +98,15 @@ func (m *Metrics) Attempt(status int, d time.Duration) {
 	}
 	m.attempts.WithLabelValues(class).Inc()
 	m.attemptLatency.Observe(d.Seconds())
+}
+
+// LaneHeir counts a drain's heir: handed the lane, or made final by the drain.
+func (m *Metrics) LaneHeir(handed bool) {
+	how := "finished"
+	if handed {
+		how = "handed"
+	}
+	m.laneHeirs.WithLabelValues(how).Inc()
 }
 
 type backlogCollector struct {

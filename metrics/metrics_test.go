@@ -18,6 +18,9 @@ func TestMetricsExported(t *testing.T) {
 	m.Attempt(200, 12*time.Millisecond)
 	m.Attempt(503, time.Second)
 	m.Attempt(0, time.Second)
+	m.LaneHeir(true)
+	m.LaneHeir(false)
+	m.LaneHeir(false)
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -30,6 +33,8 @@ func TestMetricsExported(t *testing.T) {
 		`herald_attempts_total{class="error"} 1`,
 		`herald_attempt_duration_seconds_count 3`,
 		`herald_endpoint_mailbox_depth{endpoint_id="ep_1"} 3`,
+		`herald_lane_heirs_total{how="handed"} 1`,
+		`herald_lane_heirs_total{how="finished"} 2`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/herald-hq/herald/activities"
 	"github.com/herald-hq/herald/worker"
 )
 
@@ -35,6 +36,7 @@ type WorkerTuning struct {
 	LocalActivities int  // local activities (attempts, store calls) at once
 	Pollers         int  // long polls for workflow tasks
 	EagerStart      bool // `herald api` runs a worker of its own and starts event workflows on it
+	DrainMax        int  // deliveries one drain of an ordered lane makes at most
 }
 
 // loadTemporalConn reads the HERALD_TEMPORAL_TLS* and API key settings. It
@@ -105,7 +107,7 @@ func loadWorkerTuning(getenv func(string) string, m mode, check func(error)) Wor
 	num := func(name string, def, least int) int {
 		n, err := parsePositiveInt(or(getenv(name), strconv.Itoa(def)))
 		if err == nil && n < least {
-			err = fmt.Errorf("%d is below %d, the least the Temporal worker takes", n, least)
+			err = fmt.Errorf("%d is below %d, the least it takes", n, least)
 		}
 		check(wrapVar(name, err))
 		return n
@@ -116,6 +118,9 @@ func loadWorkerTuning(getenv func(string) string, m mode, check func(error)) Wor
 		Pollers:         num("HERALD_WORKER_POLLERS", worker.DefaultWorkflowTaskPollers, 2),
 		EagerStart:      true,
 	}
+	// A drain chooses its heir from half its limit on, so that half is at
+	// least one delivery.
+	w.DrainMax = num("HERALD_LANE_DRAIN_MAX", activities.DefaultDrainMax, 2)
 	if m == modeAPI {
 		var err error
 		w.EagerStart, err = parseBool(or(getenv("HERALD_EAGER_START"), "true"))

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/herald-hq/herald/activities"
 	"github.com/herald-hq/herald/worker"
 )
 
@@ -43,6 +44,7 @@ func settings() []setting {
 		{"HERALD_WORKER_WORKFLOW_TASKS", strconv.Itoa(worker.DefaultWorkflowTasks), allRun, "workflow tasks run at once (each holds its slot while its first attempts POST)"},
 		{"HERALD_WORKER_LOCAL_ACTIVITIES", strconv.Itoa(worker.DefaultLocalActivities), allRun, "local activities (attempts, store calls) run at once"},
 		{"HERALD_WORKER_POLLERS", strconv.Itoa(worker.DefaultWorkflowTaskPollers), allRun, "long polls for workflow tasks"},
+		{"HERALD_LANE_DRAIN_MAX", strconv.Itoa(activities.DefaultDrainMax), allRun, "deliveries one drain of an ordered lane makes in a row (an heir is chosen from half of them on)"},
 		{"HERALD_EAGER_START", "true", onlyAPI, "run a worker in the API process and start event workflows on it"},
 		{"HERALD_DATA_DIR", "./.herald", onlyDev, "where herald dev keeps its state (locked while it runs)"},
 		{"HERALD_DEV_TEMPORAL_ADDR", "127.0.0.1:7233", onlyDev, "the embedded Temporal frontend"},

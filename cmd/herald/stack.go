@@ -263,6 +263,7 @@ func (s *stack) startWorker() (stop func(), err error) {
 			UserAgent:            "Herald/" + shortVersion(),
 			Retention:            s.cfg.Retention,
 			TurnWaiters:          s.cfg.Worker.WorkflowTasks / 2,
+			DrainMax:             s.cfg.Worker.DrainMax,
 		},
 	})
 	w := worker.New(s.temporal, acts, s.cfg.Worker.options())
