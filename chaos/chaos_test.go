@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ var (
 	flagOps      = flag.String("ops", "all", "operations to draw, comma-separated names, or all")
 	flagLogLevel = flag.String("log-level", "warn", "HERALD_LOG_LEVEL of every Herald process")
 	flagRace     = flag.Bool("herald-race", false, "build Herald with the race detector (slower; see buildHerald)")
+	flagDrainMax = flag.Int("drain-max", 6, "HERALD_LANE_DRAIN_MAX of every Herald process: small, so that the few deliveries a lane queues here make drains choose heirs")
 )
 
 // config is one run's settings.
@@ -44,6 +46,7 @@ type config struct {
 	opGap           time.Duration // mean pause between operations
 	deliveryTimeout time.Duration
 	retrySchedule   string
+	drainMax        int // HERALD_LANE_DRAIN_MAX
 	goneRate        float64
 	// maxSignals bounds the signals one workflow run may take beyond the
 	// cancels, replays and recovers the test sent that could reach it.
@@ -62,7 +65,7 @@ func configFromFlags(t *testing.T) config {
 		// attempts over 4 s (the workflow waits at least 1 s), 429's
 		// Retry-After of 1 s capped at twice the delay.
 		deliveryTimeout: 2 * time.Second, retrySchedule: "1s,1s,2s",
-		goneRate: 0.005, maxSignals: 10,
+		goneRate: 0.005, maxSignals: 10, drainMax: *flagDrainMax,
 	}
 	if *flagOps == "all" {
 		c.ops = ops
@@ -120,8 +123,8 @@ func TestChaosProductionShape(t *testing.T) { runChaos(t, true) }
 func runChaos(t *testing.T, prod bool) {
 	longtest.Require(t, "the chaos run")
 	cfg := configFromFlags(t)
-	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run '^%s$' -seed %d -duration %s -ops %s",
-		t.Name(), cfg.seed, cfg.duration, *flagOps)
+	repeat := fmt.Sprintf("HERALD_TEST_LONG=1 go test -race ./chaos -run '^%s$' -seed %d -duration %s -ops %s -drain-max %d",
+		t.Name(), cfg.seed, cfg.duration, *flagOps, cfg.drainMax)
 	if *flagRace {
 		repeat += " -herald-race"
 	}
@@ -162,6 +165,7 @@ func runChaos(t *testing.T, prod bool) {
 		"HERALD_RETRY_SCHEDULE":   cfg.retrySchedule,
 		"HERALD_DELIVERY_TIMEOUT": cfg.deliveryTimeout.String(),
 		"HERALD_LOG_LEVEL":        *flagLogLevel,
+		"HERALD_LANE_DRAIN_MAX":   strconv.Itoa(cfg.drainMax),
 	}
 	var h system
 	if prod {
@@ -209,12 +213,24 @@ func runChaos(t *testing.T, prod bool) {
 	if err := r.setup(ctx); err != nil {
 		t.Fatal(err)
 	}
+	heirs := newHeirTally(h.metricsURLs)
+	scrapeCtx, stopScrapes := context.WithCancel(ctx)
+	scraped := make(chan struct{})
+	go func() {
+		defer close(scraped)
+		heirs.run(scrapeCtx, 500*time.Millisecond)
+	}()
 	began = time.Now()
 	r.chaos(ctx)
 	chaosTook := time.Since(began)
 	settled, err := r.settle(ctx)
 	if err != nil {
 		t.Error(err)
+	}
+	stopScrapes()
+	<-scraped
+	for _, u := range h.metricsURLs() {
+		heirs.scrape(ctx, u) // after the settle: every drain has ended
 	}
 	for _, e := range r.errs {
 		t.Error(e)
@@ -227,6 +243,9 @@ func runChaos(t *testing.T, prod bool) {
 	for _, a := range r.api.internalAnswers() {
 		t.Logf("answered 500: %s", a)
 	}
+	hc := heirs.total()
+	t.Logf("drains' heirs (HERALD_LANE_DRAIN_MAX=%d), as scraped: %d handed the lane, %d finished by their drain",
+		cfg.drainMax, hc.handed, hc.finished)
 	t.Logf("checked: %s", rep.tallyLine())
 	for _, line := range rep.notes {
 		t.Log(line)

@@ -30,6 +30,8 @@ type system interface {
 	// raceReport is the first data race the race detector wrote ("" when
 	// none): a killed process never exits with its code.
 	raceReport() string
+	// metricsURLs are the /metrics of every Herald process.
+	metricsURLs() []string
 }
 
 // buildHerald builds ./cmd/herald into dir, with the race detector when
@@ -109,11 +111,12 @@ func (p *devProcess) start(ctx context.Context) error {
 	return p.WaitHTTP(ctx, p.api+"/readyz")
 }
 
-func (p *devProcess) apiURL() string       { return p.api }
-func (p *devProcess) temporalAddr() string { return p.temporal }
-func (p *devProcess) stop() error          { return p.Stop(time.Minute) }
-func (p *devProcess) logTail(n int) string { return p.LogTail(n) }
-func (p *devProcess) raceReport() string   { return raceIn(p.Log()) }
+func (p *devProcess) apiURL() string        { return p.api }
+func (p *devProcess) temporalAddr() string  { return p.temporal }
+func (p *devProcess) stop() error           { return p.Stop(time.Minute) }
+func (p *devProcess) logTail(n int) string  { return p.LogTail(n) }
+func (p *devProcess) raceReport() string    { return raceIn(p.Log()) }
+func (p *devProcess) metricsURLs() []string { return []string{p.api + "/metrics"} }
 
 func (p *devProcess) crash(*rand.Rand) (string, func(context.Context) error) {
 	p.Kill()

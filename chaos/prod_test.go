@@ -86,3 +86,11 @@ func (s *prodSystem) raceReport() string {
 	}
 	return ""
 }
+
+func (s *prodSystem) metricsURLs() []string {
+	var urls []string
+	for _, p := range s.Procs() {
+		urls = append(urls, "http://"+p.HTTPAddr+"/metrics")
+	}
+	return urls
+}
