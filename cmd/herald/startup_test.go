@@ -61,16 +61,19 @@ func TestConfigListsEveryProblemAtOnce(t *testing.T) {
 		"HERALD_DATABASE_URL", "HERALD_TEMPORAL_ADDRESS", "HERALD_API_TOKEN", "HERALD_TEMPORAL_TLS_KEY", "HERALD_EAGER_START")
 }
 
-// Worker sizes the Temporal SDK would panic on are refused with the
-// others, in one line, before anything is reached.
+// Worker sizes the Temporal SDK would panic on, and a drain too short to
+// choose an heir, are refused with the others, in one line, before
+// anything is reached.
 func TestConfigRefusesWorkerSizesTheSDKCannotRun(t *testing.T) {
 	for _, cmd := range []string{"api", "worker", "dev"} {
 		_, err := runHerald(context.Background(), map[string]string{
 			"HERALD_WORKER_WORKFLOW_TASKS": "1",
 			"HERALD_WORKER_POLLERS":        "1",
+			"HERALD_LANE_DRAIN_MAX":        "1",
 			"HERALD_LOG_FORMAT":            "xml",
 		}, cmd)
-		wantOneLine(t, err, "HERALD_WORKER_WORKFLOW_TASKS: 1 is below 2", "HERALD_WORKER_POLLERS: 1 is below 2", "HERALD_LOG_FORMAT")
+		wantOneLine(t, err, "HERALD_WORKER_WORKFLOW_TASKS: 1 is below 2", "HERALD_WORKER_POLLERS: 1 is below 2",
+			"HERALD_LANE_DRAIN_MAX: 1 is below 2", "HERALD_LOG_FORMAT")
 	}
 }
 
