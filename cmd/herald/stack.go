@@ -93,6 +93,16 @@ type stackSpec struct {
 	sole bool
 }
 
+// temporalConn is how the stack connects to Temporal: with the TLS and API
+// key settings in production, and without compression to herald dev's
+// embedded server on loopback.
+func (spec stackSpec) temporalConn(cfg Config) TemporalConn {
+	if spec.production {
+		return cfg.Temporal
+	}
+	return TemporalConn{Uncompressed: true}
+}
+
 // startStack opens the store, connects to Temporal and starts a worker as
 // spec says. stop undoes all of it, in reverse order; on error everything
 // started is undone already and stop is nil.
@@ -121,10 +131,7 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 	}
 	undo = append(undo, func() { st.Close() })
 	m := metrics.New(st.Backlog, logger)
-	conn := TemporalConn{}
-	if spec.production {
-		conn = cfg.Temporal
-	}
+	conn := spec.temporalConn(cfg)
 	tc, err := dialTemporal(ctx, spec.temporalAddr, cfg.TemporalNamespace, conn, logger, m.TemporalHandler())
 	if err != nil {
 		return fail(err)
