@@ -265,20 +265,20 @@ func (a *Activities) passTurnAfter(ctx context.Context, req schemas.DeliverReque
 }
 
 // DefaultDrainMax bounds how many deliveries one drain makes (unless
-// HERALD_LANE_DRAIN_MAX says otherwise), so that its result
-// (the list of drained attempts, in the holder's history) stays small:
-// about 150 bytes an attempt, and the answers' bodies only for the first
-// drainedBodies bytes of them (each is in the store, and the API shows it),
-// where 512 bodies of 1 KiB reached Temporal's payload warning. Drains of
-// up to 4,096 made a burst's latency worse, not better (docs/performance.md).
+// HERALD_LANE_DRAIN_MAX says otherwise), so that its result (the list of
+// drained attempts, in the holder's history) stays small: about 150 bytes
+// an attempt, and the answers' bodies only for the first drainedBodies
+// bytes of them (each is in the store, and the API shows it), where 512
+// bodies of 1 KiB reached Temporal's payload warning. Drains of up to
+// 4,096 made a burst's latency worse, not better (docs/performance.md).
 const (
 	DefaultDrainMax = 512
 	drainedBodies   = 64 << 10
 )
 
 // drainLimits: max is how many deliveries one drain makes at most
-// (Config.DrainMax, DefaultDrainMax unless set), heirFrom how many it makes before
-// it chooses an heir, half of max.
+// (Config.DrainMax, DefaultDrainMax unless set), heirFrom how many it
+// makes before it chooses an heir, half of max.
 //
 // A drain at its limit must hand its lane to the next holder. Passed to
 // the next delivery queued, the turn waited for that delivery's workflow
