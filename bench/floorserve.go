@@ -62,8 +62,6 @@ func ServeFloor(ctx context.Context, cfg FloorConfig) error {
 		HostPort:  srv.FrontendAddr(),
 		Namespace: devserver.DefaultNamespace,
 		Logger:    sdklog.NewStructuredLogger(cfg.Logger),
-		// Uncompressed on loopback, as herald dev's client.
-		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
 	})
 	if err != nil {
 		return fmt.Errorf("floor: connect to Temporal: %w", err)

@@ -27,10 +27,6 @@ type TemporalConn struct {
 	// RegisterSearchAttributes lets a start add Herald's search attributes
 	// to the namespace when they are missing, instead of stopping.
 	RegisterSearchAttributes bool
-	// Uncompressed sends requests without gzip: herald dev's embedded
-	// server is on loopback, where compressing every call costs CPU (3% of
-	// the process under load) and saves nothing.
-	Uncompressed bool
 }
 
 // WorkerTuning sizes the Temporal worker. The defaults are worker's, for

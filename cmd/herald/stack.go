@@ -93,16 +93,6 @@ type stackSpec struct {
 	sole bool
 }
 
-// temporalConn is how the stack connects to Temporal: with the TLS and API
-// key settings in production, and without compression to herald dev's
-// embedded server on loopback.
-func (spec stackSpec) temporalConn(cfg Config) TemporalConn {
-	if spec.production {
-		return cfg.Temporal
-	}
-	return TemporalConn{Uncompressed: true}
-}
-
 // startStack opens the store, connects to Temporal and starts a worker as
 // spec says. stop undoes all of it, in reverse order; on error everything
 // started is undone already and stop is nil.
@@ -131,7 +121,10 @@ func startStack(ctx context.Context, cfg Config, logger *slog.Logger, spec stack
 	}
 	undo = append(undo, func() { st.Close() })
 	m := metrics.New(st.Backlog, logger)
-	conn := spec.temporalConn(cfg)
+	conn := TemporalConn{}
+	if spec.production {
+		conn = cfg.Temporal
+	}
 	tc, err := dialTemporal(ctx, spec.temporalAddr, cfg.TemporalNamespace, conn, logger, m.TemporalHandler())
 	if err != nil {
 		return fail(err)

@@ -25,9 +25,19 @@ const connectTimeout = 20 * time.Second
 // it logs every poll); its metrics go to metricsHandler (nil: none).
 func dialTemporal(ctx context.Context, addr, namespace string, conn TemporalConn, logger *slog.Logger, metricsHandler client.MetricsHandler) (client.Client, error) {
 	sdkLogger := slog.New(levelFloor{logger.Handler(), slog.LevelWarn})
-	opts := conn.options()
-	opts.HostPort, opts.Namespace = addr, namespace
-	opts.Logger, opts.MetricsHandler = sdklog.NewStructuredLogger(sdkLogger), metricsHandler
+	opts := client.Options{
+		HostPort:       addr,
+		Namespace:      namespace,
+		Logger:         sdklog.NewStructuredLogger(sdkLogger),
+		MetricsHandler: metricsHandler,
+		ConnectionOptions: client.ConnectionOptions{
+			TLS:         conn.TLS,
+			TLSDisabled: conn.TLSDisabled,
+		},
+	}
+	if conn.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(conn.APIKey)
+	}
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	c, err := client.DialContext(ctx, opts)
@@ -35,18 +45,6 @@ func dialTemporal(ctx context.Context, addr, namespace string, conn TemporalConn
 		return nil, fmt.Errorf("HERALD_TEMPORAL_ADDRESS: cannot reach Temporal at %s: %s", addr, oneLine(err))
 	}
 	return c, nil
-}
-
-// options are the client options conn asks for: TLS, API key, compression.
-func (conn TemporalConn) options() client.Options {
-	opts := client.Options{ConnectionOptions: client.ConnectionOptions{TLS: conn.TLS, TLSDisabled: conn.TLSDisabled}}
-	if conn.Uncompressed {
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
-	}
-	if conn.APIKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(conn.APIKey)
-	}
-	return opts
 }
 
 // checkNamespace stops a production start that would fail every event

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-
-	"go.temporal.io/sdk/client"
 )
 
 // The SDK's logs reach Herald's from warnings up, without its warning that a
@@ -22,19 +20,5 @@ func TestSDKLogFloor(t *testing.T) {
 	out := buf.String()
 	if strings.Contains(out, "polled") || strings.Contains(out, "TMPRL1104") || !strings.Contains(out, "activity failed") {
 		t.Fatalf("logged:\n%s", out)
-	}
-}
-
-// herald dev talks to its embedded server on loopback without gzip, which
-// cost 3% of its CPU under load and saves nothing there; production keeps
-// the SDK's default (gzip), which saves bandwidth to a remote server.
-func TestOnlyDevSendsUncompressed(t *testing.T) {
-	prod := stackSpec{production: true}.temporalConn(Config{Temporal: loadTemporalConn(func(string) string { return "" }, func(error) {})})
-	if c := prod.options().ConnectionOptions.GrpcCompression; c != nil {
-		t.Errorf("production compression %T, want the SDK's default", c)
-	}
-	dev := stackSpec{sole: true, worker: true}.temporalConn(Config{})
-	if _, ok := dev.options().ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !ok {
-		t.Errorf("herald dev compression %T, want none", dev.options().ConnectionOptions.GrpcCompression)
 	}
 }
