@@ -608,3 +608,37 @@ func drainedIDs(res schemas.DeliverResult) []string {
 	}
 	return ids
 }
+
+// A cancel that reaches an heir while it waits for the lane it was handed
+// leaves its delivery alone, as it leaves a holder's whose drain is under
+// way (store.CancelDeliveries): the heir's POST was answered 2xx, so its
+// delivery is not one "not yet succeeded". The heir takes the lane and
+// drains on, every event arriving once, in order.
+func TestCancelReachingAWaitingHeirLeavesItsSuccess(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		h := startHeir(t, open, false)
+		if _, _, err := h.e.store.CancelDeliveries(h.e.ctx, h.e.app, "evt_004", nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.e.acts.PassTurn(h.e.ctx, schemas.PassTurnRequest{EndpointID: h.ep.ID, Ended: h.targets[0].Seq}); err != nil {
+			t.Fatal(err)
+		}
+		res := h.result(t)
+		if res.Outcome != schemas.OutcomeSucceeded || res.EventStatus != schemas.EventDelivered {
+			t.Fatalf("heir: %+v", res)
+		}
+		if got := drainedIDs(res); !slices.Equal(got, h.ids[7:]) {
+			t.Fatalf("the heir drained %v, want %v", got, h.ids[7:])
+		}
+		var arrived []string
+		for _, r := range h.rcv.got() {
+			arrived = append(arrived, r.header.Get("webhook-id"))
+		}
+		if !slices.Equal(arrived, h.ids) {
+			t.Fatalf("arrived %v, want each once in order", arrived)
+		}
+		if _, d := h.e.delivery("evt_004", h.ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
+			t.Fatalf("the heir: %s with %d attempts", d.Status, len(d.Attempts))
+		}
+	})
+}
