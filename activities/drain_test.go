@@ -642,3 +642,40 @@ func TestCancelReachingAWaitingHeirLeavesItsSuccess(t *testing.T) {
 		}
 	})
 }
+
+// A replay that reaches an heir while it waits queues its delivery again at
+// the lane's end, as any replay does: the heir's call ends superseded,
+// drains nothing, and the lane goes on to the next delivery queued behind
+// the holder's drain, without a POST made twice.
+func TestReplayReachingAWaitingHeirPassesTheLaneOn(t *testing.T) {
+	eachStore(t, func(t *testing.T, open opener) {
+		h := startHeir(t, open, false)
+		ts, err := h.e.store.PrepareReplay(h.e.ctx, h.e.app, "evt_004", "", time.Now())
+		if err != nil || len(ts) != 1 {
+			t.Fatalf("replay: %+v %v", ts, err)
+		}
+		if err := h.e.acts.PassTurn(h.e.ctx, schemas.PassTurnRequest{EndpointID: h.ep.ID, Ended: h.targets[0].Seq}); err != nil {
+			t.Fatal(err)
+		}
+		res := h.result(t)
+		if res.Turn == nil || !res.Turn.Superseded || len(res.Drained) != 0 || res.Attempt != nil {
+			t.Fatalf("heir: %+v, turn %+v; want superseded, nothing drained", res, res.Turn)
+		}
+		h.waker.mu.Lock()
+		refs := append([]store.DeliveryRef(nil), h.waker.refs...)
+		h.waker.mu.Unlock()
+		if len(refs) != 1 || refs[0].EventID != "evt_007" {
+			t.Fatalf("turns passed %+v, want one, to evt_007", refs)
+		}
+		if _, d := h.e.delivery("evt_004", h.ep.ID); d.Status != schemas.DeliveryPending || len(d.Attempts) != 1 {
+			t.Fatalf("the replayed heir: %s with %d attempts, want pending again", d.Status, len(d.Attempts))
+		}
+		var arrived []string
+		for _, r := range h.rcv.got() {
+			arrived = append(arrived, r.header.Get("webhook-id"))
+		}
+		if !slices.Equal(arrived, h.ids[:7]) {
+			t.Fatalf("arrived %v, want %v once each", arrived, h.ids[:7])
+		}
+	})
+}
