@@ -30,16 +30,7 @@ func TestDrainHandsItsLaneToAWaitingHeir(t *testing.T) {
 		if res.Outcome != schemas.OutcomeSucceeded || res.Attempt == nil || res.Attempt.Attempt != 1 {
 			t.Fatalf("heir: %+v", res)
 		}
-		if got := drainedIDs(res); !slices.Equal(got, h.ids[7:]) {
-			t.Fatalf("the heir drained %v, want %v", got, h.ids[7:])
-		}
-		var arrived []string
-		for _, r := range h.rcv.got() {
-			arrived = append(arrived, r.header.Get("webhook-id"))
-		}
-		if !slices.Equal(arrived, h.ids) {
-			t.Fatalf("arrived %v, want each once in order", arrived)
-		}
+		h.drainedOn(t, res)
 		for _, id := range h.ids {
 			if _, d := h.e.delivery(id, h.ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
 				t.Fatalf("%s: %s with %d attempts", id, d.Status, len(d.Attempts))
@@ -151,6 +142,27 @@ func (h *heirRun) result(t *testing.T) schemas.DeliverResult {
 	}
 }
 
+// drainedOn checks that the heir, its call's result res, drained the rest
+// of the lane, and that every event arrived once, in order.
+func (h *heirRun) drainedOn(t *testing.T, res schemas.DeliverResult) {
+	t.Helper()
+	if got := drainedIDs(res); !slices.Equal(got, h.ids[7:]) {
+		t.Fatalf("the heir drained %v, want %v", got, h.ids[7:])
+	}
+	if arrived := h.arrived(); !slices.Equal(arrived, h.ids) {
+		t.Fatalf("arrived %v, want each once in order", arrived)
+	}
+}
+
+// arrived is the ids of the POSTs the lane's receiver got, in order.
+func (h *heirRun) arrived() []string {
+	var ids []string
+	for _, r := range h.rcv.got() {
+		ids = append(ids, r.header.Get("webhook-id"))
+	}
+	return ids
+}
+
 func drainedIDs(res schemas.DeliverResult) []string {
 	var ids []string
 	for _, d := range res.Drained {
@@ -177,16 +189,7 @@ func TestCancelReachingAWaitingHeirLeavesItsSuccess(t *testing.T) {
 		if res.Outcome != schemas.OutcomeSucceeded || res.EventStatus != schemas.EventDelivered {
 			t.Fatalf("heir: %+v", res)
 		}
-		if got := drainedIDs(res); !slices.Equal(got, h.ids[7:]) {
-			t.Fatalf("the heir drained %v, want %v", got, h.ids[7:])
-		}
-		var arrived []string
-		for _, r := range h.rcv.got() {
-			arrived = append(arrived, r.header.Get("webhook-id"))
-		}
-		if !slices.Equal(arrived, h.ids) {
-			t.Fatalf("arrived %v, want each once in order", arrived)
-		}
+		h.drainedOn(t, res)
 		if _, d := h.e.delivery("evt_004", h.ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 1 {
 			t.Fatalf("the heir: %s with %d attempts", d.Status, len(d.Attempts))
 		}
@@ -220,10 +223,7 @@ func TestReplayReachingAWaitingHeirPassesTheLaneOn(t *testing.T) {
 		if _, d := h.e.delivery("evt_004", h.ep.ID); d.Status != schemas.DeliveryPending || len(d.Attempts) != 1 {
 			t.Fatalf("the replayed heir: %s with %d attempts, want pending again", d.Status, len(d.Attempts))
 		}
-		var arrived []string
-		for _, r := range h.rcv.got() {
-			arrived = append(arrived, r.header.Get("webhook-id"))
-		}
+		arrived := h.arrived()
 		if !slices.Equal(arrived, h.ids[:7]) {
 			t.Fatalf("arrived %v, want %v once each", arrived, h.ids[:7])
 		}
