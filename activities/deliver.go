@@ -134,7 +134,7 @@ func superseded(req schemas.DeliverRequest, job store.DeliveryJob) string {
 // that ran it failed and runs again, so it answers what the attempt did
 // rather than POST a second time. done is false when no attempt has the key.
 func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob, res *schemas.DeliverResult) (bool, error) {
-	prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, req.Key)
+	prior, found, err := a.store.AttemptByKey(ctx, req.AppID, req.EventID, req.EndpointID, req.AttemptKey())
 	if err != nil || !found {
 		return false, err
 	}
@@ -150,7 +150,7 @@ func (a *Activities) rerun(ctx context.Context, req schemas.DeliverRequest, job 
 	}
 	at := prior.Attempt
 	res.Outcome, res.RetryIn, res.Attempt = prior.Outcome, prior.RetryIn, &at
-	res.Reason = "attempt " + req.Key + " was already made"
+	res.Reason = "attempt " + req.AttemptKey() + " was already made"
 	if superseded(req, job) != "" {
 		res.Outcome = schemas.OutcomeSuperseded
 		return true, nil
@@ -197,7 +197,7 @@ func (a *Activities) stillUnderWay(req schemas.DeliverRequest, prior store.Recor
 // ordered success first drains the lane behind it.
 func (a *Activities) attempt(ctx context.Context, req schemas.DeliverRequest, job store.DeliveryJob) (schemas.DeliverResult, error) {
 	res := schemas.DeliverResult{EndpointID: req.EndpointID}
-	t, moved, err := a.try(ctx, job, req.Key, req.Gen)
+	t, moved, err := a.try(ctx, job, req.AttemptKey(), req.Gen)
 	if err != nil {
 		return res, err
 	}
@@ -372,7 +372,7 @@ func (a *Activities) classify(req schemas.DeliverRequest, ans answer, end time.T
 		res.Outcome, rec.Status, rec.NextAttemptAt = schemas.OutcomeRetry, schemas.DeliveryPending, &next
 		res.Reason = ans.describe()
 	}
-	rec.Key, rec.Outcome, rec.RetryIn = req.Key, res.Outcome, res.RetryIn
+	rec.Key, rec.Outcome, rec.RetryIn = req.AttemptKey(), res.Outcome, res.RetryIn
 }
 
 // afterAttempt applies what a recorded attempt says about the endpoint: a

@@ -150,7 +150,7 @@ func (a *Activities) beginAll(ctx context.Context, reqs []schemas.DeliverRequest
 	for k, i := range fresh {
 		r := reqs[i]
 		starts[k] = store.AttemptStart{AppID: r.AppID, EventID: r.EventID, EndpointID: r.EndpointID, Gen: r.Gen,
-			Key: r.Key, StartedAt: started}
+			Key: r.AttemptKey(), StartedAt: started}
 	}
 	begun, err := a.store.BeginAttempts(ctx, starts)
 	if err != nil {

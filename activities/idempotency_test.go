@@ -83,3 +83,58 @@ func TestSupersededDeliveryDoesNotGo(t *testing.T) {
 		}
 	})
 }
+
+// The workflow task that runs again after a failure may take in signals the
+// failed one had not, so the coroutine at the same place of the run (the
+// same key) may deliver a newer generation. That attempt is a new one: the
+// older generation's answered it, and the replay's delivery was marked
+// succeeded with no POST after the replay (the chaos test, seed
+// 1796462470459139795). First attempts made together key theirs the same way.
+func TestSameKeyOfANewerGenerationPostsAgain(t *testing.T) {
+	for _, together := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "together"}[together], func(t *testing.T) {
+			eachStore(t, func(t *testing.T, open opener) {
+				e := newEnv(t, open)
+				rcv := newReceiver(t, nil)
+				ep, _ := e.endpoint(rcv.URL, nil)
+				target := e.event("evt_g", "t", `{}`, time.Now())[0]
+				req := schemas.DeliverRequest{AppID: e.app, EventID: "evt_g", EndpointID: ep.ID, Gen: target.Gen,
+					Key: "run/2/0", NextDelay: time.Minute}
+				var first schemas.DeliverResult
+				if together {
+					out, err := e.acts.DeliverFirst(e.ctx, schemas.DeliverFirstRequest{Requests: []schemas.DeliverRequest{req}})
+					if err != nil || len(out.Results) != 1 || out.Results[0].Error != "" {
+						t.Fatalf("first together: %+v %v", out, err)
+					}
+					first = out.Results[0].Result
+				} else {
+					var err error
+					if first, err = e.acts.Deliver(e.ctx, req); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if first.Outcome != schemas.OutcomeSucceeded {
+					t.Fatalf("first: %+v", first)
+				}
+				targets, err := e.acts.PrepareReplay(e.ctx, schemas.PrepareReplayRequest{AppID: e.app, EventID: "evt_g"})
+				if err != nil || len(targets) != 1 || targets[0].Gen == req.Gen {
+					t.Fatalf("replay targets %+v: %v", targets, err)
+				}
+				req.Gen = targets[0].Gen
+				again, err := e.acts.Deliver(e.ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again.Outcome != schemas.OutcomeSucceeded || again.Attempt == nil || again.Attempt.Attempt != 2 {
+					t.Fatalf("the newer generation's call answered %+v, want attempt 2 made", again)
+				}
+				if n := len(rcv.got()); n != 2 {
+					t.Fatalf("%d requests, want 2: the replay is delivered again", n)
+				}
+				if _, d := e.delivery("evt_g", ep.ID); d.Status != schemas.DeliverySucceeded || len(d.Attempts) != 2 {
+					t.Fatalf("stored %+v", d)
+				}
+			})
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package schemas
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Target is one endpoint an event is delivered to, fixed at acceptance (or
 // at replay). Seq is the endpoint's acceptance sequence number for ordered
@@ -94,10 +97,12 @@ type DeliverRequest struct {
 	Lane string `json:"lane,omitempty"`
 	// Gen is the target's generation (see Target); 0 checks nothing.
 	Gen int64 `json:"gen,omitempty"`
-	// Key names this attempt uniquely and deterministically (workflow run,
-	// coroutine, attempt index). A local activity runs again when its
-	// workflow task fails; the key lets that re-run return the recorded
-	// attempt instead of POSTing again.
+	// Key names this attempt within its workflow run (run, coroutine,
+	// attempt index). A local activity runs again when its workflow task
+	// fails; the key lets that re-run return the recorded attempt instead
+	// of POSTing again. It is not unique alone: the task that runs again
+	// may take in other signals than the failed one did, so the coroutine
+	// at the same place may deliver another generation (AttemptKey).
 	Key string `json:"key,omitempty"`
 	// NextDelay is the scheduled delay before the next attempt; 0 means this
 	// is the last attempt, so a failure makes the delivery failed.
@@ -111,6 +116,20 @@ type DeliverRequest struct {
 	// (or finds it superseded), pass the lane's turn as PassTurn does, and
 	// say so in DeliverResult.TurnPassed.
 	PassTurn bool `json:"pass_turn,omitempty"`
+}
+
+// AttemptKey is the key the attempt is stored under: Key and the
+// generation it is for, so that a call for a newer generation at the same
+// place of the run finds nothing and attempts anew. A replay taken in by
+// the re-run of a failed task had its delivery marked succeeded by the
+// older generation's attempt, with no POST after the replay. A first
+// queueing's (Gen 0 or 1) is Key alone, the form attempts made before
+// generations were keyed have, so that an upgrade still finds them.
+func (r DeliverRequest) AttemptKey() string {
+	if r.Key == "" || r.Gen <= 1 {
+		return r.Key
+	}
+	return r.Key + "/g" + strconv.FormatInt(r.Gen, 10)
 }
 
 // DeliverResult is what one call of the delivery activity did. It is recorded
