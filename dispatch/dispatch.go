@@ -122,6 +122,7 @@ func (d *Dispatcher) input(ev store.NewEvent, targets []schemas.Target) schemas.
 		RetrySchedule:   d.cfg.RetrySchedule,
 		DeliveryTimeout: d.cfg.DeliveryTimeout,
 		TurnsInDeliver:  true,
+		FirstTogether:   true,
 	}
 }
 

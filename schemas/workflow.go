@@ -40,6 +40,12 @@ type EventWorkflowInput struct {
 	// of their own. Runs started before it (false) keep the separate calls,
 	// so their histories replay unchanged.
 	TurnsInDeliver bool `json:"turns_in_deliver,omitempty"`
+	// FirstTogether: the first attempts of the run's unordered targets are
+	// made in one local activity (workflows' startFirst). Runs started
+	// before it (false) ask workflow.GetVersion, as they did when it came
+	// in: a version marker costs every fanned-out event's run an upsert of
+	// the TemporalChangeVersion search attribute, a visibility write.
+	FirstTogether bool `json:"first_together,omitempty"`
 }
 
 // ReplaySignal is the argument of the replay signal. EndpointID empty means

@@ -12,7 +12,8 @@ import (
 
 // firstTogether is the workflow.GetVersion change of the first attempts of
 // a run's unordered targets made in one local activity (DeliverFirst)
-// rather than one each. Runs started before it keep one per target.
+// rather than one each. Runs started before it keep one per target. Runs
+// started since EventWorkflowInput.FirstTogether do not ask.
 const firstTogether = "first-attempts-together"
 
 // firstAttempts is the DeliverFirst call making the first attempts of a
@@ -51,7 +52,7 @@ func (r *eventRun) startFirst(ctx workflow.Context, signalWaiting bool) *firstAt
 	if len(ds) < 2 {
 		return nil // one target: the shape of one Deliver call is as cheap, and unchanged
 	}
-	if workflow.GetVersion(ctx, firstTogether, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.in.FirstTogether && workflow.GetVersion(ctx, firstTogether, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
 	var next time.Duration

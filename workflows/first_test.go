@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/herald-hq/herald/schemas"
 )
@@ -59,6 +61,31 @@ func TestFirstAttemptsTogether(t *testing.T) {
 	require.Equal(t, []string{"ep_o"}, h.acts.passes)
 	require.Equal(t, schemas.EventStatusView{Status: schemas.EventDelivered, Deliveries: map[string]schemas.DeliveryStatus{
 		"ep_a": "succeeded", "ep_b": "succeeded", "ep_c": "succeeded", "ep_o": "succeeded"}}, h.query(t))
+}
+
+// A run the dispatcher starts (FirstTogether) makes its first attempts
+// together without asking workflow.GetVersion: the version's marker
+// upserts the TemporalChangeVersion search attribute, a visibility write
+// for every fanned-out event. A run started before the flag still asks,
+// and so replays as it was recorded.
+func TestFirstTogetherAsksNoVersion(t *testing.T) {
+	for _, flag := range []bool{true, false} {
+		t.Run(fmt.Sprint("FirstTogether=", flag), func(t *testing.T) {
+			h := newHarness(t)
+			asked := 0
+			h.env.OnGetVersion(firstTogether, workflow.DefaultVersion, 1).Run(func(mock.Arguments) { asked++ }).
+				Return(workflow.Version(1)).Maybe()
+			in := input(unordered("ep_a"), unordered("ep_b"))
+			in.FirstTogether = flag
+			h.run(t, in)
+			require.Len(t, h.acts.firstCalls(), 1, "one DeliverFirst call for the event")
+			want := 1
+			if flag {
+				want = 0
+			}
+			require.Equal(t, want, asked, "GetVersion(%s) calls", firstTogether)
+		})
+	}
 }
 
 // One unordered target keeps one Deliver call: nothing to share.

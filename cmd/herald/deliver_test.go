@@ -393,7 +393,7 @@ func TestFanOutWithRetry(t *testing.T) {
 			t.Errorf("receiver %d got %d requests, want %d", i, got, n)
 		}
 	}
-	recordHistory(t, p, f.app, "evt-fan", "fanout_retry")
+	recordHistory(t, p, f.app, "evt-fan", "fanout_retry_first_together")
 }
 
 func TestIdempotentRepost(t *testing.T) {
