@@ -96,16 +96,18 @@ func TestOrderedBurstPassesItsLaneOn(t *testing.T) {
 // when it sees one.
 //
 // An heir needs a drain with a backlog behind it: the head's POST is held
-// until 320 events wait behind it (holdHead), and each POST takes 20 ms.
-// The drain then passes heirFrom (256) deliveries or nears its deadline
-// with deliveries owed, and an heir is on record from the POST after its
-// own until the drain ends.
+// until 64 events wait behind it (holdHead), and each POST takes 20 ms.
+// Drains are of 32 (HERALD_LANE_DRAIN_MAX), so each chooses an heir from
+// its 16th delivery on, and an heir is on record from the POST after its
+// own until the drain ends. With the default 512 a drain had to pass 256
+// deliveries in one go: on a machine busy enough that accepts came slower
+// than the lane delivered, none did, and no heir was ever seen.
 func TestKillNineWhileAnHeirHoldsTheLane(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p := startDev(t, dir, nil)
+	p := startDev(t, dir, map[string]string{"HERALD_LANE_DRAIN_MAX": "32"})
 	var accepted atomic.Int64
-	rc := newReceiver(t, holdHead(&accepted, 320, 8*time.Second, 20*time.Millisecond))
+	rc := newReceiver(t, holdHead(&accepted, 64, 8*time.Second, 20*time.Millisecond))
 	p.api.must(201, "POST", "/v1/apps", map[string]any{"id": "lane", "name": "Lane"}, nil)
 	p.api.must(201, "POST", "/v1/event-types", map[string]any{"name": "lane.test"}, nil)
 	p.api.must(201, "POST", "/v1/apps/lane/endpoints", map[string]any{"url": rc.URL(), "ordered": true}, nil)
