@@ -43,8 +43,9 @@ type EventWorkflowInput struct {
 	// FirstTogether: the first attempts of the run's unordered targets are
 	// made in one local activity (workflows' startFirst). Runs started
 	// before it (false) ask workflow.GetVersion, as they did when it came
-	// in: a version marker costs every fanned-out event's run an upsert of
-	// the TemporalChangeVersion search attribute, a visibility write.
+	// in: a version marker costs every fanned-out event's run two history
+	// events, the marker and an upsert of the TemporalChangeVersion search
+	// attribute (a visibility write, unless the run closes in that task).
 	FirstTogether bool `json:"first_together,omitempty"`
 }
 

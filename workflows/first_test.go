@@ -64,10 +64,10 @@ func TestFirstAttemptsTogether(t *testing.T) {
 }
 
 // A run the dispatcher starts (FirstTogether) makes its first attempts
-// together without asking workflow.GetVersion: the version's marker
-// upserts the TemporalChangeVersion search attribute, a visibility write
-// for every fanned-out event. A run started before the flag still asks,
-// and so replays as it was recorded.
+// together without asking workflow.GetVersion, whose marker and upsert of
+// the TemporalChangeVersion search attribute were two history events of
+// every fanned-out event. A run started before the flag still asks, and
+// so replays as it was recorded.
 func TestFirstTogetherAsksNoVersion(t *testing.T) {
 	for _, flag := range []bool{true, false} {
 		t.Run(fmt.Sprint("FirstTogether=", flag), func(t *testing.T) {
