@@ -100,6 +100,17 @@ func TestCheckLanesCatchesOverlap(t *testing.T) {
 	if len(rep.violations) != 0 || len(rep.notes) != 1 {
 		t.Errorf("violations %q, notes %q; want one explained overlap", rep.violations, rep.notes)
 	}
+
+	// So does a disable of the endpoint (then an enable): it cancels A's
+	// delivery as a cancel does (chaos seed 35). An enable alone does not.
+	a.cancels = nil
+	f.ep.toggles = []toggle{{disable: false, span: span{f.at(105), f.at(110)}}}
+	wantViolation(t, f.lanes(), "was under way until")
+	f.ep.toggles = []toggle{{disable: true, span: span{f.at(105), f.at(110)}}, {disable: false, span: span{f.at(112), f.at(115)}}}
+	rep = f.lanes()
+	if len(rep.violations) != 0 || len(rep.notes) != 1 || !strings.Contains(rep.notes[0], "disable") {
+		t.Errorf("violations %q, notes %q; want one overlap explained by the disable", rep.violations, rep.notes)
+	}
 }
 
 func TestStoppedBefore(t *testing.T) {

@@ -80,9 +80,11 @@ func requeuedAt(e *eventState, ep *endpointState) time.Time {
 }
 
 // checkOneAtATime: POSTs of one lane never overlap. An overlap that follows
-// a cancel, replay or recover of the earlier POST's event while it was
-// under way is counted apart: the contract lets that attempt finish, and a
-// cancelled or re-queued delivery no longer holds the lane.
+// a cancel, replay or recover of the earlier POST's event, or a disable of
+// its endpoint, while it was under way is counted apart: the contract lets
+// that attempt finish, and a cancelled or re-queued delivery no longer
+// holds the lane (a disable cancels every delivery queued for the
+// endpoint, so an enable after it lets the next event go at once).
 func (r *chaosRun) checkOneAtATime(rep *report, ep *endpointState, key string, lane []*eventState, byEvent map[string][]request) {
 	var qs []request
 	events := map[string]*eventState{}
@@ -131,6 +133,11 @@ func interrupted(e *eventState, ep *endpointState, from, to time.Time) string {
 	for _, rc := range ep.recovers {
 		if in(rc.span) {
 			return "recover"
+		}
+	}
+	for _, tg := range ep.toggles {
+		if tg.disable && in(tg.span) {
+			return "disable"
 		}
 	}
 	return ""
