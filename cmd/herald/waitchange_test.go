@@ -79,6 +79,7 @@ func scenarioChangesReachWaitingDeliveries(t *testing.T, p underTest) (waitedIn 
 		took := time.Since(changed)
 		if took > promptly {
 			t.Errorf("%s: the waiting event's workflow closed %s after the change: its wait did not hear of it", c.name, took.Round(time.Millisecond))
+			logHistory(t, tc, schemas.EventWorkflowID(f.app, "behind"), changed)
 		}
 		t.Logf("%s: the waiting event's workflow closed %s after the change", c.name, took.Round(time.Millisecond))
 		if ev := f.event(t, "behind"); ev.Status != c.want {
@@ -109,4 +110,21 @@ func waitingTask(t *testing.T, tc client.Client, app, id string) (identity strin
 		return identity != ""
 	})
 	return identity
+}
+
+// logHistory logs a workflow's history, each event's time from since: a
+// wait that did not hear of a change shows whether the workflow was still
+// in its first task's wait then, or already on a re-check timer.
+func logHistory(t *testing.T, tc client.Client, id string, since time.Time) {
+	t.Helper()
+	for _, e := range historyOf(context.Background(), t, tc, id) {
+		var detail string
+		for _, p := range e.GetMarkerRecordedEventAttributes().GetDetails()["result"].GetPayloads() {
+			detail += string(p.GetData()) // a local activity's result: Deliver's says why it did not wait
+		}
+		if len(detail) > 400 {
+			detail = detail[:400]
+		}
+		t.Logf("  %+v %s %s", e.GetEventTime().AsTime().Sub(since).Round(time.Millisecond), e.GetEventType(), detail)
+	}
 }
