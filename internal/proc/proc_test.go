@@ -17,7 +17,7 @@ func TestKillStartStopKeepsOneLog(t *testing.T) {
 		t.Skip("no /bin/sh")
 	}
 	log := filepath.Join(t.TempDir(), "p.log")
-	p := New("sleeper", "/bin/sh", []string{"-c", `echo "up $N"; trap 'exit 0' TERM; while :; do sleep 0.05; done`},
+	p := New("sleeper", "/bin/sh", []string{"-c", `trap 'exit 0' TERM; echo "up $N"; while :; do sleep 0.05; done`},
 		append(os.Environ(), "N=1"), log)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
